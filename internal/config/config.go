@@ -1,0 +1,299 @@
+// Package config reads strangler.yaml, the one project file every subcommand
+// shares: the facade, the databases, the routes, the sync pipelines and the
+// recipe services.
+//
+// There is one path to a valid configuration: Load parses the file (unknown
+// keys are errors), fills defaults in one place (setDefaults) and runs
+// Validate, whose errors name the file, line, field and value. A Config that
+// did not come from Load or Parse has no positions for its errors and no
+// defaults; build one with Parse when you need one in code.
+package config
+
+import (
+	"time"
+)
+
+// DefaultFile is the project file read when -c is not given.
+const DefaultFile = "strangler.yaml"
+
+// Modes a route can be in, in the order a route moves through them.
+const (
+	ModeLegacy = "legacy" // legacy answers
+	ModeShadow = "shadow" // legacy answers; a copy goes to the target and is compared
+	ModeCanary = "canary" // a share of requests goes to the target
+	ModeNew    = "new"    // the target answers
+)
+
+// Modes lists every route mode, in lifecycle order.
+var Modes = []string{ModeLegacy, ModeShadow, ModeCanary, ModeNew}
+
+// Sync directions.
+const (
+	DirectionLegacyToNew = "legacy-to-new"
+	DirectionNewToLegacy = "new-to-legacy"
+	DirectionBoth        = "both"
+)
+
+// Directions lists every sync direction.
+var Directions = []string{DirectionLegacyToNew, DirectionNewToLegacy, DirectionBoth}
+
+// Config is the whole project file.
+type Config struct {
+	// Listen is the address client traffic is served on (host:port).
+	// Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// Legacy is the base URL of the monolith; every unmatched request goes
+	// there. Required as soon as the file has routes or the facade runs.
+	Legacy string `yaml:"legacy"`
+	// Admin is the admin API listener.
+	Admin Admin `yaml:"admin"`
+	// State is where route state (modes, percents, history) survives
+	// restarts: a file path (relative to the project file) or a postgres://
+	// URL shared by several facade replicas. Default "routes.state.json".
+	State string `yaml:"state"`
+	// Databases names the legacy and new databases.
+	Databases Databases `yaml:"databases"`
+	// Proxy holds facade-wide settings.
+	Proxy Proxy `yaml:"proxy"`
+	// Routes are the routes the facade knows, matched in order.
+	Routes []Route `yaml:"routes"`
+	// Sync lists the change-data sync pipelines.
+	Sync []Pipeline `yaml:"sync"`
+	// Services lists the recipes `strangler serve` runs.
+	Services []Service `yaml:"services"`
+
+	// File is the path the configuration was read from ("" when parsed
+	// from bytes without a name).
+	File string `yaml:"-"`
+	// Warnings are dangerous but legal settings found at load time.
+	Warnings []string `yaml:"-"`
+
+	pos positions
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Listen is the admin listener (host:port). Default "127.0.0.1:9901".
+	// A non-loopback address requires a token.
+	Listen string `yaml:"listen"`
+	// TokenEnv names the environment variable holding the bearer token.
+	// Default "STRANGLER_ADMIN_TOKEN". An empty variable means no token,
+	// which is only accepted on a loopback listener.
+	TokenEnv string `yaml:"token_env"`
+}
+
+// Databases names the two databases of the migration. Both accept
+// ${VAR} references to environment variables, so that passwords need not be
+// written in the file.
+type Databases struct {
+	// Legacy is the MySQL/MariaDB DSN: mysql://user:pass@host:port/db or a
+	// go-sql-driver DSN (user:pass@tcp(host:port)/db). Empty: not configured.
+	Legacy string `yaml:"legacy"`
+	// New is the PostgreSQL URL or keyword/value DSN. Empty: not configured.
+	New string `yaml:"new"`
+}
+
+// Proxy holds facade-wide settings.
+type Proxy struct {
+	// MaxBodyCopy is the largest request body, in bytes, copied for modes
+	// that need a copy (shadow, capture, fallback of unsafe requests).
+	// Larger bodies are streamed and not copied. Default 1048576 (1 MiB);
+	// zero means the default.
+	MaxBodyCopy int64 `yaml:"max_body_copy"`
+	// Timeout bounds one request to an upstream when the route sets none.
+	// Default 30s; zero means the default.
+	Timeout Duration `yaml:"timeout"`
+	// ShutdownTimeout is how long in-flight requests may finish on shutdown.
+	// Default 15s; zero means the default.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// ShadowQueue is the number of shadow copies that may wait; further
+	// copies are dropped and counted. Default 1000; zero means the default.
+	ShadowQueue int `yaml:"shadow_queue"`
+}
+
+// Route is one route of the facade.
+type Route struct {
+	// Name identifies the route in the CLI, the admin API and metrics.
+	// Required; letters, digits, '-', '_' and '.'.
+	Name string `yaml:"name"`
+	// Match selects the requests of the route.
+	Match Match `yaml:"match"`
+	// Target is the base URL of the new service. Required.
+	Target string `yaml:"target"`
+	// Rewrite is the path template sent to the target, using the variables
+	// of Match.Path ("/orders/{id}"). Empty: the path is sent unchanged.
+	Rewrite string `yaml:"rewrite"`
+	// Mode is legacy, shadow, canary or new. Default legacy.
+	Mode string `yaml:"mode"`
+	// Percent is the share of requests, 0 to 100 (fractions allowed), that
+	// canary mode sends to the target. Default 0.
+	Percent float64 `yaml:"percent"`
+	// Sticky keeps one client on one side in canary mode: "header:NAME" or
+	// "cookie:NAME". Empty: each request is drawn on its own.
+	Sticky string `yaml:"sticky"`
+	// Fallback is "legacy" to send a request to legacy when the target's
+	// breaker is open or the target refuses the connection, or "none".
+	// Default "none".
+	Fallback string `yaml:"fallback"`
+	// Timeout bounds one request to an upstream. Zero: proxy.timeout.
+	Timeout Duration `yaml:"timeout"`
+	// ShadowWrites allows unsafe methods (POST, PUT, PATCH, DELETE) to be
+	// shadowed; the copy carries X-Strangler-Shadow: 1. Default false.
+	ShadowWrites bool `yaml:"shadow_writes"`
+	// Breaker configures the circuit breaker guarding the target.
+	Breaker Breaker `yaml:"breaker"`
+	// Capture records samples of legacy traffic for `strangler extract`.
+	// Nil: no capture.
+	Capture *Capture `yaml:"capture"`
+	// Rollout lets the controller move the route by itself. Nil: manual.
+	Rollout *Rollout `yaml:"rollout"`
+}
+
+// Match selects requests. Exactly one of Path and Prefix is set.
+type Match struct {
+	// Path is a gorilla/mux path template ("/api/orders/{id}").
+	Path string `yaml:"path"`
+	// Prefix matches every path that starts with it ("/api/reports/").
+	Prefix string `yaml:"prefix"`
+	// Methods limits the route to these HTTP methods. Empty: all methods.
+	Methods []string `yaml:"methods"`
+	// Host limits the route to one host (a mux host template). Empty: any.
+	Host string `yaml:"host"`
+	// Headers limits the route to requests carrying these header values.
+	Headers map[string]string `yaml:"headers"`
+}
+
+// Breaker configures one route's circuit breaker.
+type Breaker struct {
+	// ConsecutiveFailures trips the breaker after this many failures in a
+	// row. Default 5; zero means the default.
+	ConsecutiveFailures uint32 `yaml:"consecutive_failures"`
+	// FailureRatio trips the breaker when at least MinRequests were seen in
+	// the interval and this share of them (0 to 1) failed. Default 0.5;
+	// zero means the default.
+	FailureRatio float64 `yaml:"failure_ratio"`
+	// MinRequests is the number of requests in the interval before
+	// FailureRatio is considered. Default 20; zero means the default.
+	MinRequests uint32 `yaml:"min_requests"`
+	// HalfOpenRequests caps the probes let through while half-open.
+	// Default 3; zero means the default.
+	HalfOpenRequests uint32 `yaml:"half_open_requests"`
+	// OpenTimeout is how long the breaker stays open before probing.
+	// Default 10s; zero means the default.
+	OpenTimeout Duration `yaml:"open_timeout"`
+	// Interval is the closed-state window after which counts reset.
+	// Default 60s; zero means the default.
+	Interval Duration `yaml:"interval"`
+}
+
+// Capture records request and legacy response pairs as JSON lines.
+type Capture struct {
+	// Sample is the share of requests recorded, 0 to 1. Default 0.01.
+	Sample float64 `yaml:"sample"`
+	// Max is the most samples recorded per run. Default 1000.
+	Max int `yaml:"max"`
+	// File receives the samples (JSON lines), relative to the project file.
+	// Default "captures/<route>.jsonl".
+	File string `yaml:"file"`
+	// Redact lists further headers and JSON fields to redact, beside
+	// Authorization, Cookie and Set-Cookie which always are.
+	Redact []string `yaml:"redact"`
+}
+
+// Rollout is an automatic progression of a route through stages.
+type Rollout struct {
+	// Stages are modes or canary percents, in order: [shadow, 5, 25, new].
+	Stages []Stage `yaml:"stages"`
+	// Window is how long the gates must hold before the next stage.
+	// Default 1m; zero means the default.
+	Window Duration `yaml:"window"`
+	// Gates decide whether a stage holds.
+	Gates Gates `yaml:"gates"`
+}
+
+// Stage is one step of a rollout: a mode, or a canary percent.
+type Stage struct {
+	Mode    string  // legacy, shadow, canary or new
+	Percent float64 // for canary stages
+}
+
+// Gates are the thresholds a stage must hold over the window.
+type Gates struct {
+	// MatchRate is the least share, in percent, of shadow comparisons that
+	// match. Default 99.5.
+	MatchRate float64 `yaml:"match_rate"`
+	// ErrorRate is the largest share, in percent, of 5xx answers from the
+	// target. Default 1.
+	ErrorRate float64 `yaml:"error_rate"`
+	// P99Ratio is the largest ratio of the target's p99 latency to
+	// legacy's. Default 1.3.
+	P99Ratio float64 `yaml:"p99_ratio"`
+	// MinRequests is the least number of requests in the window before the
+	// gates are judged. Default 200.
+	MinRequests int `yaml:"min_requests"`
+}
+
+// Pipeline is one change-data sync pipeline.
+type Pipeline struct {
+	// Name identifies the pipeline in status, metrics and checkpoints.
+	// Required.
+	Name string `yaml:"name"`
+	// Direction is legacy-to-new, new-to-legacy or both.
+	// Default legacy-to-new.
+	Direction string `yaml:"direction"`
+	// Source overrides databases.legacy for this pipeline. Empty: that.
+	Source string `yaml:"source"`
+	// Target overrides databases.new for this pipeline. Empty: that.
+	Target string `yaml:"target"`
+	// Tables are the synced tables: names, or objects with options.
+	Tables []Table `yaml:"tables"`
+	// ZeroDates is the policy for MySQL zero dates ('0000-00-00'):
+	// "null" or "error". Default "null".
+	ZeroDates string `yaml:"zero_dates"`
+	// NulBytes is the policy for NUL bytes in text: "strip" or "error".
+	// Default "error".
+	NulBytes string `yaml:"nul_bytes"`
+	// BatchSize is the most changes applied in one target transaction.
+	// Default 1000; zero means the default.
+	BatchSize int `yaml:"batch_size"`
+	// ChunkSize is the number of rows read per snapshot chunk.
+	// Default 10000; zero means the default.
+	ChunkSize int `yaml:"chunk_size"`
+}
+
+// Table is one synced table; in the file either a name or an object.
+type Table struct {
+	// Name is the source table. Required.
+	Name string `yaml:"name"`
+	// Target is the target table name. Default: the source name.
+	Target string `yaml:"target"`
+	// Rename maps source column names to target column names.
+	Rename map[string]string `yaml:"rename"`
+	// Exclude lists source columns that are not copied.
+	Exclude []string `yaml:"exclude"`
+	// Types overrides the target type of columns (column -> PostgreSQL type).
+	Types map[string]string `yaml:"types"`
+	// Key names the columns of a unique not-null key to use when the table
+	// has no primary key. Empty: the primary key.
+	Key []string `yaml:"key"`
+}
+
+// Service is one recipe served by `strangler serve`.
+type Service struct {
+	// Recipe is the recipe file, relative to the project file. Required.
+	Recipe string `yaml:"recipe"`
+	// Listen is the service's address (host:port). Required.
+	Listen string `yaml:"listen"`
+}
+
+// Duration is a time.Duration written as "1m30s" in the file.
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats the duration as Go does ("1m30s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }

@@ -1,0 +1,259 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadDesignExample(t *testing.T) {
+	c, err := Load("testdata/strangler.yaml")
+	require.NoError(t, err)
+
+	assert.Equal(t, "127.0.0.1:8080", c.Listen)
+	assert.Equal(t, "http://127.0.0.1:9000", c.Legacy)
+	assert.Equal(t, "STRANGLER_ADMIN_TOKEN", c.Admin.TokenEnv)
+	require.Len(t, c.Routes, 1)
+	r := c.Routes[0]
+	assert.Equal(t, "orders-read", r.Name)
+	assert.Equal(t, []string{"GET"}, r.Match.Methods)
+	assert.Equal(t, ModeCanary, r.Mode)
+	assert.Equal(t, 30.0, r.Percent)
+	assert.Equal(t, "header:X-User-Id", r.Sticky)
+	require.NotNil(t, r.Rollout)
+	assert.Equal(t, []Stage{{Mode: "shadow"}, {Mode: "canary", Percent: 5}, {Mode: "canary", Percent: 25},
+		{Mode: "canary", Percent: 50}, {Mode: "new"}}, r.Rollout.Stages)
+	assert.Equal(t, time.Minute, r.Rollout.Window.D())
+	assert.Equal(t, 200, r.Rollout.Gates.MinRequests)
+	require.Len(t, c.Sync, 1)
+	assert.Equal(t, []Table{{Name: "orders", Target: "orders"}, {Name: "customers", Target: "customers"}}, c.Sync[0].Tables)
+	assert.Equal(t, "mysql://root@127.0.0.1:3306/shop", c.Sync[0].Source, "pipeline source defaults to databases.legacy")
+	assert.Equal(t, filepath.Join("testdata", "recipes/orders.yaml"), c.Resolve(c.Services[0].Recipe))
+	assert.Empty(t, c.Warnings)
+}
+
+func TestDefaultsFilledInOnePlace(t *testing.T) {
+	c, err := Parse("strangler.yaml", []byte("legacy: http://legacy:9000\nroutes:\n  - name: a\n    match: {path: /a}\n    target: http://new:1\n"))
+	require.NoError(t, err)
+	assert.Equal(t, DefaultListen, c.Listen)
+	assert.Equal(t, DefaultAdminListen, c.Admin.Listen)
+	assert.Equal(t, DefaultState, c.State)
+	r := c.Routes[0]
+	assert.Equal(t, ModeLegacy, r.Mode)
+	assert.Equal(t, "none", r.Fallback)
+	assert.Equal(t, DefaultTimeout, r.Timeout.D())
+	assert.Equal(t, uint32(5), r.Breaker.ConsecutiveFailures)
+	assert.Equal(t, uint32(3), r.Breaker.HalfOpenRequests)
+}
+
+func TestEmptyFileIsValid(t *testing.T) {
+	c, err := Parse("strangler.yaml", nil)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultListen, c.Listen)
+}
+
+// base is a valid file that the bad cases below break one field at a time.
+const base = `listen: 127.0.0.1:8080
+legacy: http://127.0.0.1:9000
+databases:
+  legacy: mysql://root@127.0.0.1:3306/shop
+  new: postgres://postgres@127.0.0.1:5432/shop
+routes:
+  - name: orders-read
+    match: {path: /api/orders/{id}, methods: [GET]}
+    target: http://127.0.0.1:9100
+    mode: shadow
+  - name: customers
+    match:
+      prefix: /api/customers/
+    target: http://127.0.0.1:9101
+    mode: canary
+    percent: 30
+sync:
+  - name: shop
+    tables: [orders, customers]
+services:
+  - recipe: recipes/orders.yaml
+    listen: 127.0.0.1:9100
+`
+
+func TestBaseIsValid(t *testing.T) {
+	_, err := Parse("strangler.yaml", []byte(base))
+	require.NoError(t, err)
+}
+
+func TestBadFiles(t *testing.T) {
+	tests := []struct {
+		name string
+		from string // a line of base
+		to   string // its replacement
+		want string // the exact first error
+	}{
+		{"bad mode", "    mode: shadow", "    mode: canery",
+			`strangler.yaml:10: routes[0].mode: "canery" is not one of legacy, shadow, canary, new`},
+		{"unknown top-level key", "listen: 127.0.0.1:8080", "lisen: 127.0.0.1:8080",
+			`strangler.yaml:1: lisen: unknown field (did you mean "listen"?)`},
+		{"unknown nested key", "      prefix: /api/customers/", "      prefx: /api/customers/",
+			`strangler.yaml:13: routes[1].match.prefx: unknown field (did you mean "prefix"?)`},
+		{"percent out of range", "    percent: 30", "    percent: 130",
+			`strangler.yaml:16: routes[1].percent: 130 is not between 0 and 100`},
+		{"percent not a number", "    percent: 30", "    percent: thirty",
+			"strangler.yaml:16: routes[1].percent: cannot unmarshal !!str `thirty` into float64"},
+		{"bad template", "      prefix: /api/customers/", "      prefix: /api/customers/{id",
+			`strangler.yaml:13: routes[1].match.prefix: "/api/customers/{id" is not a valid path template: mux: unbalanced braces in "/api/customers/{id"`},
+		{"unbalanced template in flow mapping", "    match: {path: /api/orders/{id}, methods: [GET]}", "    match: {path: /api/orders/{id, methods: [GET]}",
+			`strangler.yaml:8: invalid YAML: did not find expected ',' or '}'`},
+		{"bad method", "    match: {path: /api/orders/{id}, methods: [GET]}", "    match: {path: /api/orders/{id}, methods: [GIT]}",
+			`strangler.yaml:8: routes[0].match.methods[0]: "GIT" is not an HTTP method`},
+		{"missing target", "    target: http://127.0.0.1:9100", "",
+			`strangler.yaml:7: routes[0].target: is required: the base URL of the new service`},
+		{"duplicate route", "  - name: customers", "  - name: orders-read",
+			`strangler.yaml:11: routes[1].name: "orders-read" is already the name of routes[0]`},
+		{"bad listen", "listen: 127.0.0.1:8080", "listen: 8080",
+			`strangler.yaml:1: listen: "8080" is not host:port`},
+		{"legacy not a URL", "legacy: http://127.0.0.1:9000", "legacy: 127.0.0.1:9000",
+			`strangler.yaml:2: legacy: "127.0.0.1:9000" is not an http:// or https:// URL`},
+		{"bad direction", "  - name: shop", "  - name: shop\n    direction: sideways",
+			`strangler.yaml:19: sync[0].direction: "sideways" is not one of legacy-to-new, new-to-legacy, both`},
+		{"routes not a list", "routes:", "routes: all\nx:",
+			`strangler.yaml:6: routes: expected a list, found "all"`},
+		{"sticky malformed", "    percent: 30", "    percent: 30\n    sticky: ip",
+			`strangler.yaml:17: routes[1].sticky: "ip" is not header:NAME or cookie:NAME`},
+		{"duration malformed", "    mode: shadow", "    mode: shadow\n    timeout: 5",
+			`strangler.yaml:11: routes[0].timeout: "5" is not a duration such as 30s or 1m`},
+		{"duplicate key", "    mode: shadow", "    mode: shadow\n    mode: new",
+			`strangler.yaml:11: routes[0].mode: appears twice`},
+		{"bad table name", "    tables: [orders, customers]", "    tables: [orders, \"cust omers\"]",
+			`strangler.yaml:19: sync[0].tables[1].name: "cust omers" is not a table name`},
+		{"yaml syntax", "    mode: shadow", "    mode: [shadow",
+			`strangler.yaml:10: invalid YAML: did not find expected ',' or ']'`},
+		{"rewrite unknown var", "    mode: shadow", "    mode: shadow\n    rewrite: /orders/{key}",
+			`strangler.yaml:11: routes[0].rewrite: "/orders/{key}" uses {key}, which match.path does not define`},
+		{"service without listen", "    listen: 127.0.0.1:9100", "",
+			`strangler.yaml:21: services[0].listen: is required: host:port`},
+		{"bad rollout stage", "    mode: shadow", "    mode: shadow\n    rollout: {stages: [shadow, 50, 25, neww]}",
+			`strangler.yaml:11: routes[0].rollout.stages[2]: 25 does not raise the previous stage's percent 50`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Contains(t, base, tt.from+"\n")
+			src := strings.Replace(base, tt.from+"\n", tt.to+"\n", 1)
+			if tt.to == "" {
+				src = strings.Replace(base, tt.from+"\n", "", 1)
+			}
+			_, err := Parse("strangler.yaml", []byte(src))
+			require.Error(t, err)
+			var es *Errors
+			require.ErrorAs(t, err, &es)
+			assert.Equal(t, tt.want, (*es)[0].Error())
+		})
+	}
+}
+
+func TestAllErrorsReportedAtOnce(t *testing.T) {
+	src := strings.Replace(base, "    mode: shadow", "    mode: canery", 1)
+	src = strings.Replace(src, "    percent: 30", "    percent: -1", 1)
+	_, err := Parse("strangler.yaml", []byte(src))
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, 2)
+	assert.True(t, strings.HasPrefix(lines[0], "strangler.yaml:10: routes[0].mode"), lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], "strangler.yaml:16: routes[1].percent"), lines[1])
+}
+
+func TestPasswordsNeverInErrors(t *testing.T) {
+	tests := []struct{ name, legacy, newDB string }{
+		{"url bad port", "mysql://app:s3cretpw@db:xx/shop", ""},
+		{"driver dsn bad param", "app:s3cretpw@tcp(db:3306)/shop?timeout=never", ""},
+		{"postgres bad port", "", "postgres://app:s3cretpw@db:notaport/shop"},
+		{"postgres bad kv", "", "host=db password=s3cretpw port=nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "databases:\n  legacy: " + tt.legacy + "\n  new: " + tt.newDB + "\n"
+			_, err := Parse("strangler.yaml", []byte(src))
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "s3cretpw")
+			assert.Contains(t, err.Error(), "databases.")
+		})
+	}
+}
+
+func TestEnvReferencesInDSNs(t *testing.T) {
+	t.Setenv("SHOP_DB_PASSWORD", "p@ss")
+	c, err := Parse("strangler.yaml", []byte("databases:\n  legacy: mysql://app:${SHOP_DB_PASSWORD}@db:3307/shop?parseTime=true\n"))
+	require.NoError(t, err)
+	assert.Empty(t, c.Warnings, "an env reference is not an inline password")
+	dsn, err := c.LegacyDSN()
+	require.NoError(t, err)
+	assert.Contains(t, dsn, "app:p@ss@tcp(db:3307)/shop")
+	assert.Contains(t, dsn, "parseTime=true")
+
+	_, err = Parse("strangler.yaml", []byte("databases:\n  new: postgres://app:${NOT_SET_ANYWHERE}@db/shop\n"))
+	require.EqualError(t, err, "strangler.yaml:2: databases.new: environment variable NOT_SET_ANYWHERE is not set")
+}
+
+func TestWarnings(t *testing.T) {
+	c, err := Parse("strangler.yaml", []byte("admin: {listen: 0.0.0.0:9901, token_env: STRANGLER_TEST_UNSET_TOKEN}\ndatabases:\n  legacy: mysql://app:pw@db/shop\n"))
+	require.NoError(t, err)
+	require.Len(t, c.Warnings, 2)
+	assert.Contains(t, c.Warnings[0], "strangler.yaml:1: admin.listen")
+	assert.Contains(t, c.Warnings[1], "databases.legacy: holds a password")
+	assert.NotContains(t, strings.Join(c.Warnings, " "), "pw@")
+}
+
+func TestRedact(t *testing.T) {
+	tests := map[string]string{
+		"mysql://app:secret@db:3306/shop":        "mysql://app:xxxxx@db:3306/shop",
+		"app:secret@tcp(db:3306)/shop":           "app:xxxxx@tcp(db:3306)/shop",
+		"postgres://u:secret@h/db":               "postgres://u:xxxxx@h/db",
+		"host=h password=secret dbname=x":        "host=h password=xxxxx dbname=x",
+		"postgres://u@h/db":                      "postgres://u@h/db",
+		"root@tcp(127.0.0.1:3306)/shop":          "root@tcp(127.0.0.1:3306)/shop",
+		"app:p@ss:word@tcp(db:3306)/shop?x=y":    "app:xxxxx@tcp(db:3306)/shop?x=y",
+		"host=h password='s e c r e t' dbname=x": "host=h password=xxxxx dbname=x",
+	}
+	for in, want := range tests {
+		assert.Equal(t, want, Redact(in), in)
+	}
+}
+
+func TestParseMySQLForms(t *testing.T) {
+	for _, dsn := range []string{"mysql://root@127.0.0.1:3306/shop", "root@tcp(127.0.0.1:3306)/shop", "mysql://root@127.0.0.1/shop"} {
+		cfg, err := ParseMySQL(dsn)
+		require.NoError(t, err, dsn)
+		assert.Equal(t, "root", cfg.User)
+		assert.Equal(t, "127.0.0.1:3306", cfg.Addr)
+		assert.Equal(t, "shop", cfg.DBName)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, os.ErrNotExist))
+}
+
+func TestTemplatesInFlowMappings(t *testing.T) {
+	tests := map[string]string{
+		"match: {path: /api/orders/{id}, methods: [GET]}":    "/api/orders/{id}",
+		"match: {path: /api/orders/{id:[0-9]{3}}/lines/{n}}": "/api/orders/{id:[0-9]{3}}/lines/{n}",
+		`match: {path: /api/orders/{id:\d+}}`:                `/api/orders/{id:\d+}`,
+		"match:\n      path: /api/orders/{id}  # block form": "/api/orders/{id}",
+		"match: {path: '/api/orders/{id}'}":                  "/api/orders/{id}",
+	}
+	for in, want := range tests {
+		t.Run(in, func(t *testing.T) {
+			src := "legacy: http://l:1\nroutes:\n  - name: r\n    target: http://n:1\n    " + in + "\n"
+			c, err := Parse("strangler.yaml", []byte(src))
+			require.NoError(t, err)
+			assert.Equal(t, want, c.Routes[0].Match.Path)
+		})
+	}
+}

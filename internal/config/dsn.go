@@ -1,0 +1,139 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+)
+
+// ParseMySQL reads a MySQL/MariaDB DSN in either form:
+// mysql://user:pass@host:port/db?param=value or the go-sql-driver form
+// user:pass@tcp(host:port)/db?param=value. Errors never contain the password.
+func ParseMySQL(dsn string) (*mysql.Config, error) {
+	if !strings.HasPrefix(dsn, "mysql://") && !strings.HasPrefix(dsn, "mariadb://") {
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("parsing MySQL DSN %q: %w", Redact(dsn), err)
+		}
+		return cfg, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL, password included
+		}
+		return nil, fmt.Errorf("parsing MySQL URL %q: %w", Redact(dsn), err)
+	}
+	cfg := mysql.NewConfig()
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.Net = "tcp"
+	host := u.Host
+	if host == "" {
+		return nil, fmt.Errorf("parsing MySQL URL %q: no host", Redact(dsn))
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), "3306")
+	}
+	cfg.Addr = host
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	if u.RawQuery == "" {
+		return cfg, nil
+	}
+	s := cfg.FormatDSN()
+	sep := "?"
+	if strings.Contains(s, "?") {
+		sep = "&"
+	}
+	out, err := mysql.ParseDSN(s + sep + u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("parsing MySQL URL %q: %w", Redact(dsn), err)
+	}
+	return out, nil
+}
+
+// ParsePostgres reads a PostgreSQL URL or keyword/value DSN the way pgx does.
+// Errors never contain the password.
+func ParsePostgres(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgconn.ParseConfigError already redacts the password.
+		return nil, fmt.Errorf("parsing PostgreSQL DSN: %w", err)
+	}
+	return cfg, nil
+}
+
+var (
+	urlPassword   = regexp.MustCompile(`^([a-z][a-z0-9+.-]*://[^:/@]*):([^@]+)@`)
+	mysqlPassword = regexp.MustCompile(`^([^:@/]*):(.+)@(tcp|unix|tcp6|tcp4)?\(`)
+	kvPassword    = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+)
+
+// Redact returns a DSN or URL with its password replaced by "xxxxx", for
+// logs and errors.
+func Redact(dsn string) string {
+	switch {
+	case urlPassword.MatchString(dsn):
+		return urlPassword.ReplaceAllString(dsn, "$1:xxxxx@")
+	case mysqlPassword.MatchString(dsn):
+		return mysqlPassword.ReplaceAllString(dsn, "$1:xxxxx@$3(")
+	default:
+		return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	}
+}
+
+// hasInlinePassword reports a DSN that holds a literal password rather than
+// a ${VAR} reference.
+func hasInlinePassword(dsn string) bool {
+	if dsn == "" || Redact(dsn) == dsn {
+		return false
+	}
+	return Redact(envRef.ReplaceAllString(dsn, "")) != envRef.ReplaceAllString(dsn, "")
+}
+
+// LegacyDSN returns databases.legacy with ${VAR} expanded, in go-sql-driver
+// form, or "" when it is not configured.
+func (c *Config) LegacyDSN() (string, error) { return MySQLDSN(c.Databases.Legacy) }
+
+// NewDSN returns databases.new with ${VAR} expanded, or "" when it is not
+// configured.
+func (c *Config) NewDSN() (string, error) { return PostgresDSN(c.Databases.New) }
+
+// MySQLDSN expands ${VAR} references in a MySQL DSN of either form and
+// returns it in go-sql-driver form ("" for "").
+func MySQLDSN(dsn string) (string, error) {
+	if dsn == "" {
+		return "", nil
+	}
+	s, err := expandEnv(dsn)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := ParseMySQL(s)
+	if err != nil {
+		return "", err
+	}
+	return cfg.FormatDSN(), nil
+}
+
+// PostgresDSN expands ${VAR} references in a PostgreSQL DSN ("" for "").
+func PostgresDSN(dsn string) (string, error) {
+	if dsn == "" {
+		return "", nil
+	}
+	s, err := expandEnv(dsn)
+	if err != nil {
+		return "", err
+	}
+	if _, err := ParsePostgres(s); err != nil {
+		return "", err
+	}
+	return s, nil
+}

@@ -1,0 +1,530 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// Default values, filled in by setDefaults and nowhere else.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultAdminListen     = "127.0.0.1:9901"
+	DefaultTokenEnv        = "STRANGLER_ADMIN_TOKEN"
+	DefaultState           = "routes.state.json"
+	DefaultMaxBodyCopy     = 1 << 20
+	DefaultTimeout         = 30 * time.Second
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultShadowQueue     = 1000
+	DefaultBatchSize       = 1000
+	DefaultChunkSize       = 10000
+)
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// setDefaults fills every unset field with its default. It is the one place
+// defaults live.
+func (c *Config) setDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Listen, DefaultListen)
+	def(&c.Admin.Listen, DefaultAdminListen)
+	def(&c.Admin.TokenEnv, DefaultTokenEnv)
+	def(&c.State, DefaultState)
+	if c.Proxy.MaxBodyCopy == 0 {
+		c.Proxy.MaxBodyCopy = DefaultMaxBodyCopy
+	}
+	if c.Proxy.Timeout == 0 {
+		c.Proxy.Timeout = Duration(DefaultTimeout)
+	}
+	if c.Proxy.ShutdownTimeout == 0 {
+		c.Proxy.ShutdownTimeout = Duration(DefaultShutdownTimeout)
+	}
+	if c.Proxy.ShadowQueue == 0 {
+		c.Proxy.ShadowQueue = DefaultShadowQueue
+	}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		def(&r.Mode, ModeLegacy)
+		def(&r.Fallback, "none")
+		if r.Timeout == 0 {
+			r.Timeout = c.Proxy.Timeout
+		}
+		b := &r.Breaker
+		if b.ConsecutiveFailures == 0 {
+			b.ConsecutiveFailures = 5
+		}
+		if b.FailureRatio == 0 {
+			b.FailureRatio = 0.5
+		}
+		if b.MinRequests == 0 {
+			b.MinRequests = 20
+		}
+		if b.HalfOpenRequests == 0 {
+			b.HalfOpenRequests = 3
+		}
+		if b.OpenTimeout == 0 {
+			b.OpenTimeout = Duration(10 * time.Second)
+		}
+		if b.Interval == 0 {
+			b.Interval = Duration(60 * time.Second)
+		}
+		for j := range r.Match.Methods {
+			r.Match.Methods[j] = strings.ToUpper(r.Match.Methods[j])
+		}
+		if cp := r.Capture; cp != nil {
+			if cp.Sample == 0 {
+				cp.Sample = 0.01
+			}
+			if cp.Max == 0 {
+				cp.Max = 1000
+			}
+			def(&cp.File, "captures/"+r.Name+".jsonl")
+		}
+		if ro := r.Rollout; ro != nil {
+			if ro.Window == 0 {
+				ro.Window = Duration(time.Minute)
+			}
+			g := &ro.Gates
+			if g.MatchRate == 0 {
+				g.MatchRate = 99.5
+			}
+			if g.ErrorRate == 0 {
+				g.ErrorRate = 1
+			}
+			if g.P99Ratio == 0 {
+				g.P99Ratio = 1.3
+			}
+			if g.MinRequests == 0 {
+				g.MinRequests = 200
+			}
+		}
+	}
+	for i := range c.Sync {
+		p := &c.Sync[i]
+		def(&p.Direction, DirectionLegacyToNew)
+		def(&p.Source, c.Databases.Legacy)
+		def(&p.Target, c.Databases.New)
+		def(&p.ZeroDates, "null")
+		def(&p.NulBytes, "error")
+		if p.BatchSize == 0 {
+			p.BatchSize = DefaultBatchSize
+		}
+		if p.ChunkSize == 0 {
+			p.ChunkSize = DefaultChunkSize
+		}
+		for j := range p.Tables {
+			def(&p.Tables[j].Target, p.Tables[j].Name)
+		}
+	}
+}
+
+// validator collects field errors with their lines.
+type validator struct {
+	c    *Config
+	errs Errors
+}
+
+func (v *validator) fail(field, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{File: v.c.File, Line: v.c.pos.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks every field and returns all mistakes at once, each naming
+// its file, line, field and value. DSN passwords never appear in them.
+func (c *Config) Validate() error {
+	v := &validator{c: c}
+	v.hostPort("listen", c.Listen)
+	if c.Legacy != "" {
+		v.httpURL("legacy", c.Legacy)
+	} else if len(c.Routes) > 0 {
+		v.fail("legacy", "is required when routes are defined: every unmatched request goes there")
+	}
+	v.hostPort("admin.listen", c.Admin.Listen)
+	if !envName.MatchString(c.Admin.TokenEnv) {
+		v.fail("admin.token_env", "%q is not an environment variable name", c.Admin.TokenEnv)
+	}
+	if strings.HasPrefix(c.State, "postgres://") || strings.HasPrefix(c.State, "postgresql://") {
+		if _, err := ParsePostgres(c.State); err != nil {
+			v.fail("state", "%v", err)
+		}
+	}
+	c.validateDatabases(v)
+	c.validateRoutes(v)
+	c.validateSync(v)
+	c.validateServices(v)
+	c.warn()
+	if len(v.errs) > 0 {
+		slices.SortStableFunc(v.errs, func(a, b *FieldError) int { return a.Line - b.Line })
+		return &v.errs
+	}
+	return nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (c *Config) validateDatabases(v *validator) {
+	for _, db := range []struct {
+		field string
+		dsn   *string
+		parse func(string) error
+	}{
+		{"databases.legacy", &c.Databases.Legacy, func(s string) error { _, err := ParseMySQL(s); return err }},
+		{"databases.new", &c.Databases.New, func(s string) error { _, err := ParsePostgres(s); return err }},
+	} {
+		if *db.dsn == "" {
+			continue
+		}
+		expanded, err := expandEnv(*db.dsn)
+		if err != nil {
+			v.fail(db.field, "%v", err)
+			continue
+		}
+		if err := db.parse(expanded); err != nil {
+			v.fail(db.field, "%v", err)
+		}
+	}
+}
+
+// expandEnv replaces ${VAR} references; a missing variable is an error.
+func expandEnv(s string) (string, error) {
+	var missing []string
+	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		name := envRef.FindStringSubmatch(ref)[1]
+		val, ok := os.LookupEnv(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return val
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+var routeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (c *Config) validateRoutes(v *validator) {
+	names := map[string]int{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		f := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case r.Name == "":
+			v.fail(f+".name", "is required")
+		case !routeName.MatchString(r.Name):
+			v.fail(f+".name", "%q may hold only letters, digits, '.', '_' and '-'", r.Name)
+		default:
+			if j, dup := names[r.Name]; dup {
+				v.fail(f+".name", "%q is already the name of routes[%d]", r.Name, j)
+			}
+			names[r.Name] = i
+		}
+		c.validateMatch(v, f+".match", &r.Match)
+		if r.Target == "" {
+			v.fail(f+".target", "is required: the base URL of the new service")
+		} else {
+			v.httpURL(f+".target", r.Target)
+		}
+		if r.Rewrite != "" {
+			v.rewrite(f+".rewrite", r.Rewrite, r.Match.Path)
+		}
+		v.oneOf(f+".mode", r.Mode, Modes)
+		if r.Percent < 0 || r.Percent > 100 || math.IsNaN(r.Percent) {
+			v.fail(f+".percent", "%v is not between 0 and 100", r.Percent)
+		}
+		if r.Sticky != "" {
+			kind, name, ok := strings.Cut(r.Sticky, ":")
+			if !ok || (kind != "header" && kind != "cookie") || name == "" {
+				v.fail(f+".sticky", "%q is not header:NAME or cookie:NAME", r.Sticky)
+			}
+		}
+		v.oneOf(f+".fallback", r.Fallback, []string{"legacy", "none"})
+		b := r.Breaker
+		if b.FailureRatio <= 0 || b.FailureRatio > 1 {
+			v.fail(f+".breaker.failure_ratio", "%v is not between 0 and 1", b.FailureRatio)
+		}
+		if cp := r.Capture; cp != nil {
+			if cp.Sample <= 0 || cp.Sample > 1 {
+				v.fail(f+".capture.sample", "%v is not between 0 (exclusive) and 1", cp.Sample)
+			}
+			if cp.Max < 0 {
+				v.fail(f+".capture.max", "%d is negative", cp.Max)
+			}
+		}
+		if ro := r.Rollout; ro != nil {
+			c.validateRollout(v, f+".rollout", ro)
+		}
+	}
+}
+
+func (c *Config) validateMatch(v *validator, f string, m *Match) {
+	switch {
+	case m.Path == "" && m.Prefix == "":
+		v.fail(f+".path", "is required (or match.prefix)")
+	case m.Path != "" && m.Prefix != "":
+		v.fail(f+".prefix", "cannot be combined with match.path; give one of them")
+	case m.Path != "":
+		if err := CheckTemplate(m.Path); err != nil {
+			v.fail(f+".path", "%v", err)
+		}
+	default:
+		if err := CheckTemplate(m.Prefix); err != nil {
+			v.fail(f+".prefix", "%v", err)
+		}
+	}
+	for j, meth := range m.Methods {
+		if !slices.Contains(knownMethods, meth) {
+			v.fail(fmt.Sprintf("%s.methods[%d]", f, j), "%q is not an HTTP method", meth)
+		}
+	}
+	if m.Host != "" {
+		if err := mux.NewRouter().Host(m.Host).GetError(); err != nil {
+			v.fail(f+".host", "%q: %v", m.Host, err)
+		}
+	}
+	for name := range m.Headers {
+		if !headerName.MatchString(name) {
+			v.fail(f+".headers."+name, "%q is not a header name", name)
+		}
+	}
+}
+
+var (
+	knownMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace}
+	headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
+
+// CheckTemplate reports whether a path template is one gorilla/mux accepts
+// and starts with '/'.
+func CheckTemplate(tpl string) error {
+	if !strings.HasPrefix(tpl, "/") {
+		return fmt.Errorf("%q must start with '/'", tpl)
+	}
+	if err := mux.NewRouter().Path(tpl).GetError(); err != nil {
+		return fmt.Errorf("%q is not a valid path template: %w", tpl, err)
+	}
+	return nil
+}
+
+var templateVar = regexp.MustCompile(`\{([^{}:]+)(:[^{}]*)?\}`)
+
+// TemplateVars lists the variable names of a path template.
+func TemplateVars(tpl string) []string {
+	var out []string
+	for _, m := range templateVar.FindAllStringSubmatch(tpl, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func (v *validator) rewrite(f, rewrite, path string) {
+	if !strings.HasPrefix(rewrite, "/") {
+		v.fail(f, "%q must start with '/'", rewrite)
+		return
+	}
+	have := TemplateVars(path)
+	for _, name := range TemplateVars(rewrite) {
+		if !slices.Contains(have, name) {
+			v.fail(f, "%q uses {%s}, which match.path does not define", rewrite, name)
+		}
+	}
+}
+
+func (c *Config) validateRollout(v *validator, f string, ro *Rollout) {
+	if len(ro.Stages) == 0 {
+		v.fail(f+".stages", "is required: for example [shadow, 5, 25, 50, new]")
+	}
+	last := -1.0
+	for j, s := range ro.Stages {
+		sf := fmt.Sprintf("%s.stages[%d]", f, j)
+		switch s.Mode {
+		case ModeCanary:
+			if s.Percent <= 0 || s.Percent >= 100 {
+				v.fail(sf, "%v is not a canary percent between 0 and 100 (exclusive)", s.Percent)
+			} else if s.Percent <= last {
+				v.fail(sf, "%v does not raise the previous stage's percent %v", s.Percent, last)
+			}
+			last = s.Percent
+		case ModeShadow, ModeNew:
+		default:
+			v.fail(sf, "%q is not shadow, new or a canary percent", s.Mode)
+		}
+	}
+	g := ro.Gates
+	if g.MatchRate < 0 || g.MatchRate > 100 {
+		v.fail(f+".gates.match_rate", "%v is not a percent", g.MatchRate)
+	}
+	if g.ErrorRate < 0 || g.ErrorRate > 100 {
+		v.fail(f+".gates.error_rate", "%v is not a percent", g.ErrorRate)
+	}
+	if g.P99Ratio < 1 {
+		v.fail(f+".gates.p99_ratio", "%v is below 1", g.P99Ratio)
+	}
+	if g.MinRequests < 0 {
+		v.fail(f+".gates.min_requests", "%d is negative", g.MinRequests)
+	}
+}
+
+var sqlName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$`)
+
+func (c *Config) validateSync(v *validator) {
+	names := map[string]bool{}
+	for i := range c.Sync {
+		p := &c.Sync[i]
+		f := fmt.Sprintf("sync[%d]", i)
+		if p.Name == "" {
+			v.fail(f+".name", "is required")
+		} else if names[p.Name] {
+			v.fail(f+".name", "%q names two pipelines", p.Name)
+		}
+		names[p.Name] = true
+		v.oneOf(f+".direction", p.Direction, Directions)
+		v.oneOf(f+".zero_dates", p.ZeroDates, []string{"null", "error"})
+		v.oneOf(f+".nul_bytes", p.NulBytes, []string{"strip", "error"})
+		if p.Source == "" {
+			v.fail(f+".source", "no source database: set databases.legacy or sync[%d].source", i)
+		} else if s, err := expandEnv(p.Source); err != nil {
+			v.fail(f+".source", "%v", err)
+		} else if _, err := ParseMySQL(s); err != nil {
+			v.fail(f+".source", "%v", err)
+		}
+		if p.Target == "" {
+			v.fail(f+".target", "no target database: set databases.new or sync[%d].target", i)
+		} else if s, err := expandEnv(p.Target); err != nil {
+			v.fail(f+".target", "%v", err)
+		} else if _, err := ParsePostgres(s); err != nil {
+			v.fail(f+".target", "%v", err)
+		}
+		if len(p.Tables) == 0 {
+			v.fail(f+".tables", "lists no table")
+		}
+		if p.BatchSize < 0 {
+			v.fail(f+".batch_size", "%d is negative", p.BatchSize)
+		}
+		if p.ChunkSize < 0 {
+			v.fail(f+".chunk_size", "%d is negative", p.ChunkSize)
+		}
+		tables := map[string]bool{}
+		for j, t := range p.Tables {
+			tf := fmt.Sprintf("%s.tables[%d]", f, j)
+			switch {
+			case t.Name == "":
+				v.fail(tf+".name", "is required")
+			case !sqlName.MatchString(t.Name):
+				v.fail(tf+".name", "%q is not a table name", t.Name)
+			case tables[t.Name]:
+				v.fail(tf+".name", "%q is listed twice", t.Name)
+			}
+			tables[t.Name] = true
+			if !sqlName.MatchString(t.Target) {
+				v.fail(tf+".target", "%q is not a table name", t.Target)
+			}
+			for col, to := range t.Rename {
+				if !sqlName.MatchString(to) {
+					v.fail(tf+".rename."+col, "%q is not a column name", to)
+				}
+			}
+		}
+	}
+}
+
+func (c *Config) validateServices(v *validator) {
+	listens := map[string]int{}
+	for i, s := range c.Services {
+		f := fmt.Sprintf("services[%d]", i)
+		if s.Recipe == "" {
+			v.fail(f+".recipe", "is required: the path of a recipe file")
+		}
+		if s.Listen == "" {
+			v.fail(f+".listen", "is required: host:port")
+			continue
+		}
+		v.hostPort(f+".listen", s.Listen)
+		if j, dup := listens[s.Listen]; dup {
+			v.fail(f+".listen", "%q is also the address of services[%d]", s.Listen, j)
+		}
+		listens[s.Listen] = i
+	}
+}
+
+func (v *validator) oneOf(field, val string, allowed []string) {
+	if !slices.Contains(allowed, val) {
+		v.fail(field, "%q is not one of %s", val, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) hostPort(field, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.fail(field, "%q is not host:port", addr)
+		return
+	}
+	if port == "" || strings.Trim(port, "0123456789") != "" {
+		v.fail(field, "%q has no numeric port", addr)
+	}
+	_ = host
+}
+
+func (v *validator) httpURL(field, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.fail(field, "%q is not an http:// or https:// URL", Redact(raw))
+	}
+}
+
+// IsLoopback reports whether a host:port listens only on the loopback
+// interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// warn records dangerous settings that are still legal.
+func (c *Config) warn() {
+	add := func(field, format string, args ...any) {
+		line := c.pos.line(field)
+		prefix := c.File
+		if line > 0 {
+			prefix = fmt.Sprintf("%s:%d", c.File, line)
+		}
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s: %s", prefix, field, fmt.Sprintf(format, args...)))
+	}
+	if !IsLoopback(c.Admin.Listen) && os.Getenv(c.Admin.TokenEnv) == "" {
+		add("admin.listen", "%q is not a loopback address and %s is empty: the facade will refuse to start", c.Admin.Listen, c.Admin.TokenEnv)
+	}
+	for i, r := range c.Routes {
+		f := fmt.Sprintf("routes[%d]", i)
+		if r.Percent != 0 && r.Mode != ModeCanary {
+			add(f+".percent", "%v is ignored in mode %s", r.Percent, r.Mode)
+		}
+		if r.ShadowWrites && r.Mode == ModeShadow {
+			add(f+".shadow_writes", "unsafe requests are copied to %s: its service must honour X-Strangler-Shadow", Redact(r.Target))
+		}
+	}
+	for i, d := range []string{c.Databases.Legacy, c.Databases.New} {
+		if hasInlinePassword(d) {
+			add([]string{"databases.legacy", "databases.new"}[i], "holds a password in the file; prefer ${ENV_VAR}")
+		}
+	}
+}
