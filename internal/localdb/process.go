@@ -40,9 +40,9 @@ type server struct {
 	dir     string
 	logPath string
 	logger  *slog.Logger
-	cred    *syscall.Credential          // nil: run as the current user
-	stopSig syscall.Signal               // asks for a graceful shutdown
-	command func(port int) *exec.Cmd     // a fresh command for each start
+	cred    *syscall.Credential             // nil: run as the current user
+	stopSig syscall.Signal                  // asks for a graceful shutdown
+	command func(port int) *exec.Cmd        // a fresh command for each start
 	ping    func(ctx context.Context) error // nil once the server accepts a login
 
 	mu     sync.Mutex

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/stranglerfig/strangler/internal/config"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK      = 0 // success; for checks, every check passed
+	exitFailed  = 1 // the command ran and found a failure (doctor, verify)
+	exitUsage   = 2 // bad flags, a bad project file or another error
+	exitMissing = 3 // the subcommand is not available in this build
+)
+
+// exitError carries an exit code with the error that caused it.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// failed marks a command that ran and found a failure it already reported.
+var errFailed = errors.New("checks failed")
+
+// app is what every subcommand shares: global flags and the output streams.
+type app struct {
+	configPath   string
+	configGiven  bool
+	adminURL     string
+	stdout       io.Writer
+	stderr       io.Writer
+	log          *slog.Logger
+	loadedConfig *config.Config
+}
+
+// run executes the CLI with args and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr}
+	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if !errors.Is(ee.err, errFailed) {
+			fmt.Fprintln(stderr, "strangler:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "strangler:", err)
+	return exitUsage
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "strangler",
+		Short: "Move a legacy monolith's endpoints, route by route, to new services",
+		Long: `strangler is a toolkit for strangler-fig migrations: a routing facade in front of
+a legacy monolith moves its endpoints, one route at a time, to new services
+generated from recipes, compares their answers on shadow traffic, keeps the
+legacy MySQL/MariaDB and the new PostgreSQL databases in step, and rolls any
+route back at once.
+
+Every subcommand reads the project file strangler.yaml (-c to point elsewhere).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			a.configGiven = cmd.Flags().Changed("config")
+		},
+	}
+	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", config.DefaultFile, "the project file")
+	root.PersistentFlags().StringVar(&a.adminURL, "admin", "", "admin API URL for route commands (default $STRANGLER_ADMIN, else the project file's admin.listen)")
+	root.AddCommand(
+		a.proxyCommand(),
+		a.routesCommand(),
+		a.rollbackCommand(),
+		a.shadowCommand(),
+		a.serveCommand(),
+		a.syncCommand(),
+		a.extractCommand(),
+		a.doctorCommand(),
+		a.demoCommand(),
+		a.checkCommand(),
+	)
+	return root
+}
+
+// config loads the project file once. When optional is true and the file was
+// not named with -c and does not exist, it returns nil without error.
+func (a *app) config(optional bool) (*config.Config, error) {
+	if a.loadedConfig != nil {
+		return a.loadedConfig, nil
+	}
+	if optional && !a.configGiven {
+		if _, err := os.Stat(a.configPath); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	c, err := config.Load(a.configPath)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	for _, w := range c.Warnings {
+		a.log.Warn("project file: " + w)
+	}
+	a.loadedConfig = c
+	return c, nil
+}
+
+// checkCommand validates the project file.
+func (a *app) checkCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Validate the project file and print its warnings",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.config(false)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s: ok (%d routes, %d sync pipelines, %d services, %d warnings)\n",
+				c.File, len(c.Routes), len(c.Sync), len(c.Services), len(c.Warnings))
+			return nil
+		},
+	}
+}
