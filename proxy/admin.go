@@ -1,0 +1,303 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// RouteView is one route as the admin API lists it.
+type RouteView struct {
+	Name     string  `json:"name"`
+	Mode     string  `json:"mode"`
+	Percent  float64 `json:"percent"`
+	Target   string  `json:"target"`
+	Breaker  string  `json:"breaker"`
+	Version  uint64  `json:"version"`
+	Sticky   string  `json:"sticky,omitempty"`
+	Fallback string  `json:"fallback,omitempty"`
+}
+
+// RoutesResponse is the body of GET /routes and of a successful change.
+type RoutesResponse struct {
+	Version uint64      `json:"version"`           // the route state version
+	Changed *int        `json:"changed,omitempty"` // routes moved by the change (changes only)
+	Routes  []RouteView `json:"routes"`
+}
+
+// HistoryResponse is the body of GET /history.
+type HistoryResponse struct {
+	History []HistoryEntry `json:"history"`
+}
+
+// ErrorResponse is the body of every refused request.
+type ErrorResponse struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// Controls is what the admin API drives; *Controller implements it.
+type Controls interface {
+	Change(ctx context.Context, ch Change) (Result, error)
+	State() State
+	Routes() []RouteInfo
+	History(ctx context.Context) ([]HistoryEntry, error)
+}
+
+var _ Controls = (*Controller)(nil)
+
+// Admin is the admin API's http.Handler: bearer-token authentication, the
+// route endpoints, the audit log, metrics and health.
+//
+//	GET  /routes            list routes
+//	POST /routes/{name}     {"mode", "percent", "reason", "expect_version"}
+//	POST /rollback          {"routes": [...] | "all": true, "reason", "expect_version"}
+//	GET  /history           the audit log, oldest first
+//	GET  /metrics           Prometheus metrics
+//	GET  /healthz, /readyz  liveness and readiness (no token needed)
+type Admin struct {
+	ctl     Controls
+	tokens  Tokens
+	metrics http.Handler
+	log     *slog.Logger
+	ready   atomic.Bool
+	mux     *http.ServeMux
+}
+
+// AdminOption configures an Admin.
+type AdminOption func(*Admin) error
+
+// WithAdminLogger sets the admin API's logger. Default slog.Default().
+func WithAdminLogger(l *slog.Logger) AdminOption {
+	return func(a *Admin) error {
+		if l == nil {
+			return errors.New("admin logger: nil")
+		}
+		a.log = l
+		return nil
+	}
+}
+
+// WithGatherer serves g at /metrics. Default: /metrics answers 404.
+func WithGatherer(g prometheus.Gatherer) AdminOption {
+	return func(a *Admin) error {
+		if g == nil {
+			return errors.New("admin metrics gatherer: nil")
+		}
+		a.metrics = promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+		return nil
+	}
+}
+
+// NewAdmin returns the admin API over ctl. With no tokens every request is
+// let through (callers must only do that on a loopback listener; see
+// CheckAdminListen).
+func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) {
+	if ctl == nil {
+		return nil, errors.New("new admin API: controls are required")
+	}
+	a := &Admin{ctl: ctl, tokens: tokens, log: slog.Default(), mux: http.NewServeMux()}
+	for _, o := range opts {
+		if err := o(a); err != nil {
+			return nil, fmt.Errorf("new admin API: %w", err)
+		}
+	}
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.mux.Handle("GET /routes", a.auth(a.listRoutes))
+	a.mux.Handle("POST /routes/{name}", a.auth(a.changeRoute))
+	a.mux.Handle("POST /rollback", a.auth(a.rollback))
+	a.mux.Handle("GET /history", a.auth(a.history))
+	a.mux.Handle("GET /metrics", a.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
+		if a.metrics == nil {
+			writeError(w, http.StatusNotFound, &FieldError{Msg: "no metrics registry"})
+			return
+		}
+		a.metrics.ServeHTTP(w, r)
+	}))
+	return a, nil
+}
+
+// CheckAdminListen refuses to serve the admin API on a non-loopback
+// address without a token.
+func CheckAdminListen(addr string, tokens Tokens) error {
+	if tokens.Empty() && !isLoopbackAddr(addr) {
+		return fmt.Errorf("admin API on %s: a non-loopback listener needs a token (set the admin token variable)", addr)
+	}
+	return nil
+}
+
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// SetReady marks the process ready (state loaded, listeners up) or not.
+func (a *Admin) SetReady(ok bool) { a.ready.Store(ok) }
+
+// ServeHTTP serves the admin API.
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !a.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "version": fmt.Sprint(a.ctl.State().Version)})
+}
+
+// auth checks the bearer token and passes who (the token's name) on.
+func (a *Admin) auth(h func(http.ResponseWriter, *http.Request, string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.tokens.Empty() {
+			h(w, r, "anonymous")
+			return
+		}
+		tok, err := bearer(r)
+		who, ok := "", false
+		if err == nil {
+			who, ok = a.tokens.Match(tok)
+		}
+		if !ok {
+			a.log.Warn("admin API request refused: bad or missing token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="strangler"`)
+			writeError(w, http.StatusUnauthorized, &FieldError{Msg: "missing or wrong bearer token"})
+			return
+		}
+		h(w, r, who)
+	})
+}
+
+func (a *Admin) routesResponse(version uint64) RoutesResponse {
+	infos := a.ctl.Routes()
+	out := RoutesResponse{Version: version, Routes: make([]RouteView, len(infos))}
+	for i, ri := range infos {
+		out.Routes[i] = RouteView{Name: ri.Name, Mode: ri.Mode, Percent: ri.Percent, Target: ri.Target,
+			Breaker: ri.Breaker, Version: ri.Version, Sticky: ri.Sticky, Fallback: ri.Fallback}
+	}
+	return out
+}
+
+func (a *Admin) listRoutes(w http.ResponseWriter, _ *http.Request, _ string) {
+	writeJSON(w, http.StatusOK, a.routesResponse(a.ctl.State().Version))
+}
+
+func (a *Admin) history(w http.ResponseWriter, r *http.Request, _ string) {
+	h, err := a.ctl.History(r.Context())
+	if err != nil {
+		a.log.Error("admin API: reading history", "err", err)
+		writeError(w, http.StatusInternalServerError, &FieldError{Msg: "reading the route history failed"})
+		return
+	}
+	if h == nil {
+		h = []HistoryEntry{}
+	}
+	writeJSON(w, http.StatusOK, HistoryResponse{History: h})
+}
+
+func (a *Admin) changeRoute(w http.ResponseWriter, r *http.Request, who string) {
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return
+	}
+	ch, err := DecodeRouteChange(r.PathValue("name"), body)
+	a.apply(w, r, ch, who, err)
+}
+
+func (a *Admin) rollback(w http.ResponseWriter, r *http.Request, who string) {
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return
+	}
+	ch, err := DecodeRollback(body)
+	a.apply(w, r, ch, who, err)
+}
+
+// readBody reads at most MaxAdminBody bytes of a JSON body.
+func (a *Admin) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAdminBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, &FieldError{Msg: fmt.Sprintf("body is larger than %d bytes", MaxAdminBody)})
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, &FieldError{Msg: "reading the body failed"})
+		return nil, false
+	}
+	return body, true
+}
+
+// apply runs a decoded change and answers with its outcome.
+func (a *Admin) apply(w http.ResponseWriter, r *http.Request, ch Change, who string, decodeErr error) {
+	if decodeErr != nil {
+		a.refuse(w, decodeErr)
+		return
+	}
+	ch.Who = who
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	res, err := a.ctl.Change(ctx, ch)
+	if err != nil {
+		a.refuse(w, err)
+		return
+	}
+	resp := a.routesResponse(res.Version)
+	n := len(res.Changed)
+	resp.Changed = &n
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// refuse maps a change error to its status: 400 bad input, 404 unknown
+// route, 409 stale version, else 500 (logged, not echoed).
+func (a *Admin) refuse(w http.ResponseWriter, err error) {
+	var (
+		fe *FieldError
+		ue *UnknownRouteError
+	)
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, fe)
+	case errors.As(err, &ue):
+		writeError(w, http.StatusNotFound, &FieldError{Field: "name", Msg: ue.Error()})
+	case errors.Is(err, ErrVersionMismatch):
+		writeError(w, http.StatusConflict, &FieldError{Field: "expect_version", Msg: err.Error()})
+	default:
+		a.log.Error("admin API: route change failed", "err", err)
+		writeError(w, http.StatusInternalServerError, &FieldError{Msg: "the route change failed; nothing was applied (see the facade's log)"})
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, fe *FieldError) {
+	writeJSON(w, code, ErrorResponse{Error: fe.Msg, Field: fe.Field})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/stranglerfig/strangler/internal/config"
+)
+
+// MaxAdminBody is the largest request body, in bytes, the admin API reads.
+const MaxAdminBody = 64 << 10
+
+// RouteChangeRequest is the body of POST /routes/{name}.
+type RouteChangeRequest struct {
+	Mode          *string  `json:"mode"`                     // required: legacy | shadow | canary | new
+	Percent       *float64 `json:"percent,omitempty"`        // canary share 0-100; absent keeps it
+	Reason        string   `json:"reason,omitempty"`         // why, for the audit log
+	ExpectVersion *uint64  `json:"expect_version,omitempty"` // refuse unless the state is at this version
+}
+
+// RollbackRequest is the body of POST /rollback.
+type RollbackRequest struct {
+	Routes        []string `json:"routes,omitempty"`         // the routes to send back to legacy
+	All           bool     `json:"all,omitempty"`            // or every route
+	Reason        string   `json:"reason,omitempty"`         // why, for the audit log
+	ExpectVersion *uint64  `json:"expect_version,omitempty"` // refuse unless the state is at this version
+}
+
+// decodeStrict decodes one JSON object into v: unknown fields, trailing
+// data and a body over MaxAdminBody are refused, errors name the field.
+func decodeStrict(body []byte, v any) error {
+	if len(body) > MaxAdminBody {
+		return &FieldError{Msg: fmt.Sprintf("body is larger than %d bytes", MaxAdminBody)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return describeJSONError(body, err)
+	}
+	if dec.More() {
+		return &FieldError{Msg: "trailing data after the JSON object"}
+	}
+	var rest json.RawMessage
+	if err := dec.Decode(&rest); err == nil {
+		return &FieldError{Msg: "trailing data after the JSON object"}
+	}
+	return nil
+}
+
+// DecodeRouteChange decodes the body of POST /routes/{name} into a Change
+// of that route. It checks what it can without the route table: the mode,
+// the percent's range and that it goes with canary, the reason's length.
+func DecodeRouteChange(name string, body []byte) (Change, error) {
+	var req RouteChangeRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return Change{}, err
+	}
+	if req.Mode == nil {
+		return Change{}, &FieldError{Field: "mode", Msg: "is required (legacy, shadow, canary or new)"}
+	}
+	ch := Change{Routes: []string{name}, Mode: *req.Mode, Percent: req.Percent, Reason: req.Reason}
+	if req.ExpectVersion != nil {
+		if *req.ExpectVersion == 0 {
+			return Change{}, &FieldError{Field: "expect_version", Msg: "must be at least 1 (version 0 is the project file before any change)"}
+		}
+		ch.ExpectVersion = *req.ExpectVersion
+	}
+	return ch, checkChange(ch)
+}
+
+// DecodeRollback decodes the body of POST /rollback into a Change to
+// legacy.
+func DecodeRollback(body []byte) (Change, error) {
+	var req RollbackRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return Change{}, err
+	}
+	ch := Change{Routes: req.Routes, All: req.All, Mode: config.ModeLegacy, Reason: req.Reason}
+	if req.ExpectVersion != nil {
+		if *req.ExpectVersion == 0 {
+			return Change{}, &FieldError{Field: "expect_version", Msg: "must be at least 1 (version 0 is the project file before any change)"}
+		}
+		ch.ExpectVersion = *req.ExpectVersion
+	}
+	if ch.All && len(ch.Routes) > 0 {
+		return Change{}, &FieldError{Field: "routes", Msg: "cannot be given together with all"}
+	}
+	if !ch.All && len(ch.Routes) == 0 {
+		return Change{}, &FieldError{Field: "routes", Msg: "name at least one route, or set all"}
+	}
+	for i, n := range ch.Routes {
+		if n == "" {
+			return Change{}, &FieldError{Field: fmt.Sprintf("routes[%d]", i), Msg: "is empty"}
+		}
+	}
+	return ch, checkChange(ch)
+}
+
+// checkChange is the part of the controller's validation that needs no
+// route table.
+func checkChange(ch Change) error {
+	var c Controller
+	c.file = map[string]RouteState{}
+	for _, n := range ch.Routes {
+		c.file[n] = RouteState{}
+		c.order = append(c.order, n)
+	}
+	_, err := c.validate(ch)
+	return err
+}
