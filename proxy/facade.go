@@ -1,0 +1,333 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stranglerfig/strangler/internal/config"
+)
+
+// Facade is the routing facade: an http.Handler that sends each request to
+// legacy or to its route's target according to the route table in use.
+//
+// The route table is immutable; Apply builds a new one and swaps it in
+// atomically, so a request finishes on the table it started with.
+type Facade struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	transport http.RoundTripper
+	shadower  Shadower
+
+	legacy  *url.URL
+	routes  []*route // static part of every route, in project-file order
+	byName  map[string]*route
+	index   *routeIndex
+	rp      *httputil.ReverseProxy
+	metrics *facadeMetrics
+	nop     *NopShadower // the default shadower, when none was given
+
+	maxBodyCopy int64
+	timeout     time.Duration
+
+	table atomic.Pointer[routeTable]
+	ids   requestIDs
+
+	shadowQ    chan *ShadowCopy
+	shadowDone chan struct{}
+	closeOnce  sync.Once
+	applyMu    sync.Mutex
+}
+
+// Option configures a Facade; each checks its own argument.
+type Option func(*Facade) error
+
+// WithLogger sets the logger of the access log and of errors. Default: JSON
+// lines on standard error. The access log is written at level Info, so a
+// logger whose handler is not enabled for Info turns it off.
+func WithLogger(l *slog.Logger) Option {
+	return func(f *Facade) error {
+		if l == nil {
+			return errors.New("facade logger: nil")
+		}
+		f.log = l
+		return nil
+	}
+}
+
+// WithShadower sets where shadow copies go. Default: a NopShadower, which
+// counts them.
+func WithShadower(s Shadower) Option {
+	return func(f *Facade) error {
+		if s == nil {
+			return errors.New("facade shadower: nil")
+		}
+		f.shadower = s
+		return nil
+	}
+}
+
+// WithTransport sets the round tripper used for legacy and every target.
+// Default: NewTransport().
+func WithTransport(rt http.RoundTripper) Option {
+	return func(f *Facade) error {
+		if rt == nil {
+			return errors.New("facade transport: nil")
+		}
+		f.transport = rt
+		return nil
+	}
+}
+
+// New builds a facade for the routes of cfg, with their modes and percents
+// from the project file. cfg must come from config.Load or config.Parse.
+func New(cfg *config.Config, opts ...Option) (*Facade, error) {
+	if cfg == nil {
+		return nil, errors.New("building facade: nil config")
+	}
+	f := &Facade{
+		cfg:         cfg,
+		maxBodyCopy: cfg.Proxy.MaxBodyCopy,
+		timeout:     cfg.Proxy.Timeout.D(),
+	}
+	for _, o := range opts {
+		if err := o(f); err != nil {
+			return nil, fmt.Errorf("building facade: %w", err)
+		}
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if f.transport == nil {
+		f.transport = NewTransport()
+	}
+	if f.shadower == nil {
+		f.nop = &NopShadower{}
+		f.shadower = f.nop
+	}
+	if f.maxBodyCopy <= 0 {
+		f.maxBodyCopy = config.DefaultMaxBodyCopy
+	}
+	if f.timeout <= 0 {
+		f.timeout = config.DefaultTimeout
+	}
+	if cfg.Legacy == "" {
+		return nil, errors.New("building facade: legacy: no legacy URL in the project file")
+	}
+	legacy, err := parseUpstream(cfg.Legacy)
+	if err != nil {
+		return nil, fmt.Errorf("building facade: legacy: %w", err)
+	}
+	f.legacy = legacy
+	f.metrics = newFacadeMetrics()
+	f.byName = make(map[string]*route, len(cfg.Routes))
+	for i := range cfg.Routes {
+		rt, err := f.compileRoute(i, &cfg.Routes[i])
+		if err != nil {
+			f.closeCaptures()
+			return nil, fmt.Errorf("building facade: routes[%d] (%s): %w", i, cfg.Routes[i].Name, err)
+		}
+		f.routes = append(f.routes, rt)
+		f.byName[rt.name] = rt
+	}
+	f.index = buildIndex(f.routes)
+	f.rp = f.newReverseProxy()
+	if err := f.install(State{}); err != nil {
+		f.closeCaptures()
+		return nil, fmt.Errorf("building facade: %w", err)
+	}
+	queue := cfg.Proxy.ShadowQueue
+	if queue <= 0 {
+		queue = config.DefaultShadowQueue
+	}
+	f.shadowQ = make(chan *ShadowCopy, queue)
+	f.shadowDone = make(chan struct{})
+	go f.dispatchShadows()
+	return f, nil
+}
+
+// parseUpstream checks an upstream base URL.
+func parseUpstream(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("parsing upstream URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("upstream URL %q: want http://host[:port][/path]", s)
+	}
+	return u, nil
+}
+
+// Apply builds a new immutable table from the project file's routes and s
+// (routes absent from s keep the file's mode and percent; names in s that
+// the file does not know are ignored) and swaps it in atomically. A state
+// with a bad mode or percent is refused and changes nothing.
+func (f *Facade) Apply(s State) error {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	if err := f.install(s); err != nil {
+		return fmt.Errorf("applying route state version %d: %w", s.Version, err)
+	}
+	return nil
+}
+
+// install builds and swaps in the table for s.
+func (f *Facade) install(s State) error {
+	t := &routeTable{version: s.Version, entries: make([]routeEntry, len(f.routes))}
+	for i, rt := range f.routes {
+		mode, pct := rt.cfg.Mode, rt.cfg.Percent
+		if rs, ok := s.Routes[rt.name]; ok {
+			mode, pct = rs.Mode, rs.Percent
+		}
+		if !validMode(mode) {
+			return fmt.Errorf("route %q: mode %q is not legacy, shadow, canary or new", rt.name, mode)
+		}
+		if math.IsNaN(pct) || pct < 0 || pct > 100 {
+			return fmt.Errorf("route %q: percent %v is not between 0 and 100", rt.name, pct)
+		}
+		t.entries[i] = routeEntry{route: rt, mode: modeOf(mode), percent: pct}
+	}
+	f.table.Store(t)
+	f.metrics.version.Set(float64(s.Version))
+	return nil
+}
+
+// Routes describes every route, in project-file order.
+func (f *Facade) Routes() []RouteInfo {
+	t := f.table.Load()
+	out := make([]RouteInfo, len(t.entries))
+	for i := range t.entries {
+		e := &t.entries[i]
+		out[i] = RouteInfo{
+			Name:     e.route.name,
+			Mode:     e.mode.String(),
+			Percent:  e.percent,
+			Target:   e.route.target.String(),
+			Breaker:  e.route.breaker.State().String(),
+			Version:  t.version,
+			Sticky:   e.route.cfg.Sticky,
+			Fallback: e.route.cfg.Fallback,
+		}
+	}
+	return out
+}
+
+// Version returns the version of the route table in use.
+func (f *Facade) Version() uint64 { return f.table.Load().version }
+
+// Registry returns the registry holding every facade metric; the admin API
+// serves it at /metrics.
+func (f *Facade) Registry() *prometheus.Registry { return f.metrics.reg }
+
+// ShadowComparisons returns strangler_shadow_comparisons_total{route,result}
+// for the shadow engine to count match, diff and error in; the facade counts
+// dropped itself.
+func (f *Facade) ShadowComparisons() *prometheus.CounterVec { return f.metrics.shadow }
+
+// ShadowCopies returns the number of copies the default NopShadower received,
+// or 0 when another shadower was given.
+func (f *Facade) ShadowCopies() uint64 {
+	if f.nop == nil {
+		return 0
+	}
+	return f.nop.Copies()
+}
+
+// Close stops the shadow dispatcher and flushes and closes capture files.
+// Requests still being served must have finished (see Serve).
+func (f *Facade) Close() error {
+	var err error
+	f.closeOnce.Do(func() {
+		close(f.shadowQ)
+		<-f.shadowDone
+		err = f.closeCaptures()
+	})
+	return err
+}
+
+func (f *Facade) closeCaptures() error {
+	var errs []error
+	for _, rt := range f.routes {
+		if rt.capture != nil {
+			errs = append(errs, rt.capture.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RouteInfo describes one route as the facade runs it.
+type RouteInfo struct {
+	Name     string  `json:"name"`
+	Mode     string  `json:"mode"`
+	Percent  float64 `json:"percent"`
+	Target   string  `json:"target"`
+	Breaker  string  `json:"breaker"` // closed | half-open | open
+	Version  uint64  `json:"version"` // version of the table the route is in
+	Sticky   string  `json:"sticky,omitempty"`
+	Fallback string  `json:"fallback"`
+}
+
+// routeTable is one immutable version of the run-time route state.
+type routeTable struct {
+	version uint64
+	entries []routeEntry // parallel to Facade.routes
+}
+
+// routeEntry is a route with its run-time mode and percent.
+type routeEntry struct {
+	route   *route
+	mode    routeMode
+	percent float64
+}
+
+// routeMode is a route mode as a small integer for the hot path.
+type routeMode uint8
+
+const (
+	modeLegacy routeMode = iota
+	modeShadow
+	modeCanary
+	modeNew
+)
+
+func (m routeMode) String() string {
+	switch m {
+	case modeShadow:
+		return config.ModeShadow
+	case modeCanary:
+		return config.ModeCanary
+	case modeNew:
+		return config.ModeNew
+	}
+	return config.ModeLegacy
+}
+
+func validMode(s string) bool {
+	switch s {
+	case config.ModeLegacy, config.ModeShadow, config.ModeCanary, config.ModeNew:
+		return true
+	}
+	return false
+}
+
+func modeOf(s string) routeMode {
+	switch s {
+	case config.ModeShadow:
+		return modeShadow
+	case config.ModeCanary:
+		return modeCanary
+	case config.ModeNew:
+		return modeNew
+	}
+	return modeLegacy
+}

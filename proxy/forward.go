@@ -1,0 +1,511 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"time"
+)
+
+// exchange is the state of one client request while the facade serves it.
+// The ReverseProxy hooks find it in the request context.
+type exchange struct {
+	f       *Facade
+	rec     statusRecorder
+	in      *http.Request // the client request, with the exchange in its context
+	ctx     context.Context
+	start   time.Time
+	reqID   string
+	rt      *route // nil: unmatched
+	mode    routeMode
+	vars    map[string]string
+	backend backend
+	body    *trackedBody // the client body, nil when there is none
+
+	done     func(error) // the breaker's outcome callback, nil when none is pending
+	timer    *time.Timer // the running attempt's timeout
+	err      error       // the error the client saw, if any
+	fellBack bool
+	upgraded bool
+
+	// copies for shadow and capture (legacy answers only)
+	shadow, capture bool
+	reqCopy         []byte
+	reqTruncated    bool
+	resp            *http.Response // legacy's response (headers only are read)
+	respTee         *boundedTee
+}
+
+type exchangeKey struct{}
+
+func exchangeOf(r *http.Request) *exchange {
+	x, _ := r.Context().Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+// ServeHTTP serves one client request on the route table in use when it
+// arrived.
+func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{f: f, start: time.Now(), rec: statusRecorder{ResponseWriter: w}}
+	t := f.table.Load()
+
+	x.reqID = r.Header.Get("X-Request-Id")
+	if x.reqID == "" {
+		x.reqID = f.ids.next()
+		r.Header.Set("X-Request-Id", x.reqID)
+	}
+	w.Header().Set("X-Request-Id", x.reqID)
+
+	var e *routeEntry
+	if i, vars := f.index.match(r); i >= 0 {
+		e = &t.entries[i]
+		x.rt, x.mode, x.vars = e.route, e.mode, vars
+	}
+	x.backend = x.choose(e, r)
+	if r.Body != nil && r.Body != http.NoBody {
+		x.body = &trackedBody{rc: r.Body}
+		r.Body = x.body
+	}
+	x.ctx = context.WithValue(r.Context(), exchangeKey{}, x)
+	x.in = r.WithContext(x.ctx)
+	defer x.finish()
+
+	if x.backend == backendLegacy && x.rt != nil {
+		x.shadow = x.mode == modeShadow && (safeMethod(r.Method) || x.rt.cfg.ShadowWrites)
+		x.capture = x.rt.capture != nil && x.rt.capture.take()
+		if x.shadow || x.capture {
+			x.copyRequestBody()
+		}
+	}
+	if x.backend == backendNew {
+		f.forwardTarget(x)
+		return
+	}
+	f.forward(x, backendLegacy)
+}
+
+// choose picks the backend for a request on its route entry.
+func (x *exchange) choose(e *routeEntry, r *http.Request) backend {
+	if e == nil {
+		return backendLegacy
+	}
+	switch e.mode {
+	case modeNew:
+		return backendNew
+	case modeCanary:
+		switch {
+		case e.percent <= 0:
+			return backendLegacy
+		case e.percent >= 100:
+			return backendNew
+		}
+		var p float64
+		if k := e.route.sticky.key(r); k != "" {
+			p = stickyPoint(e.route.name, k)
+		} else {
+			p = rand.Float64() * 100
+		}
+		if p < e.percent {
+			return backendNew
+		}
+	}
+	return backendLegacy
+}
+
+// forwardTarget sends the request to the route's target through its
+// breaker, or to legacy when the breaker is open and the route falls back.
+func (f *Facade) forwardTarget(x *exchange) {
+	done, err := x.rt.breaker.Allow()
+	if err != nil {
+		err = fmt.Errorf("%s: %w", x.rt.name, err)
+		if x.canFallback(err) {
+			x.fellBack = true
+			f.forward(x, backendLegacy)
+			return
+		}
+		x.fail(&x.rec, err)
+		return
+	}
+	x.done = done
+	f.forward(x, backendNew)
+}
+
+// forward makes one attempt on a backend, bounded by the route's timeout.
+// For streamed responses (upgrades, server-sent events) the timeout bounds
+// the wait for the response headers only.
+func (f *Facade) forward(x *exchange, b backend) {
+	x.backend = b
+	timeout := f.timeout
+	if x.rt != nil {
+		timeout = x.rt.timeout
+	}
+	ctx, cancel := context.WithCancelCause(x.ctx)
+	timer := time.AfterFunc(timeout, func() {
+		cancel(fmt.Errorf("%w within %v", ErrUpstreamTimeout, timeout))
+	})
+	x.timer = timer
+	defer func() {
+		timer.Stop()
+		cancel(nil)
+	}()
+	f.rp.ServeHTTP(&x.rec, x.in.WithContext(ctx))
+}
+
+// report gives the breaker the outcome of the target attempt, once.
+func (x *exchange) report(err error) {
+	if x.done != nil {
+		done := x.done
+		x.done = nil
+		done(err)
+	}
+}
+
+// canFallback reports whether a failed target attempt may be answered by
+// legacy: the route falls back, the client is still there, and either the
+// request provably never reached the target, or it is safe to send again;
+// in both cases its body must still be whole.
+func (x *exchange) canFallback(err error) bool {
+	if x.rt == nil || !x.rt.fallback || x.ctx.Err() != nil {
+		return false
+	}
+	if x.body != nil && x.body.n > 0 {
+		return false // part of the body is gone: it cannot be sent again
+	}
+	return neverReached(err) || safeMethod(x.in.Method)
+}
+
+// fail answers the client with the status for err.
+func (x *exchange) fail(w http.ResponseWriter, err error) {
+	x.err = err
+	code := statusFor(err)
+	if code == StatusClientClosedRequest {
+		w.WriteHeader(code)
+		return
+	}
+	http.Error(w, http.StatusText(code), code)
+}
+
+// newReverseProxy builds the one ReverseProxy every backend goes through.
+func (f *Facade) newReverseProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:        f.rewrite,
+		Transport:      f.transport,
+		BufferPool:     newBufferPool(),
+		ModifyResponse: f.modifyResponse,
+		ErrorHandler:   f.handleError,
+		ErrorLog:       slog.NewLogLogger(f.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// rewrite points the outbound request at its backend: X-Forwarded-* set
+// (appending to the client's X-Forwarded-For), the target's path rewritten
+// when the route says so.
+func (f *Facade) rewrite(pr *httputil.ProxyRequest) {
+	x := exchangeOf(pr.In)
+	if xff := pr.In.Header["X-Forwarded-For"]; xff != nil {
+		pr.Out.Header["X-Forwarded-For"] = xff
+	}
+	pr.SetXForwarded()
+	if x.backend != backendNew {
+		pr.SetURL(f.legacy)
+		return
+	}
+	if rw := x.rt.rewrite; rw != nil {
+		pr.Out.URL.Path = rw.render(pr.In.URL.Path, x.rt.matcher.prefix, x.vars)
+		pr.Out.URL.RawPath = ""
+	}
+	pr.SetURL(x.rt.target)
+}
+
+// modifyResponse sees the response headers of every attempt.
+func (f *Facade) modifyResponse(resp *http.Response) error {
+	x := exchangeOf(resp.Request)
+	streaming := resp.StatusCode == http.StatusSwitchingProtocols || isEventStream(resp.Header)
+	if streaming {
+		x.timer.Stop()
+		x.upgraded = resp.StatusCode == http.StatusSwitchingProtocols
+	}
+	if x.backend == backendLegacy {
+		if (x.shadow || x.capture) && !streaming {
+			x.resp = resp
+			x.respTee = &boundedTee{rc: resp.Body, limit: f.maxBodyCopy}
+			resp.Body = x.respTee
+		}
+		return nil
+	}
+	if resp.StatusCode >= 500 {
+		err := &UpstreamStatusError{Code: resp.StatusCode}
+		if x.canFallback(err) {
+			return err // handleError falls back
+		}
+		x.report(fmt.Errorf("%s: %w", x.rt.name, err))
+		return nil
+	}
+	if streaming {
+		x.report(nil)
+		return nil
+	}
+	if x.rt.fallback && safeMethod(x.in.Method) && resp.Body != nil && resp.Body != http.NoBody {
+		// Read the answer before sending any of it, so that a target that
+		// fails mid-body can still be replaced by legacy.
+		buf, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBodyCopy+1))
+		if err != nil {
+			return fmt.Errorf("reading the answer: %w", err)
+		}
+		if int64(len(buf)) <= f.maxBodyCopy {
+			resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(buf))
+		} else {
+			resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(buf), resp.Body), c: resp.Body}
+		}
+	}
+	return nil // success is reported once the body went through (finish)
+}
+
+// handleError sees every failed attempt before any of its answer was sent.
+func (f *Facade) handleError(w http.ResponseWriter, out *http.Request, err error) {
+	x := exchangeOf(out)
+	name := "legacy"
+	if x.backend == backendNew {
+		name = x.rt.name
+		err = classify(out.Context(), name, err)
+		x.report(err)
+		if x.canFallback(err) {
+			x.fellBack = true
+			f.log.LogAttrs(x.ctx, slog.LevelWarn, "target failed, legacy answers",
+				slog.String("route", name), slog.String("request_id", x.reqID), slog.String("error", err.Error()))
+			f.forward(x, backendLegacy)
+			return
+		}
+	} else {
+		err = classify(out.Context(), name, err)
+	}
+	x.fail(w, err)
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	return strings.HasPrefix(ct, "text/event-stream")
+}
+
+// finish records the exchange: the breaker's outcome, metrics, the access
+// log, and the shadow copy and capture record. It runs deferred, also when
+// the response was aborted (http.ErrAbortHandler), which it passes on.
+func (x *exchange) finish() {
+	p := recover()
+	if p != nil {
+		err := errAborted
+		if x.ctx.Err() != nil {
+			err = context.Canceled
+		}
+		x.report(err)
+		if x.err == nil {
+			x.err = err
+		}
+	} else {
+		x.report(nil)
+	}
+	status := x.rec.status
+	switch {
+	case x.upgraded:
+		status = http.StatusSwitchingProtocols
+	case status == 0 && x.ctx.Err() != nil:
+		status = StatusClientClosedRequest
+	case status == 0:
+		status = http.StatusOK
+	}
+	elapsed := time.Since(x.start)
+	rm := x.f.metrics.unmatched
+	if x.rt != nil {
+		rm = x.rt.metrics
+	}
+	bm := rm.backend(x.backend)
+	bm.counter(status).Inc()
+	bm.duration.Observe(elapsed.Seconds())
+	x.f.accessLog(x, status, elapsed)
+	if p != nil {
+		panic(p)
+	}
+	if x.resp != nil && x.respTee.eof {
+		if x.shadow {
+			x.f.enqueueShadow(x.rt, x.shadowCopy())
+		}
+		if x.capture {
+			x.writeCapture(elapsed)
+		}
+	}
+}
+
+func (f *Facade) accessLog(x *exchange, status int, elapsed time.Duration) {
+	if !f.log.Enabled(x.ctx, slog.LevelInfo) {
+		return
+	}
+	route := ""
+	if x.rt != nil {
+		route = x.rt.name
+	}
+	attrs := []slog.Attr{
+		slog.String("route", route),
+		slog.String("backend", x.backend.String()),
+		slog.Int("status", status),
+		slog.Duration("duration", elapsed),
+		slog.String("request_id", x.reqID),
+		slog.String("method", x.in.Method),
+		slog.String("path", x.in.URL.Path),
+	}
+	if x.fellBack {
+		attrs = append(attrs, slog.Bool("fallback", true))
+	}
+	if x.err != nil {
+		attrs = append(attrs, slog.String("error", x.err.Error()))
+	}
+	f.log.LogAttrs(x.ctx, slog.LevelInfo, "request", attrs...)
+}
+
+// copyRequestBody reads up to proxy.max_body_copy bytes of the request body
+// for the shadow copy and the capture, and puts them back in front of the
+// rest of the body.
+func (x *exchange) copyRequestBody() {
+	if x.body == nil {
+		return
+	}
+	limit := x.f.maxBodyCopy
+	buf, err := io.ReadAll(io.LimitReader(x.body.rc, limit+1))
+	if err != nil {
+		// The client's body failed: legacy will see the same failure.
+		x.shadow, x.capture = false, false
+		x.in.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(buf), errReader{err}), c: x.body.rc}
+		return
+	}
+	if int64(len(buf)) > limit {
+		x.shadow = false // a shadow copy needs the whole body
+		x.reqTruncated = true
+		x.reqCopy = buf[:limit]
+		x.in.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(buf), x.body.rc), c: x.body.rc}
+		return
+	}
+	x.reqCopy = buf
+	x.in.Body = io.NopCloser(bytes.NewReader(buf))
+}
+
+func (x *exchange) shadowCopy() *ShadowCopy {
+	u := *x.rt.target
+	path := x.in.URL.Path
+	if rw := x.rt.rewrite; rw != nil {
+		path = rw.render(path, x.rt.matcher.prefix, x.vars)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawPath = ""
+	u.RawQuery = x.in.URL.RawQuery
+	h := x.in.Header.Clone()
+	removeHopByHop(h)
+	if !safeMethod(x.in.Method) {
+		h.Set(ShadowHeader, "1")
+	}
+	return &ShadowCopy{
+		Route: x.rt.name, RequestID: x.reqID, At: x.start,
+		Method: x.in.Method, URL: &u, Header: h, Body: x.reqCopy,
+		Legacy: ShadowResponse{
+			Status: x.resp.StatusCode, Header: x.resp.Header.Clone(),
+			Body: x.respTee.buf, Truncated: x.respTee.truncated, Duration: time.Since(x.start),
+		},
+	}
+}
+
+func (x *exchange) writeCapture(elapsed time.Duration) {
+	rec := &CaptureRecord{
+		Route: x.rt.name, At: x.start, RequestID: x.reqID,
+		Request: CaptureRequest{Method: x.in.Method, Path: x.in.URL.Path, Query: x.in.URL.RawQuery,
+			Vars: x.vars, Header: x.in.Header, Truncated: x.reqTruncated},
+		Response: CaptureResponse{Status: x.resp.StatusCode, Header: x.resp.Header,
+			Truncated: x.respTee.truncated, DurationMS: float64(elapsed.Microseconds()) / 1000},
+	}
+	if err := x.rt.capture.write(rec, x.reqCopy, x.respTee.buf); err != nil {
+		x.f.log.LogAttrs(x.ctx, slog.LevelWarn, "capture failed", slog.String("route", x.rt.name),
+			slog.String("error", err.Error()))
+	}
+}
+
+// hopByHop are the headers that concern one connection only (RFC 9110 7.6.1).
+var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func removeHopByHop(h http.Header) {
+	for _, f := range h.Values("Connection") {
+		for _, name := range strings.Split(f, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHop {
+		h.Del(name)
+	}
+}
+
+// trackedBody counts the bytes read from the client's body, so that the
+// facade knows whether any of it went to the target. Close is the server's
+// business, not the transport's.
+type trackedBody struct {
+	rc io.ReadCloser
+	n  int64
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *trackedBody) Close() error { return nil }
+
+// boundedTee passes a body through and keeps a copy of its first limit
+// bytes.
+type boundedTee struct {
+	rc        io.ReadCloser
+	limit     int64
+	buf       []byte
+	truncated bool
+	eof       bool
+}
+
+func (t *boundedTee) Read(p []byte) (int, error) {
+	n, err := t.rc.Read(p)
+	if n > 0 {
+		room := t.limit - int64(len(t.buf))
+		switch {
+		case room >= int64(n):
+			t.buf = append(t.buf, p[:n]...)
+		case room > 0:
+			t.buf = append(t.buf, p[:room]...)
+			t.truncated = true
+		default:
+			t.truncated = true
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		t.eof = true
+	}
+	return n, err
+}
+
+func (t *boundedTee) Close() error { return t.rc.Close() }
+
+// prefixedBody is a body made of bytes already read and the rest.
+type prefixedBody struct {
+	io.Reader
+	c io.Closer
+}
+
+func (b *prefixedBody) Close() error { return b.c.Close() }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -1,0 +1,102 @@
+package proxy
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Shadower receives copies of requests answered by legacy for routes in
+// shadow mode, with legacy's answer, to send them to the route's target and
+// compare. Shadow must not block: it is called from one dispatching
+// goroutine fed by a bounded queue, and copies that find the queue full are
+// dropped and counted (strangler_shadow_comparisons_total{result="dropped"}).
+type Shadower interface {
+	Shadow(c *ShadowCopy)
+}
+
+// ShadowHeader marks a shadow copy of an unsafe request; the recipe runtime
+// honours it by rolling its transaction back.
+const ShadowHeader = "X-Strangler-Shadow"
+
+// ShadowCopy is one request as the target would have received it, with the
+// answer legacy gave. The Shadower owns it once handed over.
+type ShadowCopy struct {
+	Route     string    // the route's name
+	RequestID string    // X-Request-Id of the original request
+	At        time.Time // when the request arrived
+
+	Method string
+	URL    *url.URL    // the target URL: the target's base, the rewritten path, the query
+	Header http.Header // the request's end-to-end headers, X-Forwarded-* and X-Request-Id;
+	// for an unsafe method also ShadowHeader: 1
+	Body []byte // the whole request body (bodies larger than proxy.max_body_copy are not shadowed)
+
+	Legacy ShadowResponse // legacy's answer to the client
+}
+
+// ShadowResponse is legacy's answer.
+type ShadowResponse struct {
+	Status    int
+	Header    http.Header
+	Body      []byte // at most proxy.max_body_copy bytes
+	Truncated bool   // the body was longer than Body
+	Duration  time.Duration
+}
+
+// NopShadower is the Shadower used until a shadow engine is given: it
+// counts the copies it receives and drops them.
+type NopShadower struct {
+	copies  atomic.Uint64
+	mu      sync.Mutex
+	byRoute map[string]uint64
+}
+
+var _ Shadower = (*NopShadower)(nil)
+
+// Shadow counts c.
+func (n *NopShadower) Shadow(c *ShadowCopy) {
+	n.copies.Add(1)
+	n.mu.Lock()
+	if n.byRoute == nil {
+		n.byRoute = map[string]uint64{}
+	}
+	n.byRoute[c.Route]++
+	n.mu.Unlock()
+}
+
+// Copies returns the number of copies received.
+func (n *NopShadower) Copies() uint64 { return n.copies.Load() }
+
+// CopiesOf returns the number of copies received for one route.
+func (n *NopShadower) CopiesOf(route string) uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.byRoute[route]
+}
+
+// enqueueShadow hands c to the dispatcher, or drops and counts it when the
+// queue is full. It never blocks.
+func (f *Facade) enqueueShadow(rt *route, c *ShadowCopy) {
+	defer func() {
+		// The queue is closed only by Close, after serving stopped; a
+		// request still running then loses its copy, counted.
+		if recover() != nil {
+			rt.metrics.dropped.Inc()
+		}
+	}()
+	select {
+	case f.shadowQ <- c:
+	default:
+		rt.metrics.dropped.Inc()
+	}
+}
+
+func (f *Facade) dispatchShadows() {
+	defer close(f.shadowDone)
+	for c := range f.shadowQ {
+		f.shadower.Shadow(c)
+	}
+}
