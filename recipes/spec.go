@@ -169,7 +169,7 @@ var Spec = []ObjectSpec{
 	{Name: "query", Desc: "A named read-only SQL query; it runs in a READ ONLY transaction.", Fields: []FieldSpec{
 		{Key: "sql", Kind: KString, Required: true, Desc: "The SQL text; :name marks a parameter, always bound, never concatenated.",
 			Example: "select status, count(*) as n from orders where customer_id = :customer group by status",
-			Rule: "each :name is a declared parameter"},
+			Rule:    "each :name is a declared parameter"},
 		{Key: "params", Kind: KObjectList, Object: "param", Desc: "Its typed parameters, read from the path or the query string."},
 		{Key: "single", Kind: KBool, Desc: "The query returns one row, answered as an object (404 when none).", Default: "false"},
 	}},
