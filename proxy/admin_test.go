@@ -62,7 +62,7 @@ func TestAdminAuth(t *testing.T) {
 	f := newAdminFixture(t, "alice:"+aliceToken+",bob:"+bobToken)
 	for _, tc := range []struct {
 		name, method, path, token, body string
-		want                             int
+		want                            int
 	}{
 		{"list without token", "GET", "/routes", "", "", 401},
 		{"list wrong token", "GET", "/routes", "nope", "", 401},
