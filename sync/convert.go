@@ -143,16 +143,16 @@ func (m *TableMap) AppendCopyText(dst []byte, col int, raw []byte) ([]byte, erro
 		if err != nil {
 			return dst, err
 		}
-		return appendCopyEscaped(dst, s), nil
+		return appendCopyText(dst, s), nil
 	case kindSet:
 		s, err := m.cleanText(col, raw)
 		if err != nil {
 			return dst, err
 		}
 		if c.Overridden && !strings.HasSuffix(c.TargetType, "[]") {
-			return appendCopyEscaped(dst, s), nil
+			return appendCopyText(dst, s), nil
 		}
-		return appendCopyEscaped(dst, appendArrayLiteral(nil, splitSet(s))), nil
+		return appendCopyText(dst, appendArrayLiteral(nil, splitSet(s))), nil
 	case kindBinary:
 		dst = append(dst, `\\x`...)
 		return hex.AppendEncode(dst, raw), nil
@@ -183,8 +183,8 @@ func (m *TableMap) cleanText(col int, s []byte) ([]byte, error) {
 	return s, nil
 }
 
-// appendCopyEscaped escapes s for COPY text format.
-func appendCopyEscaped(dst, s []byte) []byte {
+// appendCopyText escapes s for COPY text format.
+func appendCopyText(dst, s []byte) []byte {
 	for _, b := range s {
 		switch b {
 		case '\\':
