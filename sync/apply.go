@@ -1,0 +1,419 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// table is one synced table as the stream and the applier see it: its map,
+// and what is derived from it for the binlog and the target.
+type table struct {
+	m      *TableMap
+	copied []int    // m.Copied(): indexes into m.Columns of the target's columns, in target order
+	keyPos []int    // for each key column, its position in copied
+	oids   []uint32 // target type oid of each copied column
+	target string   // quoted schema.table of the target
+	cols   string   // quoted, comma-separated target columns, in copied order
+	keys   string   // quoted, comma-separated target key columns
+
+	// binlog column mapping, cached by the binlog's column list.
+	binlogSig string
+	srcIdx    []int // for each copied column, its index in the binlog row
+
+	gen int // bumped when the map changes (DDL), renaming the temp tables
+}
+
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+func newTable(m *TableMap) (*table, error) {
+	if len(m.Key) == 0 {
+		return nil, &NoKeyError{Table: m.Schema + "." + m.Name}
+	}
+	if len(m.Key) > 8 {
+		return nil, fmt.Errorf("table %s.%s: a key of %d columns is more than the 8 supported", m.Schema, m.Name, len(m.Key))
+	}
+	t := &table{m: m, copied: m.Copied()}
+	pos := map[int]int{}
+	var cols []string
+	for j, ci := range t.copied {
+		pos[ci] = j
+		cols = append(cols, quoteIdent(m.Columns[ci].Target))
+	}
+	var keys []string
+	for _, k := range m.Key {
+		j, ok := pos[k]
+		if !ok {
+			return nil, fmt.Errorf("table %s.%s: key column %q is excluded from the copy; a synced table needs its key", m.Schema, m.Name, m.Columns[k].Name)
+		}
+		t.keyPos = append(t.keyPos, j)
+		keys = append(keys, quoteIdent(m.Columns[k].Target))
+	}
+	t.cols, t.keys = strings.Join(cols, ", "), strings.Join(keys, ", ")
+	ts := m.TargetSchema
+	if ts == "" {
+		ts = "public"
+	}
+	t.target = pgx.Identifier{ts, m.Target}.Sanitize()
+	return t, nil
+}
+
+// NoKeyError refuses a table without a primary key (or configured unique
+// key): without a key, changes cannot be applied exactly once.
+type NoKeyError struct{ Table string }
+
+func (e *NoKeyError) Error() string {
+	return fmt.Sprintf("table %s has no primary key: it cannot be synced exactly once (add a primary key, or name a unique not-null key with `key:` in the pipeline's table entry)", e.Table)
+}
+
+// loadOIDs reads the target column types, in copied order.
+func (t *table) loadOIDs(ctx context.Context, q querier) error {
+	rows, err := q.Query(ctx, `SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, t.target)
+	if err != nil {
+		return fmt.Errorf("reading the columns of %s: %w", t.target, err)
+	}
+	types := map[string]uint32{}
+	for rows.Next() {
+		var name string
+		var oid uint32
+		if err := rows.Scan(&name, &oid); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the columns of %s: %w", t.target, err)
+		}
+		types[name] = oid
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the columns of %s: %w", t.target, err)
+	}
+	t.oids = make([]uint32, len(t.copied))
+	for j, ci := range t.copied {
+		oid, ok := types[t.m.Columns[ci].Target]
+		if !ok {
+			return fmt.Errorf("target table %s has no column %q (source %s.%s.%s)", t.target, t.m.Columns[ci].Target, t.m.Schema, t.m.Name, t.m.Columns[ci].Name)
+		}
+		t.oids[j] = oid
+	}
+	return nil
+}
+
+// mapColumns finds each copied column in a binlog row with the given column
+// names (nil: the source logs no names, and the binlog order is the table's).
+func (t *table) mapColumns(names []string, n int) error {
+	sig := strings.Join(names, "\x00") + "\x00" + strconv.Itoa(n)
+	if sig == t.binlogSig && t.srcIdx != nil {
+		return nil
+	}
+	idx := make([]int, len(t.copied))
+	if names == nil {
+		if n != len(t.m.Columns) {
+			return fmt.Errorf("table %s.%s: the binlog row has %d columns, the table %d, and the source logs no column names (set binlog_row_metadata=FULL)", t.m.Schema, t.m.Name, n, len(t.m.Columns))
+		}
+		copy(idx, t.copied)
+	} else {
+		at := make(map[string]int, len(names))
+		for i, name := range names {
+			at[strings.ToLower(name)] = i
+		}
+		for j, ci := range t.copied {
+			i, ok := at[strings.ToLower(t.m.Columns[ci].Name)]
+			if !ok {
+				// The event predates an ADD COLUMN that the table map
+				// already has: the column stays NULL until a later
+				// event carries it.
+				i = -1
+			}
+			idx[j] = i
+		}
+		for _, j := range t.keyPos {
+			if idx[j] < 0 {
+				return fmt.Errorf("table %s.%s: key column %q is missing from the binlog row", t.m.Schema, t.m.Name, t.m.Columns[t.copied[j]].Name)
+			}
+		}
+	}
+	t.binlogSig, t.srcIdx = sig, idx
+	return nil
+}
+
+// encodeRow appends row (a binlog image) as a COPY text line of the copied
+// columns to dst, and returns the key: the key fields' COPY text.
+func (t *table) encodeRow(dst []byte, tm *pgtype.Map, row []any) ([]byte, string, error) {
+	start := len(dst)
+	var keyStart, keyEnd [8]int
+	for j, ci := range t.copied {
+		if j > 0 {
+			dst = append(dst, '\t')
+		}
+		fieldStart := len(dst)
+		var v any
+		if i := t.srcIdx[j]; i >= 0 && i < len(row) {
+			cv, err := t.m.FromBinlog(ci, row[i])
+			if err != nil {
+				return dst[:start], "", err
+			}
+			v = cv
+		}
+		var err error
+		dst, err = appendCopyValue(dst, tm, t.oids[j], v)
+		if err != nil {
+			return dst[:start], "", fmt.Errorf("table %s.%s column %s: %w", t.m.Schema, t.m.Name, t.m.Columns[ci].Name, err)
+		}
+		for k, kp := range t.keyPos {
+			if kp == j && k < len(keyStart) {
+				keyStart[k], keyEnd[k] = fieldStart, len(dst)
+			}
+		}
+	}
+	dst = append(dst, '\n')
+	var key string
+	if len(t.keyPos) == 1 {
+		key = string(dst[keyStart[0]:keyEnd[0]])
+	} else {
+		var kb []byte
+		for k := range t.keyPos {
+			if k > 0 {
+				kb = append(kb, '\t')
+			}
+			kb = append(kb, dst[keyStart[k]:keyEnd[k]]...)
+		}
+		key = string(kb)
+	}
+	return dst, key, nil
+}
+
+// tableBatch is one table's share of a batch, collapsed by key: the last
+// change of each key wins. With full row images this gives the same final
+// state as applying every change in order, and the sets of deleted and
+// upserted keys are disjoint, so their order does not matter.
+type tableBatch struct {
+	t    *table
+	ups  map[string][]byte // key -> COPY line of the whole row
+	dels map[string][]byte // key -> COPY line of the key columns
+	ops  [4]int64          // changes by Op, for metrics
+}
+
+// batch is whole source transactions, applied to the target in one
+// transaction together with the position after the last of them.
+type batch struct {
+	tables    map[*table]*tableBatch
+	order     []*tableBatch
+	changes   int
+	txns      int
+	pos       Position
+	eventTime time.Time // timestamp of the last commit in the batch
+	firstRecv time.Time // when the batch's first change was received
+}
+
+func newBatch() *batch { return &batch{tables: map[*table]*tableBatch{}} }
+
+func (b *batch) empty() bool { return b.changes == 0 && b.txns == 0 }
+
+func (b *batch) forTable(t *table) *tableBatch {
+	tb := b.tables[t]
+	if tb == nil {
+		tb = &tableBatch{t: t, ups: map[string][]byte{}, dels: map[string][]byte{}}
+		b.tables[t] = tb
+		b.order = append(b.order, tb)
+	}
+	return tb
+}
+
+// add decodes one row change into the batch. An update that changes the
+// key deletes the old key and upserts the new one.
+func (b *batch) add(t *table, tm *pgtype.Map, c RowChange) error {
+	if b.changes == 0 {
+		b.firstRecv = time.Now()
+	}
+	row := c.After
+	if row == nil {
+		row = c.Before
+	}
+	if err := t.mapColumns(c.Columns, len(row)); err != nil {
+		return err
+	}
+	tb := b.forTable(t)
+	tb.ops[c.Op]++
+	b.changes++
+	var oldKey string
+	if c.Before != nil {
+		var err error
+		if oldKey, err = t.encodeKey(tm, c.Before); err != nil {
+			return err
+		}
+	}
+	if c.After == nil {
+		delete(tb.ups, oldKey)
+		tb.dels[oldKey] = []byte(oldKey + "\n")
+		return nil
+	}
+	line, key, err := t.encodeRow(nil, tm, c.After)
+	if err != nil {
+		return err
+	}
+	if c.Before != nil && oldKey != key {
+		// The key changed: the row under the old key goes away.
+		delete(tb.ups, oldKey)
+		tb.dels[oldKey] = []byte(oldKey + "\n")
+	}
+	delete(tb.dels, key)
+	tb.ups[key] = line
+	return nil
+}
+
+// encodeKey returns the key of a binlog row image: the key fields' COPY
+// text, tab-separated.
+func (t *table) encodeKey(tm *pgtype.Map, row []any) (string, error) {
+	var kb []byte
+	for k, j := range t.keyPos {
+		if k > 0 {
+			kb = append(kb, '\t')
+		}
+		ci := t.copied[j]
+		v, err := t.m.FromBinlog(ci, row[t.srcIdx[j]])
+		if err != nil {
+			return "", err
+		}
+		if kb, err = appendCopyValue(kb, tm, t.oids[j], v); err != nil {
+			return "", fmt.Errorf("table %s.%s column %s: %w", t.m.Schema, t.m.Name, t.m.Columns[ci].Name, err)
+		}
+	}
+	return string(kb), nil
+}
+
+// applier writes batches to the target over one connection, which keeps
+// its temporary staging tables.
+type applier struct {
+	pipeline string
+	conn     *pgx.Conn
+	made     map[string]bool // temp tables created on this connection
+}
+
+func (a *applier) tempNames(t *table) (rows, keys string) {
+	base := fmt.Sprintf("strangler_%s_%d", strings.NewReplacer(".", "_", "\"", "").Replace(t.m.Name), t.gen)
+	return quoteIdent(base + "_r"), quoteIdent(base + "_k")
+}
+
+// stage creates the temp tables of t on this connection if needed.
+func (a *applier) stage(ctx context.Context, tx pgx.Tx, t *table) error {
+	rows, keys := a.tempNames(t)
+	if a.made[rows] {
+		return nil
+	}
+	for _, s := range []string{
+		fmt.Sprintf(`CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA`, rows, t.cols, t.target),
+		fmt.Sprintf(`CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA`, keys, t.keys, t.target),
+	} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("creating the staging table for %s: %w", t.target, err)
+		}
+	}
+	a.made[rows] = true
+	return nil
+}
+
+// apply writes b and its position in one target transaction.
+func (a *applier) apply(ctx context.Context, b *batch) error {
+	tx, err := a.conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("beginning a target transaction: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	pb := &pgx.Batch{}
+	var buf []byte
+	for _, tb := range b.order {
+		t := tb.t
+		if len(tb.ups) == 0 && len(tb.dels) == 0 {
+			continue
+		}
+		if err := a.stage(ctx, tx, t); err != nil {
+			return err
+		}
+		rowsTmp, keysTmp := a.tempNames(t)
+		if len(tb.dels) > 0 {
+			buf = buf[:0]
+			for _, l := range tb.dels {
+				buf = append(buf, l...)
+			}
+			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf), fmt.Sprintf("COPY %s (%s) FROM STDIN", keysTmp, t.keys)); err != nil {
+				return fmt.Errorf("staging %d deletes for %s: %w", len(tb.dels), t.target, err)
+			}
+			pb.Queue(fmt.Sprintf("DELETE FROM %s AS t USING %s AS k WHERE %s", t.target, keysTmp, t.keyJoin("t", "k")))
+		}
+		if len(tb.ups) > 0 {
+			buf = buf[:0]
+			for _, l := range tb.ups {
+				buf = append(buf, l...)
+			}
+			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf), fmt.Sprintf("COPY %s (%s) FROM STDIN", rowsTmp, t.cols)); err != nil {
+				return fmt.Errorf("staging %d upserts for %s: %w", len(tb.ups), t.target, err)
+			}
+			pb.Queue(t.upsertSQL(rowsTmp))
+		}
+	}
+	pb.Queue(savePositionSQL, savePositionArgs(a.pipeline, b.pos, b.eventTime)...)
+	if err := tx.SendBatch(ctx, pb).Close(); err != nil {
+		return fmt.Errorf("applying %d changes up to %s: %w", b.changes, b.pos, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("committing %d changes up to %s: %w", b.changes, b.pos, err)
+	}
+	return nil
+}
+
+func (t *table) keyJoin(a, b string) string {
+	var parts []string
+	for _, j := range t.keyPos {
+		c := quoteIdent(t.m.Columns[t.copied[j]].Target)
+		parts = append(parts, a+"."+c+" = "+b+"."+c)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+func (t *table) upsertSQL(from string) string {
+	isKey := map[int]bool{}
+	for _, j := range t.keyPos {
+		isKey[j] = true
+	}
+	var set []string
+	for j, ci := range t.copied {
+		if isKey[j] {
+			continue
+		}
+		c := quoteIdent(t.m.Columns[ci].Target)
+		set = append(set, c+" = EXCLUDED."+c)
+	}
+	action := "DO NOTHING"
+	if len(set) > 0 {
+		action = "DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) %s", t.target, t.cols, t.cols, from, t.keys, action)
+}
+
+// applyDDL applies the statements of an accepted DDL change and the
+// position after it in one target transaction.
+func (a *applier) applyDDL(ctx context.Context, stmts []string, pos Position, when time.Time) error {
+	tx, err := a.conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("beginning a target transaction: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("applying %q to the target: %w", s, err)
+		}
+	}
+	if err := savePosition(ctx, tx, a.pipeline, pos, when); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("committing DDL at %s: %w", pos, err)
+	}
+	return nil
+}

@@ -1,0 +1,539 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stranglerfig/strangler/internal/config"
+)
+
+// Options tunes a Pipeline. The zero value is usable.
+type Options struct {
+	// Logger receives the pipeline's log lines. Nil: slog.Default().
+	Logger *slog.Logger
+	// Metrics, when set, are updated as changes are applied.
+	Metrics *Metrics
+	// Progress, when set, is called after every snapshot chunk.
+	Progress func(SnapshotProgress)
+	// AfterApply, when set, is called after every batch is committed to the
+	// target (from the applying goroutine; keep it short).
+	AfterApply func(AppliedBatch)
+	// ServerID is the replica server id the binlog connection registers
+	// with. Zero: derived from the pipeline name, avoiding the source's own.
+	ServerID uint32
+	// SkipServerIDs: transactions the source logged with one of these
+	// server ids are not applied (the no-echo hook for writes strangler
+	// makes into the source). Nil: none.
+	SkipServerIDs []uint32
+	// FlushInterval is how long a batch waits for more transactions when
+	// the source is quiet. Zero: 50ms.
+	FlushInterval time.Duration
+	// Heartbeat is the source's heartbeat period on an idle binlog
+	// connection; ReadTimeout the deadline of each receive. Zero: 1s and 5s.
+	Heartbeat, ReadTimeout time.Duration
+	// RetryMin and RetryMax bound the backoff between reconnection
+	// attempts when a database is unreachable. Zero: 2s and 30s.
+	RetryMin, RetryMax time.Duration
+	// AcceptDDL resumes a pipeline paused on DDL: the operator has applied
+	// the paused statement's equivalent to the target by hand, and streaming
+	// goes on after the statement.
+	AcceptDDL bool
+	// StatusInterval is how often the status row is written. Zero: 1s.
+	StatusInterval time.Duration
+}
+
+// SnapshotProgress reports a table's snapshot copy.
+type SnapshotProgress struct {
+	Pipeline, Table string
+	Rows, Total     int64 // rows copied so far; the source's estimate of the table's rows
+	Done            bool
+}
+
+// AppliedBatch describes a batch committed to the target.
+type AppliedBatch struct {
+	Changes      int
+	Transactions int
+	Position     Position
+	EventTime    time.Time // source timestamp of the batch's last commit
+	Received     time.Time // when its first change was received
+	Committed    time.Time
+}
+
+// PausedError stops a pipeline on a change it must not apply by itself: DDL
+// other than ADD COLUMN or widening, or a value the target cannot hold.
+// The pause is persisted; `strangler sync status` shows it, and `sync run`
+// refuses the pipeline until the operator resolves it.
+type PausedError struct {
+	Pipeline  string
+	Statement string   // the DDL statement, when a DDL caused the pause
+	Reason    string   // why
+	Pos       Position // where the stream stopped (before the statement)
+}
+
+func (e *PausedError) Error() string {
+	if e.Statement != "" {
+		return fmt.Sprintf("pipeline %q paused at %s on DDL %q: %s", e.Pipeline, e.Pos, e.Statement, e.Reason)
+	}
+	return fmt.Sprintf("pipeline %q paused at %s: %s", e.Pipeline, e.Pos, e.Reason)
+}
+
+// Pipeline syncs the tables of one config.Pipeline from MySQL/MariaDB to
+// PostgreSQL: a snapshot of the tables not yet copied, then the binlog from
+// the snapshot's position, with the position committed in the same target
+// transaction as the changes it covers.
+type Pipeline struct {
+	cfg    config.Pipeline
+	srcDSN string
+	dstDSN string
+	o      Options
+	log    *slog.Logger
+
+	phase      atomic.Value // string
+	applied    atomic.Int64 // changes (and snapshot rows) applied
+	pending    atomic.Int64 // changes received, not yet applied
+	lagNanos   atomic.Int64
+	lastRecv   atomic.Int64 // unix nanos of the last event received
+	mu         gosync.Mutex
+	pause      *PausedError
+	position   Position
+	snapTables map[string]*SnapshotProgress
+
+	runMu  gosync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	runErr error
+}
+
+// New returns a pipeline for p. source and target are the MySQL and
+// PostgreSQL DSNs (either form; ${VAR} references expanded).
+func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error) {
+	if p.Name == "" {
+		return nil, errors.New("creating a sync pipeline: no name")
+	}
+	src, err := config.MySQLDSN(source)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %q: source: %w", p.Name, err)
+	}
+	dst, err := config.PostgresDSN(target)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %q: target: %w", p.Name, err)
+	}
+	if src == "" || dst == "" {
+		return nil, fmt.Errorf("pipeline %q: source and target databases are both required", p.Name)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setDur(&o.FlushInterval, 50*time.Millisecond)
+	setDur(&o.Heartbeat, time.Second)
+	setDur(&o.ReadTimeout, 5*time.Second)
+	setDur(&o.RetryMin, 2*time.Second)
+	setDur(&o.RetryMax, 30*time.Second)
+	setDur(&o.StatusInterval, time.Second)
+	if p.BatchSize <= 0 {
+		p.BatchSize = 1000
+	}
+	if p.ChunkSize <= 0 {
+		p.ChunkSize = 10000
+	}
+	pl := &Pipeline{cfg: p, srcDSN: src, dstDSN: dst, o: o, log: o.Logger.With("pipeline", p.Name), snapTables: map[string]*SnapshotProgress{}}
+	pl.phase.Store(PhaseStarting)
+	return pl, nil
+}
+
+// Name returns the pipeline's name.
+func (p *Pipeline) Name() string { return p.cfg.Name }
+
+// Start runs the pipeline in the background until Close or until it stops
+// on its own (paused, or a permanent error); Wait returns that error.
+func (p *Pipeline) Start(ctx context.Context) error {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	if p.done != nil {
+		return fmt.Errorf("pipeline %q: already started", p.cfg.Name)
+	}
+	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		p.runErr = p.Run(ctx)
+	}()
+	return nil
+}
+
+// Wait blocks until a started pipeline stops and returns why (nil after
+// Close).
+func (p *Pipeline) Wait() error {
+	p.runMu.Lock()
+	done := p.done
+	p.runMu.Unlock()
+	if done == nil {
+		return nil
+	}
+	<-done
+	return p.runErr
+}
+
+// Close stops a started pipeline and waits for it, or for ctx. Work not
+// yet committed to the target is redone from the saved position by the
+// next run.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.runMu.Lock()
+	cancel, done := p.cancel, p.done
+	p.runMu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return p.runErr
+	case <-ctx.Done():
+		return fmt.Errorf("closing pipeline %q: %w", p.cfg.Name, ctx.Err())
+	}
+}
+
+// Run syncs until ctx is done (then it returns nil), the pipeline pauses
+// (*PausedError) or a permanent error occurs. While a database is
+// unreachable it waits and retries with backoff, logging each attempt.
+func (p *Pipeline) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	runCtx, stopStatus := context.WithCancel(gctx)
+	g.Go(func() error { p.statusLoop(runCtx); return nil })
+	var err error
+	g.Go(func() error {
+		defer stopStatus()
+		err = p.runSessions(gctx)
+		return nil
+	})
+	_ = g.Wait()
+	p.writeFinalStatus(context.WithoutCancel(ctx), err)
+	return err
+}
+
+func (p *Pipeline) runSessions(ctx context.Context) error {
+	backoff := p.o.RetryMin
+	for {
+		started := time.Now()
+		err := p.session(ctx)
+		if ctx.Err() != nil {
+			p.phase.Store(PhaseStopped)
+			return nil
+		}
+		var pe *PausedError
+		var ve *ValueError
+		switch {
+		case errors.As(err, &pe):
+			p.setPaused(pe)
+			p.log.Error("sync paused: " + pe.Error())
+			return pe
+		case errors.As(err, &ve):
+			pe = &PausedError{Pipeline: p.cfg.Name, Reason: ve.Error(), Pos: p.currentPosition()}
+			p.setPaused(pe)
+			p.log.Error("sync paused: " + pe.Error())
+			return pe
+		case !retryable(err):
+			p.log.Error("sync stopped", "error", err)
+			return fmt.Errorf("pipeline %q: %w", p.cfg.Name, err)
+		}
+		if time.Since(started) > 2*p.o.RetryMax {
+			backoff = p.o.RetryMin
+		}
+		p.phase.Store(PhaseWaiting)
+		p.log.Warn(fmt.Sprintf("%s unreachable, retrying in %s: %v", which(err), backoff, err))
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			p.phase.Store(PhaseStopped)
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, p.o.RetryMax)
+	}
+}
+
+func (p *Pipeline) setPaused(pe *PausedError) {
+	p.mu.Lock()
+	p.pause = pe
+	p.mu.Unlock()
+	p.phase.Store(PhasePaused)
+}
+
+func (p *Pipeline) currentPosition() Position {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.position
+}
+
+func (p *Pipeline) setPosition(pos Position) {
+	p.mu.Lock()
+	p.position = pos
+	p.mu.Unlock()
+}
+
+// session is one connected run: open both databases, snapshot what is
+// missing, stream. It returns on the first error.
+func (p *Pipeline) session(ctx context.Context) error {
+	p.phase.Store(PhaseStarting)
+	myCfg, err := mysql.ParseDSN(p.srcDSN)
+	if err != nil {
+		return permanent(fmt.Errorf("parsing the source DSN %q: %w", config.Redact(p.srcDSN), err))
+	}
+	myCfg.InterpolateParams = false
+	myCfg.ParseTime = false
+	myCfg.MultiStatements = false
+	if myCfg.Params == nil {
+		myCfg.Params = map[string]string{}
+	}
+	myCfg.Params["time_zone"] = "'+00:00'"
+	connector, err := mysql.NewConnector(myCfg)
+	if err != nil {
+		return permanent(fmt.Errorf("opening the source %q: %w", config.Redact(p.srcDSN), err))
+	}
+	src := sql.OpenDB(connector)
+	defer src.Close()
+	src.SetMaxOpenConns(4)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = src.PingContext(pingCtx)
+	cancel()
+	if err != nil {
+		return sourceErr(fmt.Errorf("connecting to %s: %w", config.Redact(p.srcDSN), err))
+	}
+
+	dst, err := connectTarget(ctx, p.dstDSN)
+	if err != nil {
+		return targetErr(err)
+	}
+	defer dst.Close(context.WithoutCancel(ctx))
+	if err := EnsureCheckpointSchema(ctx, dst); err != nil {
+		return targetErr(err)
+	}
+	pos, err := loadPosition(ctx, dst, p.cfg.Name)
+	if err != nil {
+		return targetErr(err)
+	}
+	p.setPosition(pos)
+	if err := p.checkPaused(ctx, dst, &pos); err != nil {
+		return err
+	}
+
+	tables, err := p.loadTables(ctx, src, dst, myCfg.DBName)
+	if err != nil {
+		return err
+	}
+	snaps, err := loadSnapshots(ctx, dst, p.cfg.Name)
+	if err != nil {
+		return targetErr(err)
+	}
+	var todo []*table
+	for _, t := range tables {
+		st := snaps[t.m.Name]
+		p.mu.Lock()
+		p.snapTables[t.m.Name] = &SnapshotProgress{Pipeline: p.cfg.Name, Table: t.m.Name, Rows: st.Rows, Total: st.Total, Done: st.Done}
+		p.mu.Unlock()
+		if !st.Done {
+			todo = append(todo, t)
+		}
+	}
+	if len(todo) > 0 {
+		p.phase.Store(PhaseSnapshot)
+		if err := p.snapshot(ctx, src, dst, todo, snaps); err != nil {
+			return err
+		}
+		if pos, err = loadPosition(ctx, dst, p.cfg.Name); err != nil {
+			return targetErr(err)
+		}
+	}
+	if pos.IsZero() {
+		// No table needed a snapshot and no position was ever saved
+		// (an empty pipeline): start at the source's current end.
+		if pos, err = masterPosition(ctx, src); err != nil {
+			return sourceErr(err)
+		}
+		if err := savePosition(ctx, dst, p.cfg.Name, pos, time.Time{}); err != nil {
+			return targetErr(err)
+		}
+	}
+	p.setPosition(pos)
+	return p.stream(ctx, src, dst, myCfg, tables, pos)
+}
+
+// checkPaused refuses a pipeline whose pause is persisted, unless
+// AcceptDDL: then the position moves past the paused statement.
+func (p *Pipeline) checkPaused(ctx context.Context, dst *pgx.Conn, pos *Position) error {
+	st, err := ReadStatus(ctx, dst, p.cfg.Name)
+	if err != nil {
+		return targetErr(err)
+	}
+	if st.Phase != PhasePaused {
+		return nil
+	}
+	pe := &PausedError{Pipeline: p.cfg.Name, Statement: st.Statement, Reason: st.Reason, Pos: *pos}
+	if !p.o.AcceptDDL || st.Statement == "" || st.pausedAt.IsZero() {
+		if p.o.AcceptDDL {
+			pe.Reason += " (not a DDL pause: --accept-ddl does not apply; fix the cause and clear the pause with --accept-ddl only after a DDL pause)"
+		}
+		return pe
+	}
+	*pos = Position{File: st.pausedAt.File, Pos: st.pausedAt.Pos}
+	if err := savePosition(ctx, dst, p.cfg.Name, *pos, time.Time{}); err != nil {
+		return targetErr(err)
+	}
+	p.log.Warn(fmt.Sprintf("DDL %q accepted by the operator: streaming goes on after it, at %s", st.Statement, *pos))
+	st.Phase, st.Reason, st.Statement, st.pausedAt = PhaseStarting, "", "", Position{}
+	if err := saveStatus(ctx, dst, st); err != nil {
+		return targetErr(err)
+	}
+	return nil
+}
+
+// loadTables reads the source schema of every configured table and makes
+// sure the target table exists.
+func (p *Pipeline) loadTables(ctx context.Context, src *sql.DB, dst *pgx.Conn, db string) ([]*table, error) {
+	pol := Policies{ZeroDates: p.cfg.ZeroDates, NulBytes: p.cfg.NulBytes}
+	var out []*table
+	for _, tc := range p.cfg.Tables {
+		t, err := p.loadTable(ctx, src, dst, db, tc, pol)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (p *Pipeline) loadTable(ctx context.Context, src *sql.DB, dst querier, db string, tc config.Table, pol Policies) (*table, error) {
+	m, err := LoadTableMap(ctx, src, db, tc, pol)
+	if err != nil {
+		if retryable(err) {
+			return nil, sourceErr(err)
+		}
+		return nil, permanent(fmt.Errorf("reading the source table %s.%s: %w", db, tc.Name, err))
+	}
+	t, err := newTable(m)
+	if err != nil {
+		return nil, permanent(err)
+	}
+	var exists bool
+	if err := dst.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.target).Scan(&exists); err != nil {
+		return nil, targetErr(fmt.Errorf("looking up the target table %s: %w", t.target, err))
+	}
+	if !exists {
+		for _, s := range m.CreateTargetSQL() {
+			if _, err := dst.Exec(ctx, s); err != nil {
+				return nil, targetErr(fmt.Errorf("creating the target table %s: %q: %w", t.target, s, err))
+			}
+		}
+		p.log.Info("created target table " + t.target)
+	}
+	if err := t.loadOIDs(ctx, dst); err != nil {
+		return nil, targetErr(err)
+	}
+	return t, nil
+}
+
+func connectTarget(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("parsing the target DSN: %w", err))
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", config.Redact(dsn), err)
+	}
+	return c, nil
+}
+
+// sqlQueryer is a *sql.DB or *sql.Conn.
+type sqlQueryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// masterPosition reads the source's current binlog end.
+func masterPosition(ctx context.Context, q sqlQueryer) (Position, error) {
+	var lastErr error
+	for _, stmt := range []string{"SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"} {
+		vals, err := queryFirstRow(ctx, q, stmt)
+		if err != nil {
+			lastErr = err
+			if retryable(err) {
+				break
+			}
+			continue
+		}
+		if vals == nil || len(vals) < 2 {
+			return Position{}, errors.New("reading the binlog position: the source has no binary log (set log_bin)")
+		}
+		var pos Position
+		pos.File = vals[0]
+		if _, err := fmt.Sscan(vals[1], &pos.Pos); err != nil {
+			return Position{}, fmt.Errorf("reading the binlog position: position %q: %w", vals[1], err)
+		}
+		return pos, nil
+	}
+	return Position{}, fmt.Errorf("reading the binlog position: %w", lastErr)
+}
+
+// queryFirstRow returns the first row of a query as strings (nil: no row).
+func queryFirstRow(ctx context.Context, q sqlQueryer, stmt string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, stmt)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	raw := make([]sql.NullString, len(cols))
+	dest := make([]any, len(cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(cols))
+	for i, r := range raw {
+		out[i] = r.String
+	}
+	return out, rows.Err()
+}
+
+// serverIDFor derives a replica server id from the pipeline name, avoiding
+// the source's own.
+func serverIDFor(name string, avoid uint32) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte("strangler/" + name))
+	id := h.Sum32()%(1<<30) + 1000
+	if id == avoid {
+		id++
+	}
+	return id
+}
+
+func isMariaDB(version string) bool { return strings.Contains(strings.ToLower(version), "mariadb") }

@@ -1,0 +1,407 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stranglerfig/strangler/internal/config"
+)
+
+// Streaming runs three goroutines under one errgroup:
+//
+//	receive: BinlogStreamer.GetEvent -> events channel (every receive has a
+//	         deadline: the source sends heartbeats on an idle connection,
+//	         and go-mysql's ReadTimeout fails a silent one)
+//	decode:  events -> Decoder -> streamHandler, which maps rows into the
+//	         open batch and hands a batch to the applier only at a source
+//	         transaction boundary (XID or COMMIT)
+//	apply:   batches -> one target transaction each, with the position
+//
+// A batch is handed over as soon as the applier is idle (so a quiet source
+// sees low latency) or when it reaches the batch size (so a busy one gets
+// big transactions). Any error ends the session; the next one starts from
+// the position in the target, discarding whatever was received but not
+// committed: nothing is lost, nothing applied twice.
+
+// applyItem is what the decoder hands the applier.
+type applyItem struct {
+	batch *batch
+	ddl   *ddlItem
+}
+
+type ddlItem struct {
+	ev     DDLEvent
+	action DDLAction
+	table  *table       // the table the DDL changes
+	reply  chan *table  // the reloaded table, after the DDL is applied
+	pause  *PausedError // set: pause instead
+}
+
+func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg *mysql.Config, tables []*table, pos Position) error {
+	var version string
+	var serverID uint32
+	if err := src.QueryRowContext(ctx, "SELECT VERSION(), @@server_id").Scan(&version, &serverID); err != nil {
+		return sourceErr(fmt.Errorf("reading the source's version: %w", err))
+	}
+	host, portStr, err := net.SplitHostPort(myCfg.Addr)
+	if err != nil {
+		return permanent(fmt.Errorf("source address %q: %w", myCfg.Addr, err))
+	}
+	port, _ := strconv.Atoi(portStr)
+	id := p.o.ServerID
+	if id == 0 {
+		id = serverIDFor(p.cfg.Name, serverID)
+	}
+	flavor := gomysql.MySQLFlavor
+	if isMariaDB(version) {
+		flavor = gomysql.MariaDBFlavor
+	}
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                id,
+		Flavor:                  flavor,
+		Host:                    host,
+		Port:                    uint16(port),
+		User:                    myCfg.User,
+		Password:                myCfg.Passwd,
+		ParseTime:               false,
+		UseDecimal:              false,
+		TimestampStringLocation: time.UTC,
+		HeartbeatPeriod:         p.o.Heartbeat,
+		ReadTimeout:             p.o.ReadTimeout,
+		// Reconnection is ours: go-mysql would resume mid-transaction from
+		// the last event received, we resume from the last one committed.
+		DisableRetrySync: true,
+		Logger:           slog.New(&minLevelHandler{min: slog.LevelWarn, h: p.log.Handler()}),
+	})
+	defer syncer.Close()
+	streamer, err := syncer.StartSync(gomysql.Position{Name: pos.File, Pos: pos.Pos})
+	if err != nil {
+		return sourceErr(fmt.Errorf("starting the binlog stream at %s: %w", pos, err))
+	}
+	p.phase.Store(PhaseStreaming)
+	p.log.Info("resumed at " + pos.String())
+
+	byName := map[string]*table{}
+	for _, t := range tables {
+		byName[t.m.Name] = t
+	}
+	db := myCfg.DBName
+	dec := NewDecoder(pos.File)
+	dec.Want = func(schema, name string) bool { return schema == db && byName[name] != nil }
+	if len(p.o.SkipServerIDs) > 0 {
+		dec.SkipServerIDs = map[uint32]bool{}
+		for _, s := range p.o.SkipServerIDs {
+			dec.SkipServerIDs[s] = true
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	events := make(chan *replication.BinlogEvent, 1024)
+	applyCh := make(chan applyItem)
+	g.Go(func() error {
+		defer close(events)
+		for {
+			ev, err := streamer.GetEvent(gctx)
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				return sourceErr(fmt.Errorf("reading the binlog after %s: %w", p.currentPosition(), err))
+			}
+			p.lastRecv.Store(time.Now().UnixNano())
+			select {
+			case events <- ev:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+	})
+	h := &streamHandler{p: p, tables: byName, tm: dst.TypeMap(), cur: newBatch(), applyCh: applyCh, db: db, src: src}
+	g.Go(func() error {
+		defer close(applyCh)
+		return h.run(gctx, dec, events)
+	})
+	a := &applier{pipeline: p.cfg.Name, conn: dst, made: map[string]bool{}}
+	g.Go(func() error { return p.applyLoop(gctx, a, src, applyCh) })
+	return g.Wait()
+}
+
+// streamHandler is the pipeline's Handler: it maps row changes into the
+// open batch and hands batches to the applier at transaction boundaries.
+type streamHandler struct {
+	NopHandler
+	p       *Pipeline
+	tables  map[string]*table
+	tm      *pgtype.Map
+	cur     *batch
+	applyCh chan<- applyItem
+	db      string
+	src     *sql.DB
+	dec     *Decoder
+}
+
+var _ Handler = (*streamHandler)(nil)
+
+func (h *streamHandler) run(ctx context.Context, dec *Decoder, events <-chan *replication.BinlogEvent) error {
+	h.dec = dec
+	tick := time.NewTicker(h.p.o.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if err := dec.Decode(ctx, ev, h); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if !dec.InTransaction() && !h.cur.empty() {
+				if err := h.send(ctx, applyItem{batch: h.cur}); err != nil {
+					return err
+				}
+				h.cur = newBatch()
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (h *streamHandler) send(ctx context.Context, it applyItem) error {
+	select {
+	case h.applyCh <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// OnRow maps a row change into the open batch.
+func (h *streamHandler) OnRow(_ context.Context, c RowChange) error {
+	t := h.tables[c.Table]
+	if t == nil {
+		return nil
+	}
+	if err := h.cur.add(t, h.tm, c); err != nil {
+		var ve *ValueError
+		if errors.As(err, &ve) {
+			return err
+		}
+		return permanent(fmt.Errorf("decoding a %s of %s.%s: %w", c.Op, c.Schema, c.Table, err))
+	}
+	h.p.pending.Add(1)
+	return nil
+}
+
+// OnCommit closes a source transaction in the batch and hands the batch
+// over when the applier is idle or the batch is full.
+func (h *streamHandler) OnCommit(ctx context.Context, c Commit) error {
+	h.cur.pos, h.cur.eventTime = c.Pos, c.Time
+	h.cur.txns++
+	if h.cur.changes >= h.p.cfg.BatchSize {
+		if err := h.send(ctx, applyItem{batch: h.cur}); err != nil {
+			return err
+		}
+		h.cur = newBatch()
+		return nil
+	}
+	select {
+	case h.applyCh <- applyItem{batch: h.cur}:
+		h.cur = newBatch()
+	default:
+	}
+	return nil
+}
+
+// OnPosition moves the batch's position past events that change nothing.
+func (h *streamHandler) OnPosition(_ context.Context, pos Position) error {
+	h.cur.pos = pos
+	h.cur.txns++
+	return nil
+}
+
+// OnDDL classifies a statement: ADD COLUMN and widening changes of a
+// synced table are applied to the target; any other change to a synced
+// table pauses the pipeline; the rest only moves the position.
+func (h *streamHandler) OnDDL(ctx context.Context, d DDLEvent) error {
+	maps := make(map[string]*TableMap, len(h.tables))
+	for name, t := range h.tables {
+		maps[name] = t.m
+	}
+	if d.Schema != h.db && !strings.Contains(d.Statement, h.db) {
+		return h.OnPosition(ctx, d.Pos)
+	}
+	action, relevant, err := ClassifyDDL(d.Statement, maps)
+	if err != nil {
+		action = DDLAction{Pause: true, Reason: fmt.Sprintf("could not classify the statement: %v", err)}
+		relevant = mentionsAny(d.Statement, maps)
+	}
+	if !relevant {
+		return h.OnPosition(ctx, d.Pos)
+	}
+	// Everything before the DDL goes first, in its own transaction.
+	if !h.cur.empty() {
+		if err := h.send(ctx, applyItem{batch: h.cur}); err != nil {
+			return err
+		}
+		h.cur = newBatch()
+	}
+	item := &ddlItem{ev: d, action: action, table: h.tables[action.Table], reply: make(chan *table, 1)}
+	if action.Pause {
+		reason := action.Reason
+		if reason == "" {
+			reason = "this change cannot be applied to the target automatically"
+		}
+		// The stream stops before the statement: the position stays where
+		// the last batch left it.
+		item.pause = &PausedError{Pipeline: h.p.cfg.Name, Statement: d.Statement, Reason: reason, Pos: d.Pos}
+	}
+	if err := h.send(ctx, applyItem{ddl: item}); err != nil {
+		return err
+	}
+	select {
+	case nt, ok := <-item.reply:
+		if !ok {
+			return context.Canceled
+		}
+		if nt != nil {
+			h.tables[nt.m.Name] = nt
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func mentionsAny(stmt string, maps map[string]*TableMap) bool {
+	low := strings.ToLower(stmt)
+	for name := range maps {
+		if strings.Contains(low, strings.ToLower(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyLoop applies what the decoder hands over, in order.
+func (p *Pipeline) applyLoop(ctx context.Context, a *applier, src *sql.DB, items <-chan applyItem) error {
+	for it := range items {
+		if it.batch != nil {
+			if err := p.applyBatch(ctx, a, it.batch); err != nil {
+				return err
+			}
+			continue
+		}
+		d := it.ddl
+		if d.pause != nil {
+			close(d.reply)
+			return d.pause
+		}
+		if err := a.applyDDL(ctx, d.action.Apply, d.ev.Pos, d.ev.Time); err != nil {
+			if retryable(err) {
+				return targetErr(err)
+			}
+			return &PausedError{Pipeline: p.cfg.Name, Statement: d.ev.Statement, Pos: d.ev.Pos,
+				Reason: fmt.Sprintf("applying it to the target failed: %v", err)}
+		}
+		p.setPosition(d.ev.Pos)
+		p.log.Info(fmt.Sprintf("DDL applied to the target: %q -> %s", d.ev.Statement, strings.Join(d.action.Apply, "; ")))
+		var nt *table
+		if d.action.Map != nil {
+			// The map after the change, as the statement defines it at this
+			// point of the log (not the source's current schema, which may be
+			// further ahead).
+			reloaded, err := newTable(d.action.Map)
+			if err == nil {
+				err = reloaded.loadOIDs(ctx, a.conn)
+			}
+			if err != nil {
+				close(d.reply)
+				if retryable(err) {
+					return targetErr(err)
+				}
+				return permanent(fmt.Errorf("after DDL %q: %w", d.ev.Statement, err))
+			}
+			if d.table != nil {
+				reloaded.gen = d.table.gen + 1
+			}
+			nt = reloaded
+		}
+		d.reply <- nt
+	}
+	return nil
+}
+
+func (p *Pipeline) tableConfig(name string) (tc config.Table) {
+	for _, t := range p.cfg.Tables {
+		if t.Name == name {
+			return t
+		}
+	}
+	return config.Table{Name: name}
+}
+
+func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {
+	if err := a.apply(ctx, b); err != nil {
+		if retryable(err) {
+			return targetErr(err)
+		}
+		return err
+	}
+	now := time.Now()
+	p.pending.Add(-int64(b.changes))
+	p.applied.Add(int64(b.changes))
+	p.setPosition(b.pos)
+	lag := time.Duration(0)
+	if !b.eventTime.IsZero() && b.changes > 0 {
+		lag = max(0, now.Sub(b.eventTime))
+	}
+	p.lagNanos.Store(int64(lag))
+	if m := p.o.Metrics; m != nil {
+		for _, tb := range b.order {
+			for op := OpInsert; op <= OpDelete; op++ {
+				if n := tb.ops[op]; n > 0 {
+					m.Changes.WithLabelValues(p.cfg.Name, tb.t.m.Name, op.String()).Add(float64(n))
+				}
+			}
+		}
+		m.Lag.WithLabelValues(p.cfg.Name).Set(lag.Seconds())
+	}
+	if p.o.AfterApply != nil {
+		p.o.AfterApply(AppliedBatch{Changes: b.changes, Transactions: b.txns, Position: b.pos, EventTime: b.eventTime, Received: b.firstRecv, Committed: now})
+	}
+	return nil
+}
+
+// minLevelHandler drops records below min (go-mysql logs every connect at
+// info level).
+type minLevelHandler struct {
+	min slog.Level
+	h   slog.Handler
+}
+
+func (m *minLevelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.h.Enabled(ctx, l)
+}
+func (m *minLevelHandler) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m *minLevelHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return &minLevelHandler{m.min, m.h.WithAttrs(a)}
+}
+func (m *minLevelHandler) WithGroup(n string) slog.Handler {
+	return &minLevelHandler{m.min, m.h.WithGroup(n)}
+}
