@@ -26,6 +26,8 @@ type Applier interface {
 	Routes() []RouteInfo
 }
 
+var _ Applier = (*Facade)(nil)
+
 // Controller owns the run-time route state of one facade replica: it
 // validates changes, stores them (the store decides what "at once on every
 // replica" means) and applies them to the facade, and it applies changes
