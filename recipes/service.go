@@ -1,0 +1,298 @@
+package recipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// DB is what the runtime needs of a database: a *pgxpool.Pool satisfies it.
+// Statements are prepared and cached per connection by pgx (its default
+// QueryExecModeCacheStatement), so every request reuses prepared plans.
+type DB interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+// Headers of the dry-run contract with the facade.
+const (
+	// HeaderShadow marks a request whose writes must leave no trace: the
+	// transaction is rolled back and no event is emitted.
+	HeaderShadow = "X-Strangler-Shadow"
+	// HeaderDryRun is set on the answer to such a request.
+	HeaderDryRun = "X-Strangler-Dry-Run"
+)
+
+// Option configures a Service.
+type Option func(*Service) error
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Service) error {
+		if l == nil {
+			return errors.New("nil logger")
+		}
+		s.log = l
+		return nil
+	}
+}
+
+// WithRegistry registers the service's metrics in reg instead of a registry
+// of its own.
+func WithRegistry(reg *prometheus.Registry) Option {
+	return func(s *Service) error {
+		if reg == nil {
+			return errors.New("nil registry")
+		}
+		s.reg = reg
+		return nil
+	}
+}
+
+// WithClock sets the clock used for defaults of `now`; the default is
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) error {
+		if now == nil {
+			return errors.New("nil clock")
+		}
+		s.now = now
+		return nil
+	}
+}
+
+// Service serves one recipe over a database. It is an http.Handler; the
+// recipe behind it can be swapped with Reload while requests are in flight.
+type Service struct {
+	db      DB
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	now     func() time.Time
+	cur     atomic.Pointer[runtime]
+	metrics *metrics
+	notify  chan struct{} // wakes the outbox dispatcher after a commit
+
+	dispatcher *Dispatcher // set by Start when the recipe has events
+}
+
+// runtime is one compiled recipe: swapped as a whole on reload.
+type runtime struct {
+	recipe  *Recipe
+	tables  map[string]*table
+	mux     *http.ServeMux
+	openapi []byte
+}
+
+// NewService compiles r into a service over db.
+func NewService(r *Recipe, db DB, opts ...Option) (*Service, error) {
+	if r == nil || db == nil {
+		return nil, errors.New("creating a recipe service: nil recipe or database")
+	}
+	s := &Service{db: db, log: slog.New(slog.DiscardHandler), now: time.Now, notify: make(chan struct{}, 1)}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, fmt.Errorf("creating service %q: %w", r.Service, err)
+		}
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(s.reg, r.Service)
+	if err != nil {
+		return nil, fmt.Errorf("creating service %q: %w", r.Service, err)
+	}
+	s.metrics = m
+	rt, err := s.compile(r)
+	if err != nil {
+		return nil, err
+	}
+	s.cur.Store(rt)
+	return s, nil
+}
+
+// Recipe returns the recipe being served.
+func (s *Service) Recipe() *Recipe { return s.cur.Load().recipe }
+
+// Registry returns the registry holding the service's metrics.
+func (s *Service) Registry() *prometheus.Registry { return s.reg }
+
+// Reload swaps in a new recipe. Requests already running finish on the old
+// one; the next ones see the new one. The service name cannot change.
+func (s *Service) Reload(r *Recipe) error {
+	old := s.cur.Load().recipe
+	if r.Service != old.Service {
+		s.metrics.reloads.WithLabelValues("refused").Inc()
+		return fmt.Errorf("reloading recipe %s: the service is %q, not %q", r.File, old.Service, r.Service)
+	}
+	rt, err := s.compile(r)
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("refused").Inc()
+		return err
+	}
+	s.cur.Store(rt)
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	return nil
+}
+
+func (s *Service) compile(r *Recipe) (*runtime, error) {
+	rt := &runtime{recipe: r, tables: map[string]*table{}, mux: http.NewServeMux()}
+	for i := range r.Resources {
+		rt.tables[r.Resources[i].Name] = newTable(&r.Resources[i])
+	}
+	doc, err := OpenAPI(r)
+	if err != nil {
+		return nil, fmt.Errorf("compiling recipe %s: %w", r.File, err)
+	}
+	rt.openapi = doc
+	for i := range r.Endpoints {
+		e := &r.Endpoints[i]
+		h := s.endpointHandler(rt, e)
+		rt.mux.Handle(e.Method+" "+r.BasePath+e.Path, s.instrument(e.Name, h))
+	}
+	rt.mux.Handle("GET /openapi.json", s.instrument("openapi", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(rt.openapi)
+	})))
+	rt.mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := s.db.Exec(ctx, "SELECT 1"); err != nil {
+			writeProblem(w, req, problem(http.StatusServiceUnavailable, "database unreachable"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok","service":` + strconv.Quote(r.Service) + `}`))
+	}))
+	rt.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	rt.mux.Handle("/", s.instrument("none", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeProblem(w, req, problem(http.StatusNotFound, "no endpoint serves "+req.Method+" "+req.URL.Path))
+	})))
+	return rt, nil
+}
+
+// ServeHTTP serves a request with the current recipe.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cur.Load().mux.ServeHTTP(w, r)
+}
+
+func (s *Service) endpointHandler(rt *runtime, e *Endpoint) http.Handler {
+	var h func(*request) *Problem
+	switch e.Action {
+	case ActionList:
+		h = s.list
+	case ActionGet:
+		h = s.get
+	case ActionCreate:
+		h = s.create
+	case ActionReplace:
+		h = s.replace
+	case ActionPatch:
+		h = s.patch
+	case ActionDelete:
+		h = s.remove
+	case ActionQuery:
+		h = s.query
+	}
+	var t *table
+	if e.Resource != "" {
+		t = rt.tables[e.Resource]
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := &request{svc: s, w: w, r: r, rt: rt, e: e, t: t, shadow: r.Header.Get(HeaderShadow) == "1"}
+		if p := h(req); p != nil {
+			writeProblem(w, r, p)
+		}
+	})
+}
+
+// request is one request on its way through an endpoint.
+type request struct {
+	svc    *Service
+	w      http.ResponseWriter
+	r      *http.Request
+	rt     *runtime
+	e      *Endpoint
+	t      *table
+	shadow bool
+}
+
+func (q *request) shape() *Shape { return &q.rt.recipe.Shape }
+
+// reply writes a JSON answer.
+func (q *request) reply(status int, body []byte) {
+	h := q.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if q.shadow {
+		h.Set(HeaderDryRun, "1")
+	}
+	q.w.WriteHeader(status)
+	if q.r.Method != http.MethodHead {
+		_, _ = q.w.Write(body)
+	}
+}
+
+// internal logs an unexpected error and answers 500 without its text.
+func (q *request) internal(what string, err error) *Problem {
+	if errors.Is(err, context.Canceled) {
+		return problem(499, "the client went away")
+	}
+	q.svc.log.Error("recipe request failed", "service", q.rt.recipe.Service, "endpoint", q.e.Name, "error", err)
+	return problem(http.StatusInternalServerError, what+" failed")
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (s *Service) instrument(name string, h http.Handler) http.Handler {
+	dur := s.metrics.duration.WithLabelValues(name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		dur.Observe(time.Since(start).Seconds())
+		s.metrics.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
+	})
+}
+
+// pathFor builds the URL of the get endpoint of t's row with key, or "".
+func (rt *runtime) pathFor(t *table, key any) string {
+	for _, e := range rt.recipe.Endpoints {
+		if e.Action == ActionGet && e.Resource == t.res.Name {
+			return rt.recipe.BasePath + strings.Replace(e.Path, "{"+e.params[0]+"}", keyText(key), 1)
+		}
+	}
+	return ""
+}

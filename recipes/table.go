@@ -1,0 +1,145 @@
+package recipes
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// table is a resource compiled for the runtime: its quoted names and the
+// select list every read uses. Row values are kept in the order of
+// res.Fields; the row's version (xmin) follows them.
+type table struct {
+	res     *Resource
+	name    string // "schema"."table"
+	cols    []string
+	key     int    // index of the key field
+	selects string // the select list, with casts, ending with xmin::text
+}
+
+func newTable(res *Resource) *table {
+	t := &table{res: res, name: pgx.Identifier{res.Schema, res.Table}.Sanitize()}
+	var sel []string
+	for i := range res.Fields {
+		f := &res.Fields[i]
+		col := pgx.Identifier{f.Column}.Sanitize()
+		t.cols = append(t.cols, col)
+		if f.Name == res.Key {
+			t.key = i
+		}
+		switch f.Type {
+		case TypeDecimal, TypeUUID, TypeJSON:
+			sel = append(sel, col+"::text")
+		default:
+			sel = append(sel, col)
+		}
+	}
+	t.selects = strings.Join(append(sel, "xmin::text"), ", ")
+	return t
+}
+
+func (t *table) keyField() *Field { return &t.res.Fields[t.key] }
+
+// row is one row read from a table: field values and version.
+type row struct {
+	vals    []any
+	version string
+	extra   any // a column selected after the version (count(*) OVER ())
+}
+
+// scanRow converts the values pgx decoded into runtime values.
+func (t *table) scanRow(rows pgx.Rows) (row, error) {
+	raw, err := rows.Values()
+	if err != nil {
+		return row{}, fmt.Errorf("reading a row of %s: %w", t.name, err)
+	}
+	out := row{vals: make([]any, len(t.res.Fields))}
+	for i := range t.res.Fields {
+		out.vals[i] = fromDB(&t.res.Fields[i], raw[i])
+	}
+	out.version, _ = raw[len(t.res.Fields)].(string)
+	if len(raw) > len(t.res.Fields)+1 {
+		out.extra = raw[len(t.res.Fields)+1]
+	}
+	return out, nil
+}
+
+func fromDB(f *Field, v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case string:
+		switch f.Type {
+		case TypeDecimal:
+			if d, err := parseDecimal(x, f.Scale, 38); err == nil {
+				return d
+			}
+			return decimal(x)
+		case TypeJSON:
+			return json.RawMessage(x)
+		}
+	case time.Time:
+		return x.UTC()
+	}
+	return v
+}
+
+// etag is the entity tag of a row: a hash of its key and version.
+func (t *table) etag(r row) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(t.res.Name))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(keyText(r.vals[t.key])))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(r.version))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], h.Sum64())
+	return `"` + base64.RawURLEncoding.EncodeToString(b[:]) + `"`
+}
+
+// keyText writes a key value as text (paths, cursors, event keys).
+func keyText(v any) string {
+	switch x := v.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case string:
+		return x
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// byField maps field names to values, for rules and events.
+func (t *table) byField(vals []any) map[string]any {
+	m := make(map[string]any, len(vals))
+	for i := range t.res.Fields {
+		m[t.res.Fields[i].Name] = vals[i]
+	}
+	return m
+}
+
+// matchesIfMatch reports whether an If-Match header admits the row's etag.
+func matchesIfMatch(header, etag string) bool {
+	for _, part := range strings.Split(header, ",") {
+		p := strings.TrimSpace(part)
+		p = strings.TrimPrefix(p, "W/")
+		if p == "*" || p == etag {
+			return true
+		}
+	}
+	return false
+}
