@@ -79,7 +79,8 @@ type PausedError struct {
 	Pipeline  string
 	Statement string   // the DDL statement, when a DDL caused the pause
 	Reason    string   // why
-	Pos       Position // where the stream stopped (before the statement)
+	Pos       Position // the last position applied: the stream stopped here, before the statement
+	Resume    Position // the end of the paused statement, where --accept-ddl goes on
 }
 
 func (e *PausedError) Error() string {
@@ -386,11 +387,14 @@ func (p *Pipeline) checkPaused(ctx context.Context, dst *pgx.Conn, pos *Position
 	if st.Phase != PhasePaused {
 		return nil
 	}
-	pe := &PausedError{Pipeline: p.cfg.Name, Statement: st.Statement, Reason: st.Reason, Pos: *pos}
-	if !p.o.AcceptDDL || st.Statement == "" || st.pausedAt.IsZero() {
-		if p.o.AcceptDDL {
-			pe.Reason += " (not a DDL pause: --accept-ddl does not apply; fix the cause and clear the pause with --accept-ddl only after a DDL pause)"
-		}
+	if st.Statement == "" {
+		// A pause on a value: the fix is in the project file (a type
+		// override, a policy) or in the source row; try again.
+		p.log.Warn("the last run paused: " + st.Reason + "; trying again")
+		return nil
+	}
+	pe := &PausedError{Pipeline: p.cfg.Name, Statement: st.Statement, Reason: st.Reason, Pos: *pos, Resume: st.pausedAt}
+	if !p.o.AcceptDDL || st.pausedAt.IsZero() {
 		return pe
 	}
 	*pos = Position{File: st.pausedAt.File, Pos: st.pausedAt.Pos}

@@ -77,12 +77,11 @@ func (p *Pipeline) snapshot(ctx context.Context, src *sql.DB, dst *pgx.Conn, tod
 // beginSnapshot opens a consistent read transaction on conn and returns
 // the binlog position it corresponds to.
 func beginSnapshot(ctx context.Context, conn *sql.Conn) (Position, error) {
-	for _, s := range []string{
-		"SET SESSION time_zone = '+00:00'",
+	for _, s := range append(append([]string(nil), SourceSessionSQL...),
 		"SET SESSION sql_mode = ''",
 		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
 		"SET SESSION net_write_timeout = 600",
-	} {
+	) {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			return Position{}, sourceErr(fmt.Errorf("preparing the snapshot connection: %q: %w", s, err))
 		}
@@ -196,11 +195,7 @@ func (p *Pipeline) readChunks(ctx context.Context, conn *sql.Conn, t *table, las
 				if j > 0 {
 					buf = append(buf, '\t')
 				}
-				var b []byte = raw[j]
-				if raw[j] == nil {
-					b = nil
-				}
-				if buf, err = t.m.AppendCopyText(buf, ci, b); err != nil {
+				if buf, err = t.m.AppendCopyText(buf, ci, raw[j]); err != nil {
 					rows.Close()
 					return annotateValueError(err, t, raw)
 				}
@@ -402,7 +397,7 @@ func quoteMySQLIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", 
 
 // mysqlLiteral writes a key value read with the text protocol back as a
 // literal: numbers as they are, everything else as a quoted string (the
-// snapshot session runs with sql_mode='', so backslash escapes apply).
+// snapshot session runs with sql_mode=”, so backslash escapes apply).
 func mysqlLiteral(c Column, v string) string {
 	if isNumericLiteral(v) && isNumericType(c.DataType) {
 		return v

@@ -73,7 +73,7 @@ func (p *Pipeline) Status() Status {
 	if p.pause != nil {
 		s.Phase, s.Reason, s.Statement = PhasePaused, p.pause.Reason, p.pause.Statement
 		if s.Statement != "" {
-			s.pausedAt = p.pause.Pos
+			s.pausedAt = p.pause.Resume
 		}
 	}
 	for _, t := range p.snapTables {

@@ -269,7 +269,7 @@ func (h *streamHandler) OnDDL(ctx context.Context, d DDLEvent) error {
 		}
 		// The stream stops before the statement: the position stays where
 		// the last batch left it.
-		item.pause = &PausedError{Pipeline: h.p.cfg.Name, Statement: d.Statement, Reason: reason, Pos: d.Pos}
+		item.pause = &PausedError{Pipeline: h.p.cfg.Name, Statement: d.Statement, Reason: reason, Resume: d.Pos}
 	}
 	if err := h.send(ctx, applyItem{ddl: item}); err != nil {
 		return err
@@ -310,13 +310,14 @@ func (p *Pipeline) applyLoop(ctx context.Context, a *applier, src *sql.DB, items
 		d := it.ddl
 		if d.pause != nil {
 			close(d.reply)
+			d.pause.Pos = p.currentPosition()
 			return d.pause
 		}
 		if err := a.applyDDL(ctx, d.action.Apply, d.ev.Pos, d.ev.Time); err != nil {
 			if retryable(err) {
 				return targetErr(err)
 			}
-			return &PausedError{Pipeline: p.cfg.Name, Statement: d.ev.Statement, Pos: d.ev.Pos,
+			return &PausedError{Pipeline: p.cfg.Name, Statement: d.ev.Statement, Pos: p.currentPosition(), Resume: d.ev.Pos,
 				Reason: fmt.Sprintf("applying it to the target failed: %v", err)}
 		}
 		p.setPosition(d.ev.Pos)
