@@ -265,11 +265,11 @@ func sortOrder(t *table, e *Endpoint, spec string) (string, *fieldProblem) {
 			}
 			i := fieldIndex(t.res, f)
 			keyed = keyed || i == t.key
-			parts = append(parts, t.cols[i]+dir)
+			parts = append(parts, t.name+"."+t.cols[i]+dir) // qualified: the select list has casts named like the columns
 		}
 	}
 	if !keyed {
-		parts = append(parts, t.cols[t.key]+" ASC")
+		parts = append(parts, t.name+"."+t.cols[t.key]+" ASC")
 	}
 	return strings.Join(parts, ", "), nil
 }
