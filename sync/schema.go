@@ -454,7 +454,8 @@ func (c Column) checkSQL(table string) string {
 // Copied order, without WHERE or ORDER BY (the caller adds its chunk
 // predicate). Some columns are read through an expression whose text form
 // AppendCopyText decodes exactly: bit as LPAD(BIN(c), n, '0'), float as
-// c + 0e0 (MariaDB prints FLOAT with 6 digits otherwise). The session must
+// c + 0e0 (MariaDB prints FLOAT with 6 digits otherwise), date and time
+// types as CAST(c AS CHAR) (text even with parseTime). The session must
 // use time_zone '+00:00' (SourceSessionSQL) so that timestamps are UTC.
 func (m *TableMap) SelectSQL() string {
 	var b strings.Builder
@@ -483,6 +484,9 @@ func (c Column) selectExpr() string {
 		return q + " + 0"
 	case kindFloat:
 		return q + " + 0e0"
+	case kindDate, kindDatetime, kindTimestamp:
+		// As text whatever the DSN's parseTime says, zero dates included.
+		return "CAST(" + q + " AS CHAR)"
 	}
 	return q
 }

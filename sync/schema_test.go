@@ -118,7 +118,7 @@ func TestBuildTableMap(t *testing.T) {
 		`CREATE TABLE IF NOT EXISTS "app"."persons" ("id" numeric(20,0) NOT NULL, "full_name" varchar(40), "born" date, ` +
 			`"kind" text CONSTRAINT "persons_kind_enum" CHECK ("kind" IN ('', 'a', 'b')), PRIMARY KEY ("id"))`,
 	}, m.CreateTargetSQL())
-	assert.Equal(t, "SELECT `id`, `name`, `born`, `kind` FROM `shop`.`people`", m.SelectSQL())
+	assert.Equal(t, "SELECT `id`, `name`, CAST(`born` AS CHAR), `kind` FROM `shop`.`people`", m.SelectSQL())
 	assert.Len(t, m.Notes, 2, "generated column and nullable date")
 }
 

@@ -1,0 +1,532 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+)
+
+// VerifyOptions tunes Verify.
+type VerifyOptions struct {
+	// Repair rewrites the differing rows from the source: missing and
+	// different rows are upserted, extra rows deleted, in one target
+	// transaction. Default false: only report.
+	Repair bool
+	// ChunkRows is the number of source rows per checksummed range.
+	// Default 100000; zero means the default.
+	ChunkRows int
+	// LeafRows is the range size below which differing ranges are
+	// compared row by row instead of bisected. Default 512; zero means
+	// the default.
+	LeafRows int
+	// Workers is the number of ranges checked at once, each with one
+	// session on each side. Default 2; zero means the default.
+	Workers int
+	// Logger receives progress and the differences found. Nil discards.
+	Logger *slog.Logger
+}
+
+// RowDiff is one row that differs between source and target.
+type RowDiff struct {
+	// Key holds the canonical texts of the key columns, in key order.
+	Key []string
+	// Kind is "missing" (in the source only), "extra" (in the target
+	// only) or "different".
+	Kind string
+	// Columns names the differing source columns of a "different" row.
+	Columns []string
+}
+
+// Kinds of RowDiff.
+const (
+	DiffMissing   = "missing"
+	DiffExtra     = "extra"
+	DiffDifferent = "different"
+)
+
+// VerifyResult is the outcome of Verify for one table.
+type VerifyResult struct {
+	Table                  string        // source table name
+	SourceRows, TargetRows int64         // rows counted on each side
+	Diffs                  []RowDiff     // differing rows, in key order within each range
+	Repaired               int           // rows rewritten or deleted by Repair
+	Elapsed                time.Duration // wall time of the comparison (and repair)
+}
+
+// Identical reports whether the table had no difference.
+func (r VerifyResult) Identical() bool { return len(r.Diffs) == 0 }
+
+// Verify compares the source table and its target row by row, in key
+// order, without moving the rows: it cuts the source's key space into
+// ranges of ChunkRows rows and has each side compute, in SQL, the row count
+// and the XOR of a 64-bit hash (the first 16 hex digits of MD5) of each
+// row's canonical text (see verify_sql.go). Ranges whose count and hash
+// match on both sides are identical; a range that differs is bisected at
+// its middle source key until it holds at most LeafRows rows, whose keys,
+// hashes and values are then fetched and compared in Go. Float, double and
+// json columns are fetched and compared in Go in every range.
+//
+// src is the MySQL source; Verify takes its own sessions from it and sets
+// time_zone '+00:00' on them. dst is a pool of the PostgreSQL target; each
+// worker holds one connection while it runs.
+func Verify(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, m *TableMap, o VerifyOptions) (VerifyResult, error) {
+	start := time.Now()
+	if o.ChunkRows <= 0 {
+		o.ChunkRows = 100000
+	}
+	if o.LeafRows <= 0 {
+		o.LeafRows = 512
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	res := VerifyResult{Table: m.Name}
+	v := newVerifySQL(m)
+	for _, c := range v.keys {
+		if c.kind == kindBit || c.kind == kindSet || c.kind == kindTime && c.FSP > 0 {
+			return res, fmt.Errorf("verifying %s: key column %s of type %s is not supported by verify", m.Name, c.Name, c.SourceType)
+		}
+	}
+	ranges := make(chan keyRange, o.Workers)
+	var mu gosync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(ranges)
+		return splitSource(gctx, src, v, int64(o.ChunkRows), ranges)
+	})
+	for range o.Workers {
+		g.Go(func() error {
+			w, err := newVerifyWorker(gctx, src, dst, v, o)
+			if err != nil {
+				return err
+			}
+			defer w.close()
+			for r := range ranges {
+				out, err := w.check(gctx, r)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				res.SourceRows += out.src
+				res.TargetRows += out.dst
+				res.Diffs = append(res.Diffs, out.diffs...)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, fmt.Errorf("verifying %s: %w", m.Name, err)
+	}
+	for _, d := range res.Diffs {
+		o.Logger.Info("verify: row differs", "table", m.Name, "key", strings.Join(d.Key, ","), "kind", d.Kind, "columns", d.Columns)
+	}
+	if o.Repair && len(res.Diffs) > 0 {
+		n, err := repair(ctx, src, dst, v, res.Diffs)
+		res.Repaired = n
+		if err != nil {
+			return res, fmt.Errorf("repairing %s: %w", m.Name, err)
+		}
+	}
+	res.Elapsed = time.Since(start)
+	o.Logger.Info("verify: done", "table", m.Name, "source_rows", res.SourceRows, "target_rows", res.TargetRows,
+		"diffs", len(res.Diffs), "repaired", res.Repaired, "elapsed", res.Elapsed)
+	return res, nil
+}
+
+// mySession takes a dedicated source session in UTC and utf8mb4.
+func mySession(ctx context.Context, src *sql.DB) (*sql.Conn, error) {
+	c, err := src.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("opening a source session: %w", err)
+	}
+	for _, s := range SourceSessionSQL {
+		if _, err := c.ExecContext(ctx, s); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("setting up the source session (%s): %w", s, err)
+		}
+	}
+	return c, nil
+}
+
+// splitSource walks the source key index and sends consecutive ranges of
+// about n rows; the first and last ranges are open so that target rows
+// outside the source's keys are compared too.
+func splitSource(ctx context.Context, src *sql.DB, v *verifySQL, n int64, out chan<- keyRange) error {
+	c, err := mySession(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var lo []string
+	for {
+		q, args := v.mySplit(keyRange{Lo: lo}, n-1)
+		hi, err := scanKey(ctx, c, q, args, len(v.keys))
+		if err != nil {
+			return fmt.Errorf("finding range bounds: %w", err)
+		}
+		select {
+		case out <- keyRange{Lo: lo, Hi: hi}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if hi == nil {
+			return nil
+		}
+		lo = hi
+	}
+}
+
+// scanKey reads one row of key texts; nil when there is no row.
+func scanKey(ctx context.Context, c *sql.Conn, q string, args []any, n int) ([]string, error) {
+	vals := make([]sql.NullString, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err := c.QueryRowContext(ctx, q, args...).Scan(ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i, v := range vals {
+		out[i] = v.String
+	}
+	return out, nil
+}
+
+// verifyWorker holds one session on each side.
+type verifyWorker struct {
+	v   *verifySQL
+	my  *sql.Conn
+	pg  *pgxpool.Conn
+	o   VerifyOptions
+	log *slog.Logger
+}
+
+func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, o VerifyOptions) (*verifyWorker, error) {
+	my, err := mySession(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := dst.Acquire(ctx)
+	if err != nil {
+		my.Close()
+		return nil, fmt.Errorf("opening a target session: %w", err)
+	}
+	return &verifyWorker{v: v, my: my, pg: pg, o: o, log: o.Logger}, nil
+}
+
+func (w *verifyWorker) close() {
+	w.my.Close()
+	w.pg.Release()
+}
+
+// rangeOutcome is what checking one range found.
+type rangeOutcome struct {
+	src, dst int64
+	diffs    []RowDiff
+}
+
+// sums is the count and checksum of a range on one side.
+type sums struct {
+	n    int64
+	hash uint64
+	goh  uint64 // XOR of the Go-side hashes of the Go-compared columns
+}
+
+// check compares range r, bisecting where it differs.
+func (w *verifyWorker) check(ctx context.Context, r keyRange) (rangeOutcome, error) {
+	s, t, err := w.sums(ctx, r)
+	if err != nil {
+		return rangeOutcome{}, err
+	}
+	out := rangeOutcome{src: s.n, dst: t.n}
+	if s == t {
+		return out, nil
+	}
+	diffs, err := w.bisect(ctx, r, s, t)
+	out.diffs = diffs
+	return out, err
+}
+
+// sums computes both sides' sums of r at the same time.
+func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error) {
+	var s, t sums
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		q, args := w.v.myChunk(r)
+		var h string
+		if err := w.my.QueryRowContext(gctx, q, args...).Scan(&s.n, &h); err != nil {
+			return fmt.Errorf("checksumming a source range: %w", err)
+		}
+		u, err := strconv.ParseUint(h, 10, 64)
+		if err != nil {
+			return fmt.Errorf("checksumming a source range: %w", err)
+		}
+		s.hash = u
+		if len(w.v.goCols) > 0 {
+			rows, err := w.myRows(gctx, r, false)
+			if err != nil {
+				return err
+			}
+			for _, row := range rows {
+				s.goh ^= row.goHash
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		q, args := w.v.pgChunk(r)
+		var h int64
+		if err := w.pg.QueryRow(gctx, q, args...).Scan(&t.n, &h); err != nil {
+			return fmt.Errorf("checksumming a target range: %w", err)
+		}
+		t.hash = uint64(h)
+		if len(w.v.goCols) > 0 {
+			rows, err := w.pgRows(gctx, r, false)
+			if err != nil {
+				return err
+			}
+			for _, row := range rows {
+				t.goh ^= row.goHash
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	return s, t, err
+}
+
+// bisect narrows a differing range down to ranges of at most LeafRows
+// source rows and compares those row by row.
+func (w *verifyWorker) bisect(ctx context.Context, r keyRange, s, t sums) ([]RowDiff, error) {
+	if s.n <= int64(w.o.LeafRows) {
+		return w.compareRows(ctx, r)
+	}
+	q, args := w.v.mySplit(r, s.n/2-1)
+	mid, err := scanKey(ctx, w.my, q, args, len(w.v.keys))
+	if err != nil {
+		return nil, fmt.Errorf("bisecting a range: %w", err)
+	}
+	if mid == nil {
+		return w.compareRows(ctx, r)
+	}
+	var out []RowDiff
+	for _, half := range []keyRange{{Lo: r.Lo, Hi: mid}, {Lo: mid, Hi: r.Hi}} {
+		hs, ht, err := w.sums(ctx, half)
+		if err != nil {
+			return nil, err
+		}
+		if hs == ht {
+			continue
+		}
+		d, err := w.bisect(ctx, half, hs, ht)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d...)
+	}
+	return out, nil
+}
+
+// verifyRow is one row as compareRows sees it.
+type verifyRow struct {
+	key    []string
+	hash   string
+	goVals []*string // Go-compared columns, normalised
+	goHash uint64
+	cols   []*string // hashed columns' canonical texts (when asked)
+}
+
+// compareRows fetches both sides of r with every column and lists the
+// differing rows.
+func (w *verifyWorker) compareRows(ctx context.Context, r keyRange) ([]RowDiff, error) {
+	var srows, trows []verifyRow
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { srows, err = w.myRows(gctx, r, true); return err })
+	g.Go(func() (err error) { trows, err = w.pgRows(gctx, r, true); return err })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	tby := make(map[string]*verifyRow, len(trows))
+	for i := range trows {
+		tby[keyString(trows[i].key)] = &trows[i]
+	}
+	var out []RowDiff
+	seen := make(map[string]bool, len(srows))
+	for i := range srows {
+		sr := &srows[i]
+		k := keyString(sr.key)
+		seen[k] = true
+		tr, ok := tby[k]
+		if !ok {
+			out = append(out, RowDiff{Key: sr.key, Kind: DiffMissing})
+			continue
+		}
+		if sr.hash == tr.hash && sr.goHash == tr.goHash {
+			continue
+		}
+		var cols []string
+		for j, c := range w.v.hashed {
+			if !eqPtr(sr.cols[j], tr.cols[j]) {
+				cols = append(cols, c.Name)
+			}
+		}
+		for j, c := range w.v.goCols {
+			if !eqPtr(sr.goVals[j], tr.goVals[j]) {
+				cols = append(cols, c.Name)
+			}
+		}
+		out = append(out, RowDiff{Key: sr.key, Kind: DiffDifferent, Columns: cols})
+	}
+	for i := range trows {
+		if !seen[keyString(trows[i].key)] {
+			out = append(out, RowDiff{Key: trows[i].key, Kind: DiffExtra})
+		}
+	}
+	return out, nil
+}
+
+func eqPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+func keyString(k []string) string { return strings.Join(k, "\x00") }
+
+// myRows lists the rows of r on the source.
+func (w *verifyWorker) myRows(ctx context.Context, r keyRange, cols bool) ([]verifyRow, error) {
+	q, args := w.v.myRows(r, cols)
+	rows, err := w.my.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading source rows: %w", err)
+	}
+	defer rows.Close()
+	n := len(w.v.keys) + 1 + len(w.v.goCols)
+	if cols {
+		n += len(w.v.hashed)
+	}
+	vals := make([]sql.NullString, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []verifyRow
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("reading source rows: %w", err)
+		}
+		strs := make([]*string, n)
+		for i, v := range vals {
+			if v.Valid {
+				s := v.String
+				strs[i] = &s
+			}
+		}
+		row, err := w.v.makeRow(strs, cols)
+		if err != nil {
+			return nil, fmt.Errorf("reading source rows: %w", err)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading source rows: %w", err)
+	}
+	return out, nil
+}
+
+// pgRows lists the rows of r on the target.
+func (w *verifyWorker) pgRows(ctx context.Context, r keyRange, cols bool) ([]verifyRow, error) {
+	q, args := w.v.pgRows(r, cols)
+	rows, err := w.pg.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading target rows: %w", err)
+	}
+	defer rows.Close()
+	var out []verifyRow
+	for rows.Next() {
+		raw := rows.RawValues()
+		strs := make([]*string, len(raw))
+		for i, b := range raw {
+			if b != nil {
+				s := string(b)
+				strs[i] = &s
+			}
+		}
+		row, err := w.v.makeRow(strs, cols)
+		if err != nil {
+			return nil, fmt.Errorf("reading target rows: %w", err)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading target rows: %w", err)
+	}
+	return out, nil
+}
+
+// makeRow builds a verifyRow from the texts of one listed row.
+func (v *verifySQL) makeRow(strs []*string, cols bool) (verifyRow, error) {
+	nk := len(v.keys)
+	row := verifyRow{key: make([]string, nk)}
+	for i := range nk {
+		if strs[i] != nil {
+			row.key[i] = *strs[i]
+		}
+	}
+	if strs[nk] != nil {
+		row.hash = *strs[nk]
+	}
+	h := fnv.New64a()
+	h.Write([]byte(keyString(row.key)))
+	for j, c := range v.goCols {
+		p := strs[nk+1+j]
+		if p != nil {
+			s, err := goCanon(c, *p)
+			if err != nil {
+				return row, fmt.Errorf("column %s: %w", c.Name, err)
+			}
+			p = &s
+		}
+		row.goVals = append(row.goVals, p)
+		var tag [1]byte
+		if p == nil {
+			tag[0] = 1
+		}
+		h.Write(tag[:])
+		if p != nil {
+			var l [8]byte
+			binary.LittleEndian.PutUint64(l[:], uint64(len(*p)))
+			h.Write(l[:])
+			h.Write([]byte(*p))
+		}
+	}
+	if len(v.goCols) > 0 {
+		row.goHash = h.Sum64()
+	}
+	if cols {
+		row.cols = slices.Clone(strs[nk+1+len(v.goCols):])
+	}
+	return row, nil
+}

@@ -1,0 +1,368 @@
+package sync
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Verify compares the two sides through a canonical text form of each
+// value, computed in SQL on each side so that the same logical value renders
+// identically:
+//
+//	kind                 MySQL                                        PostgreSQL
+//	integers, decimal    the number (YEAR as y+0)                     col::text
+//	boolean (tinyint(1)) 0/1                                          col::int
+//	bit(1), bit(n)       b+0, LPAD(BIN(b), n, '0')                    col::int, col::text
+//	date                 DATE_FORMAT %Y-%m-%d, zero dates -> NULL      to_char YYYY-MM-DD
+//	datetime, timestamp  DATE_FORMAT ...%H:%i:%s.%f (session in UTC)  to_char ...HH24:MI:SS.US (timestamptz AT TIME ZONE 'UTC')
+//	time                 TIME_TO_SEC as decimal(20,6)                 EXTRACT(EPOCH) as numeric(20,6)
+//	text, enum, set      length ':' text (utf8mb4, NUL by the policy) length ':' text (set: array_to_string(col, ','))
+//	binary               LOWER(HEX(col))                              encode(col, 'hex')
+//	NULL                 \N (text is length-prefixed, so no value renders as \N)
+//
+// float, double and json are compared in Go (see goCanon): their text forms
+// differ between the servers (MariaDB prints 1e15 in CONCAT where PostgreSQL
+// prints 1e+15; jsonb reorders keys), so their values are fetched and
+// normalised instead of hashed in SQL.
+
+const nullMarker = `\N`
+
+// inGo reports whether a column is compared in Go rather than in SQL.
+func (c Column) inGo() bool {
+	return c.kind == kindFloat || c.kind == kindDouble || c.kind == kindJSON
+}
+
+// myCanon is the MySQL expression of the canonical text of column c,
+// prefixed says whether text is length-prefixed (for hashing) or raw (for
+// keys shown to people and passed back as parameters).
+func myCanon(c Column, p Policies, prefixed bool) string {
+	q := myIdent(c.Name)
+	var e string
+	switch c.kind {
+	case kindInt, kindUint, kindDecimal:
+		e = q
+	case kindYear:
+		e = q + " + 0"
+	case kindBool:
+		e = q
+	case kindBitBool:
+		e = q + " + 0"
+	case kindBit:
+		if c.bitAsInt {
+			e = q + " + 0"
+		} else {
+			e = fmt.Sprintf("LPAD(BIN(%s), %d, '0')", q, c.Length)
+		}
+	case kindDate:
+		e = fmt.Sprintf("DATE_FORMAT(%s, '%%Y-%%m-%%d')", q)
+	case kindDatetime, kindTimestamp:
+		e = fmt.Sprintf("DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')", q)
+	case kindTime:
+		e = fmt.Sprintf("CAST(TIME_TO_SEC(%s) AS DECIMAL(20,6))", q)
+	case kindText, kindEnum, kindSet:
+		e = q
+		if c.Charset != "utf8mb4" {
+			e = "CONVERT(" + e + " USING utf8mb4)"
+		}
+		if p.NulBytes == NulBytesStrip {
+			e = "REPLACE(" + e + ", CHAR(0 USING utf8mb4), '')"
+		}
+		if prefixed {
+			e = fmt.Sprintf("CONCAT(CHAR_LENGTH(%s), ':', %s)", e, e)
+		}
+	case kindBinary:
+		e = "LOWER(HEX(" + q + "))"
+	default:
+		return ""
+	}
+	if c.kind == kindDate || c.kind == kindDatetime || c.kind == kindTimestamp {
+		// Zero and partial zero dates are NULL in the target (policy null)
+		// or refused (policy error, so no target row holds them).
+		e = fmt.Sprintf("IF(YEAR(%s) = 0 OR MONTH(%s) = 0 OR DAYOFMONTH(%s) = 0, NULL, %s)", q, q, q, e)
+	}
+	return e
+}
+
+// pgCanon is the PostgreSQL expression of the canonical text of column c.
+func pgCanon(c Column, prefixed bool) string {
+	q := pgIdent(c.Target)
+	switch c.kind {
+	case kindInt, kindUint, kindDecimal, kindYear:
+		return q + "::text"
+	case kindBool, kindBitBool:
+		return q + "::int::text"
+	case kindBit:
+		return q + "::text"
+	case kindDate:
+		return "to_char(" + q + ", 'YYYY-MM-DD')"
+	case kindDatetime:
+		return "to_char(" + q + ", 'YYYY-MM-DD HH24:MI:SS.US')"
+	case kindTimestamp:
+		return "to_char(" + q + " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+	case kindTime:
+		return "CAST(EXTRACT(EPOCH FROM " + q + ") AS numeric(20,6))::text"
+	case kindText, kindEnum, kindSet:
+		e := q + "::text"
+		if c.kind == kindSet && !c.Overridden {
+			e = "array_to_string(" + q + ", ',')"
+		}
+		if prefixed {
+			return "length(" + e + ")::text || ':' || " + e
+		}
+		return e
+	case kindBinary:
+		return "encode(" + q + ", 'hex')"
+	}
+	return ""
+}
+
+// myParam turns a canonical key text parameter back into a MySQL value.
+func myParam(c Column) string {
+	switch c.kind {
+	case kindBinary:
+		return "UNHEX(?)"
+	case kindTime:
+		return "SEC_TO_TIME(?)"
+	case kindText, kindEnum, kindSet:
+		return "(? COLLATE utf8mb4_bin)"
+	}
+	return "?"
+}
+
+// myKey is the MySQL expression a key column is ordered and compared by:
+// text in code point order, as PostgreSQL's "C" collation orders it.
+func myKey(c Column) string {
+	switch c.kind {
+	case kindText, kindEnum, kindSet:
+		if c.Charset == "utf8mb4" {
+			return myIdent(c.Name) + " COLLATE utf8mb4_bin"
+		}
+		return "CONVERT(" + myIdent(c.Name) + " USING utf8mb4) COLLATE utf8mb4_bin"
+	}
+	return myIdent(c.Name)
+}
+
+// pgParam turns the canonical key text parameter $n into a PostgreSQL value.
+func pgParam(c Column, n int) string {
+	p := "$" + strconv.Itoa(n) + "::text"
+	switch c.kind {
+	case kindBinary:
+		return "decode(" + p + ", 'hex')"
+	case kindTime:
+		return "(" + p + " || ' seconds')::interval"
+	case kindTimestamp:
+		return "(" + p + " || '+00')::" + c.TargetType
+	case kindBool, kindBitBool:
+		return "(" + p + ")::int::boolean"
+	case kindText, kindEnum, kindSet:
+		return "(" + p + ` COLLATE "C")`
+	}
+	return "(" + p + ")::" + c.TargetType
+}
+
+// pgKey is the PostgreSQL expression a key column is ordered and compared by.
+func pgKey(c Column) string {
+	switch c.kind {
+	case kindText, kindEnum:
+		return pgIdent(c.Target) + ` COLLATE "C"`
+	}
+	return pgIdent(c.Target)
+}
+
+// verifySQL holds the statements Verify runs for one table.
+type verifySQL struct {
+	m       *TableMap
+	keys    []Column
+	hashed  []Column // compared in SQL
+	goCols  []Column // compared in Go
+	myRow   string   // canonical row text, MySQL
+	pgRow   string   // canonical row text, PostgreSQL
+	myKeys  string   // canonical key texts, MySQL select list
+	pgKeys  string
+	myOrder string
+	pgOrder string
+}
+
+func newVerifySQL(m *TableMap) *verifySQL {
+	v := &verifySQL{m: m}
+	for _, k := range m.Key {
+		v.keys = append(v.keys, m.Columns[k])
+	}
+	var my, pg, myk, pgk, myo, pgo []string
+	for _, i := range m.copied {
+		c := m.Columns[i]
+		if c.inGo() {
+			v.goCols = append(v.goCols, c)
+			continue
+		}
+		v.hashed = append(v.hashed, c)
+		my = append(my, "IFNULL("+myCanon(c, m.policies, true)+", '\\\\N')")
+		pg = append(pg, "COALESCE("+pgCanon(c, true)+", '\\N')")
+	}
+	for _, c := range v.keys {
+		myk = append(myk, myCanon(c, m.policies, false))
+		pgk = append(pgk, pgCanon(c, false))
+		myo = append(myo, myKey(c))
+		pgo = append(pgo, pgKey(c))
+	}
+	v.myRow = "CONCAT_WS('|', " + strings.Join(my, ", ") + ")"
+	v.pgRow = "concat_ws('|', " + strings.Join(pg, ", ") + ")"
+	if len(my) == 0 {
+		v.myRow, v.pgRow = "''", "''"
+	}
+	v.myKeys, v.pgKeys = strings.Join(myk, ", "), strings.Join(pgk, ", ")
+	v.myOrder, v.pgOrder = strings.Join(myo, ", "), strings.Join(pgo, ", ")
+	return v
+}
+
+// keyRange is (Lo, Hi] in key order; nil bounds are open. Bounds hold the
+// canonical texts of the key columns.
+type keyRange struct {
+	Lo, Hi []string
+}
+
+// after builds "key > lo" for composite keys as an OR of prefixes, which
+// both optimisers turn into index ranges.
+func tupleCmp(exprs, params []string, op string) string {
+	var ors []string
+	for i := range exprs {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, exprs[j]+" = "+params[j])
+		}
+		o := op
+		if i < len(exprs)-1 && op == "<=" {
+			o = "<"
+		}
+		ands = append(ands, exprs[i]+" "+o+" "+params[i])
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// myWhere is the WHERE clause of r on MySQL and its arguments.
+func (v *verifySQL) myWhere(r keyRange) (string, []any) {
+	var conds []string
+	var args []any
+	exprs := make([]string, len(v.keys))
+	params := make([]string, len(v.keys))
+	for i, c := range v.keys {
+		exprs[i], params[i] = myKey(c), myParam(c)
+	}
+	add := func(b []string, op string) {
+		conds = append(conds, tupleCmp(exprs, params, op))
+		// Each prefix repeats the earlier columns' parameters.
+		for i := range v.keys {
+			for j := 0; j <= i; j++ {
+				args = append(args, b[j])
+			}
+		}
+	}
+	if r.Lo != nil {
+		add(r.Lo, ">")
+	}
+	if r.Hi != nil {
+		add(r.Hi, "<=")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// pgWhere is the WHERE clause of r on PostgreSQL and its arguments.
+func (v *verifySQL) pgWhere(r keyRange) (string, []any) {
+	var conds []string
+	var args []any
+	exprs := make([]string, len(v.keys))
+	add := func(b []string, op string) {
+		params := make([]string, len(v.keys))
+		for i, c := range v.keys {
+			exprs[i] = pgKey(c)
+			params[i] = pgParam(c, len(args)+1)
+			args = append(args, b[i])
+		}
+		conds = append(conds, tupleCmp(exprs, params, op))
+	}
+	if r.Lo != nil {
+		add(r.Lo, ">")
+	}
+	if r.Hi != nil {
+		add(r.Hi, "<=")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// myChunk counts and checksums the rows of r on MySQL: the first 64 bits of
+// the MD5 of each row's canonical text, XORed.
+func (v *verifySQL) myChunk(r keyRange) (string, []any) {
+	w, args := v.myWhere(r)
+	return "SELECT COUNT(*), IFNULL(BIT_XOR(CAST(CONV(LEFT(MD5(" + v.myRow + "), 16), 16, 10) AS UNSIGNED)), 0) FROM " +
+		v.m.SourceTable() + w, args
+}
+
+func (v *verifySQL) pgChunk(r keyRange) (string, []any) {
+	w, args := v.pgWhere(r)
+	return "SELECT count(*), COALESCE(bit_xor(('x' || left(md5(" + v.pgRow + "), 16))::bit(64)::bigint), 0) FROM " +
+		v.m.TargetTable() + w, args
+}
+
+// myRows lists the rows of r: key texts, row hash, then the Go-compared
+// columns' texts (and, with cols, every hashed column's text).
+func (v *verifySQL) myRows(r keyRange, cols bool) (string, []any) {
+	w, args := v.myWhere(r)
+	sel := v.myKeys + ", LEFT(MD5(" + v.myRow + "), 16)"
+	for _, c := range v.goCols {
+		sel += ", " + myGoExpr(c)
+	}
+	if cols {
+		for _, c := range v.hashed {
+			sel += ", " + myCanon(c, v.m.policies, false)
+		}
+	}
+	return "SELECT " + sel + " FROM " + v.m.SourceTable() + w + " ORDER BY " + v.myOrder, args
+}
+
+func (v *verifySQL) pgRows(r keyRange, cols bool) (string, []any) {
+	w, args := v.pgWhere(r)
+	sel := v.pgKeys + ", left(md5(" + v.pgRow + "), 16)"
+	for _, c := range v.goCols {
+		sel += ", " + pgGoExpr(c)
+	}
+	if cols {
+		for _, c := range v.hashed {
+			sel += ", " + pgCanon(c, false)
+		}
+	}
+	return "SELECT " + sel + " FROM " + v.m.TargetTable() + w + " ORDER BY " + v.pgOrder, args
+}
+
+// myGoExpr reads a Go-compared column as text (float via double, so that
+// the float's exact value is printed).
+func myGoExpr(c Column) string {
+	if c.kind == kindFloat {
+		return myIdent(c.Name) + " + 0e0"
+	}
+	if c.kind == kindJSON && c.Charset != "" && c.Charset != "utf8mb4" {
+		return "CONVERT(" + myIdent(c.Name) + " USING utf8mb4)"
+	}
+	return myIdent(c.Name)
+}
+
+func pgGoExpr(c Column) string {
+	if c.kind == kindFloat {
+		return pgIdent(c.Target) + "::float8::text"
+	}
+	return pgIdent(c.Target) + "::text"
+}
+
+// mySplit finds the key at the middle of r on MySQL.
+func (v *verifySQL) mySplit(r keyRange, offset int64) (string, []any) {
+	w, args := v.myWhere(r)
+	return "SELECT " + v.myKeys + " FROM " + v.m.SourceTable() + w + " ORDER BY " + v.myOrder +
+		" LIMIT 1 OFFSET " + strconv.FormatInt(offset, 10), args
+}

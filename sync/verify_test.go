@@ -1,0 +1,285 @@
+package sync
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stranglerfig/strangler/internal/config"
+)
+
+// allTypesDDL is a MariaDB table with every supported column type.
+const allTypesDDL = "CREATE TABLE alltypes (" +
+	"id int NOT NULL PRIMARY KEY, " +
+	"ti tinyint, tu tinyint unsigned, si smallint, su smallint unsigned, mi mediumint, mu mediumint unsigned, " +
+	"i int, iu int unsigned, bi bigint, bu bigint unsigned, b1 tinyint(1), b1s tinyint(1), " +
+	"dc decimal(65,30), dc2 decimal(10,2), f float, d double, bt1 bit(1), bt64 bit(64), " +
+	"dt date, dtn date NOT NULL, dtm datetime(6), ts timestamp(6) NULL, tm time(6), yr year, " +
+	"c char(10), vc varchar(60), l1 varchar(20) CHARACTER SET latin1, tx text, lt longtext, " +
+	"bn binary(4), vb varbinary(10), bl longblob, en enum('a','b c'), st set('x','y','z'), js json, " +
+	"gen bigint AS (i + 1) VIRTUAL, geom geometry NULL) DEFAULT CHARSET utf8mb4"
+
+// allTypesRows are a row of minimum values, one of maximum values and one
+// of NULLs (and of empty strings where NULL is not allowed).
+var allTypesRows = []string{
+	"INSERT INTO alltypes (id, ti, tu, si, su, mi, mu, i, iu, bi, bu, b1, b1s, dc, dc2, f, d, bt1, bt64, dt, dtn, dtm, ts, tm, yr, " +
+		"c, vc, l1, tx, lt, bn, vb, bl, en, st, js) VALUES (1, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, " +
+		"-9223372036854775808, 0, 0, 5, -99999999999999999999999999999999999.999999999999999999999999999999, -99999999.99, " +
+		"-3.40282e38, -1.7976931348623157e308, b'0', b'0', '1000-01-01', '0000-00-00', '1000-01-01 00:00:00.000000', " +
+		"'1970-01-01 00:00:01.000000', '-838:59:59.000000', 1901, '', '', 'café €', '', '', 0x00000000, '', '', 'a', '', '{}')",
+	"INSERT INTO alltypes (id, ti, tu, si, su, mi, mu, i, iu, bi, bu, b1, b1s, dc, dc2, f, d, bt1, bt64, dt, dtn, dtm, ts, tm, yr, " +
+		"c, vc, l1, tx, lt, bn, vb, bl, en, st, js) VALUES (2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, " +
+		"9223372036854775807, 18446744073709551615, 1, 1, 99999999999999999999999999999999999.999999999999999999999999999999, 99999999.99, " +
+		"3.40282e38, 1.7976931348623157e308, b'1', 0xFFFFFFFFFFFFFFFF, '9999-12-31', '2024-00-15', '9999-12-31 23:59:59.999999', " +
+		"'2038-01-19 03:14:07.999999', '838:59:59.000000', 2155, 'abcdefghij', '😀 𝄞 tab\there\nnew \\\\ back|pipe', 'ÿ', " +
+		"CONCAT('a', CHAR(0), 'b'), REPEAT('long ', 10000), 0xFF00FF00, 0x00, REPEAT(0xDEADBEEF00, 300000), 'b c', 'x,z', " +
+		"'{\"b\": [1, 2.50, \"\\\\u00e9\"], \"a\": null}')",
+	"INSERT INTO alltypes (id, dtn) VALUES (3, '2024-01-15')",
+	"INSERT INTO alltypes (id, dtn, tm, f, d) VALUES (4, '2024-02-29', '100:00:00.5', 0.1, 0.1)",
+}
+
+func allTypesTable() config.Table {
+	return config.Table{Name: "alltypes", Exclude: []string{"geom"}, Types: map[string]string{"b1s": "smallint"}}
+}
+
+func TestAllTypesSnapshotAndVerify(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t, append([]string{allTypesDDL}, allTypesRows...)...)
+	m, err := LoadTableMap(ctx, d.src, d.schema, allTypesTable(), Policies{NulBytes: NulBytesStrip})
+	require.NoError(t, err)
+	assert.True(t, m.Columns[m.columnIndex("gen")].Skip, "generated columns are not copied")
+	assert.Contains(t, strings.Join(m.Notes, "\n"), "column gen: generated column, not copied")
+	assert.Contains(t, strings.Join(m.Notes, "\n"), "column dtn: NOT NULL date made nullable")
+	d.snapshotCopy(t, m)
+
+	checks := []struct {
+		name, sql, want string
+	}{
+		{"bigint unsigned max", "SELECT bu::text FROM alltypes WHERE id = 2", "18446744073709551615"},
+		{"bigint min", "SELECT bi::text FROM alltypes WHERE id = 1", "-9223372036854775808"},
+		{"int unsigned max", "SELECT iu::text FROM alltypes WHERE id = 2", "4294967295"},
+		{"tinyint(1) boolean", "SELECT b1::text FROM alltypes WHERE id = 2", "true"},
+		{"tinyint(1) smallint override", "SELECT b1s::text FROM alltypes WHERE id = 1", "5"},
+		{"decimal 65,30", "SELECT dc::text FROM alltypes WHERE id = 2", "99999999999999999999999999999999999.999999999999999999999999999999"},
+		{"float max", "SELECT f::text FROM alltypes WHERE id = 2", "3.40282e+38"},
+		{"double max", "SELECT d::text FROM alltypes WHERE id = 2", "1.7976931348623157e+308"},
+		{"bit64", "SELECT bt64::text FROM alltypes WHERE id = 2", strings.Repeat("1", 64)},
+		{"bit1", "SELECT bt1::text FROM alltypes WHERE id = 2", "true"},
+		{"zero date is null", "SELECT coalesce(dtn::text, 'NULL') FROM alltypes WHERE id = 1", "NULL"},
+		{"partial zero date is null", "SELECT coalesce(dtn::text, 'NULL') FROM alltypes WHERE id = 2", "NULL"},
+		{"datetime 6 digits", "SELECT dtm::text FROM alltypes WHERE id = 2", "9999-12-31 23:59:59.999999"},
+		{"timestamp utc", "SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM alltypes WHERE id = 2", "2038-01-19 03:14:07.999999"},
+		{"time negative", "SELECT tm::text FROM alltypes WHERE id = 1", "-838:59:59"},
+		{"time over a day", "SELECT tm::text FROM alltypes WHERE id = 4", "100:00:00.5"},
+		{"year", "SELECT yr::text FROM alltypes WHERE id = 2", "2155"},
+		{"4-byte utf8 and escapes", "SELECT vc FROM alltypes WHERE id = 2", "😀 𝄞 tab\there\nnew \\ back|pipe"},
+		{"latin1", "SELECT l1 FROM alltypes WHERE id = 1", "café €"},
+		{"nul stripped", "SELECT tx FROM alltypes WHERE id = 2", "ab"},
+		{"empty string is not null", "SELECT coalesce(vc, 'NULL') FROM alltypes WHERE id = 1", ""},
+		{"null is null", "SELECT coalesce(vc, 'NULL') FROM alltypes WHERE id = 3", "NULL"},
+		{"large blob", "SELECT length(bl)::text FROM alltypes WHERE id = 2", "1500000"},
+		{"binary padding", "SELECT encode(bn, 'hex') FROM alltypes WHERE id = 2", "ff00ff00"},
+		{"enum", "SELECT en FROM alltypes WHERE id = 2", "b c"},
+		{"set", "SELECT st::text FROM alltypes WHERE id = 2", "{x,z}"},
+		{"empty set", "SELECT st::text FROM alltypes WHERE id = 1", "{}"},
+		{"json", "SELECT js->'b'->>2 FROM alltypes WHERE id = 2", "é"},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			var got string
+			require.NoError(t, d.dst.QueryRow(ctx, c.sql).Scan(&got))
+			assert.Equal(t, c.want, got)
+		})
+	}
+
+	res, err := Verify(ctx, d.src, d.dst, m, VerifyOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, res.Diffs)
+	assert.EqualValues(t, 4, res.SourceRows)
+	assert.EqualValues(t, 4, res.TargetRows)
+}
+
+func TestAllTypesErrorPolicies(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t, append([]string{allTypesDDL}, allTypesRows...)...)
+	tests := []struct {
+		name string
+		tbl  config.Table
+		p    Policies
+		want string
+	}{
+		{"nul bytes", allTypesTable(), Policies{ZeroDates: ZeroDatesNull}, "table alltypes key id=2: column tx: value \"a\\x00b\": NUL byte in text"},
+		{"zero dates", allTypesTable(), Policies{ZeroDates: ZeroDatesError, NulBytes: NulBytesStrip}, "table alltypes key id=1: column dtn: value \"0000-00-00\": zero date"},
+		{"boolean not 0/1", config.Table{Name: "alltypes", Exclude: []string{"geom"}}, Policies{NulBytes: NulBytesStrip},
+			"table alltypes key id=1: column b1s: value \"5\": a tinyint(1) column mapped to boolean holds a value other than 0 or 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := LoadTableMap(ctx, d.src, d.schema, tt.tbl, tt.p)
+			require.NoError(t, err)
+			c, err := mySession(ctx, d.src)
+			require.NoError(t, err)
+			defer c.Close()
+			rows, err := c.QueryContext(ctx, m.SelectSQL()+" ORDER BY id")
+			require.NoError(t, err)
+			defer rows.Close()
+			cols := m.Copied()
+			raw := make([]any, len(cols))
+			for i := range raw {
+				raw[i] = new([]byte)
+			}
+			var firstErr error
+			for rows.Next() && firstErr == nil {
+				require.NoError(t, rows.Scan(raw...))
+				row := make([]any, len(m.Columns))
+				for j, ci := range cols {
+					row[ci] = *raw[j].(*[]byte)
+				}
+				for j, ci := range cols {
+					if _, err := m.AppendCopyText(nil, ci, *raw[j].(*[]byte)); err != nil {
+						firstErr = m.WithKey(err, row)
+						break
+					}
+				}
+			}
+			require.Error(t, firstErr)
+			assert.Contains(t, firstErr.Error(), tt.want)
+		})
+	}
+}
+
+func TestLoadTableMapRefusals(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t,
+		"CREATE TABLE nokey (a int, b varchar(5))",
+		"CREATE TABLE uniq (a int NOT NULL, b varchar(5), UNIQUE KEY ua (a))",
+		"CREATE TABLE geo (id int PRIMARY KEY, geom geometry)",
+	)
+	tests := []struct {
+		name string
+		tbl  config.Table
+		want string
+	}{
+		{"no primary key", config.Table{Name: "nokey"}, "table nokey: no primary key; name the columns of a unique not-null key with tables[].key"},
+		{"key is not unique", config.Table{Name: "nokey", Key: []string{"a"}}, "table nokey: key (a) named in tables[].key is not a unique index of the table"},
+		{"spatial", config.Table{Name: "geo"}, "table geo: column geom: spatial type geometry is not supported; exclude it with tables[].exclude"},
+		{"missing table", config.Table{Name: "nope"}, "table " + d.schema + ".nope: not found in the source database"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadTableMap(ctx, d.src, d.schema, tt.tbl, Policies{})
+			require.EqualError(t, err, tt.want)
+		})
+	}
+	t.Run("unique not-null key named", func(t *testing.T) {
+		m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "uniq", Key: []string{"a"}}, Policies{})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"a"}, m.KeyColumns())
+		assert.Contains(t, m.CreateTargetSQL()[0], `PRIMARY KEY ("a")`)
+	})
+	t.Run("spatial excluded", func(t *testing.T) {
+		m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "geo", Exclude: []string{"geom"}}, Policies{})
+		require.NoError(t, err)
+		assert.Equal(t, []int{0}, m.Copied())
+	})
+}
+
+// sortDiffs orders diffs by their first key as a number.
+func sortDiffs(d []RowDiff) {
+	slices.SortFunc(d, func(a, b RowDiff) int {
+		var x, y int
+		fmt.Sscan(a.Key[0], &x)
+		fmt.Sscan(b.Key[0], &y)
+		return x - y
+	})
+}
+
+func TestVerifyListsAndRepairsDiffs(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t,
+		"CREATE TABLE items (id int NOT NULL PRIMARY KEY, name varchar(20), price decimal(8,2), at datetime(6), score double, doc json)",
+		"INSERT INTO items SELECT seq, CONCAT('item ', seq), seq / 4, TIMESTAMPADD(SECOND, seq, '2024-01-01'), seq / 3, "+
+			"JSON_OBJECT('n', seq, 'tags', JSON_ARRAY('a', 'b')) FROM seq_1_to_3000",
+	)
+	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "items"}, Policies{})
+	require.NoError(t, err)
+	d.snapshotCopy(t, m)
+	opts := VerifyOptions{ChunkRows: 1000, LeafRows: 16}
+
+	res, err := Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	require.Empty(t, res.Diffs, "identical tables")
+	assert.EqualValues(t, 3000, res.SourceRows)
+	assert.EqualValues(t, 3000, res.TargetRows)
+
+	d.pgExec(t,
+		"DELETE FROM items WHERE id IN (1, 1500)",
+		"INSERT INTO items VALUES (5000, 'extra', 1, '2024-01-01', 1, '{}'), (0, 'before', 1, '2024-01-01', 1, '{}')",
+		"UPDATE items SET name = 'changed' WHERE id = 2000",
+		"UPDATE items SET price = price + 0.01, at = at + interval '1 microsecond' WHERE id = 2999",
+		`UPDATE items SET score = score + 1e-12, doc = '{"n": 7, "tags": ["a"]}' WHERE id = 7`,
+		`UPDATE items SET doc = '{"tags": ["a", "b"], "n": 8.0}' WHERE id = 8`, // same JSON value, other text
+	)
+	res, err = Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	sortDiffs(res.Diffs)
+	assert.Equal(t, []RowDiff{
+		{Key: []string{"0"}, Kind: DiffExtra},
+		{Key: []string{"1"}, Kind: DiffMissing},
+		{Key: []string{"7"}, Kind: DiffDifferent, Columns: []string{"score", "doc"}},
+		{Key: []string{"1500"}, Kind: DiffMissing},
+		{Key: []string{"2000"}, Kind: DiffDifferent, Columns: []string{"name"}},
+		{Key: []string{"2999"}, Kind: DiffDifferent, Columns: []string{"price", "at"}},
+		{Key: []string{"5000"}, Kind: DiffExtra},
+	}, res.Diffs)
+	assert.EqualValues(t, 3000, res.SourceRows)
+	assert.EqualValues(t, 3000, res.TargetRows)
+
+	opts.Repair = true
+	res, err = Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	assert.Len(t, res.Diffs, 7)
+	assert.Equal(t, 7, res.Repaired)
+
+	opts.Repair = false
+	res, err = Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	assert.Empty(t, res.Diffs, "repaired")
+}
+
+func TestVerifyCompositeTextKey(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	// A case-insensitive collation orders 'b' < 'C' in MySQL, while
+	// PostgreSQL's "C" order puts 'C' first: verify compares in code point
+	// order on both sides.
+	d.mysqlExec(t,
+		"CREATE TABLE kv (ns varchar(10) NOT NULL, k varchar(10) NOT NULL, v int, PRIMARY KEY (ns, k)) DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_general_ci",
+		"INSERT INTO kv SELECT ELT(1 + seq % 3, 'a', 'B', 'c'), CONCAT(CHAR(65 + seq % 26 + 32 * (seq % 2)), seq), seq FROM seq_1_to_2000",
+	)
+	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "kv"}, Policies{})
+	require.NoError(t, err)
+	d.snapshotCopy(t, m)
+	opts := VerifyOptions{ChunkRows: 300, LeafRows: 8}
+	res, err := Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	require.Empty(t, res.Diffs)
+	assert.EqualValues(t, 2000, res.TargetRows)
+
+	d.pgExec(t, "UPDATE kv SET v = -1 WHERE ns = 'B' AND k = 'b1'", "DELETE FROM kv WHERE ns = 'c' AND k = 'C2'")
+	res, err = Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	slices.SortFunc(res.Diffs, func(a, b RowDiff) int { return strings.Compare(a.Key[1], b.Key[1]) })
+	assert.Equal(t, []RowDiff{
+		{Key: []string{"c", "C2"}, Kind: DiffMissing},
+		{Key: []string{"B", "b1"}, Kind: DiffDifferent, Columns: []string{"v"}},
+	}, res.Diffs)
+}
