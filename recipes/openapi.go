@@ -83,7 +83,9 @@ type oaGen struct {
 
 var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
-func schemaName(resource string) string { return applyCasing("pascal", nonWord.ReplaceAllString(resource, "_")) }
+func schemaName(resource string) string {
+	return applyCasing("pascal", nonWord.ReplaceAllString(resource, "_"))
+}
 
 func problemSchema() obj {
 	return obj{"type": "object", "required": []string{"type", "title", "status"}, "properties": obj{
