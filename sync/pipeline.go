@@ -232,8 +232,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) runSessions(ctx context.Context) error {
 	backoff := p.o.RetryMin
 	for {
-		started := time.Now()
 		err := p.session(ctx)
+		if p.phase.Load() == PhaseStreaming {
+			backoff = p.o.RetryMin // the last session got going: start over
+		}
 		if ctx.Err() != nil {
 			p.phase.Store(PhaseStopped)
 			return nil
@@ -253,9 +255,6 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 		case !retryable(err):
 			p.log.Error("sync stopped", "error", err)
 			return fmt.Errorf("pipeline %q: %w", p.cfg.Name, err)
-		}
-		if time.Since(started) > 2*p.o.RetryMax {
-			backoff = p.o.RetryMin
 		}
 		p.phase.Store(PhaseWaiting)
 		p.log.Warn(fmt.Sprintf("%s unreachable, retrying in %s: %v", which(err), backoff, err))

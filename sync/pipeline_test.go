@@ -57,7 +57,7 @@ func TestPipelineSnapshotThenStream(t *testing.T) {
 	})
 
 	t.Run("stream", func(t *testing.T) {
-		e.exec("SET SESSION sql_mode = ''", manyTypesRow(7000))                           // insert
+		e.exec("SET SESSION sql_mode = ''", manyTypesRow(7000))                            // insert
 		e.exec(`UPDATE items SET name = 'renamed', price = -1.5, js = '[]' WHERE id = 3`)  // update
 		e.exec(`UPDATE items SET id = 100000 WHERE id = 4`)                                // key change
 		e.exec(`DELETE FROM items WHERE id IN (5, 6)`)                                     // delete
