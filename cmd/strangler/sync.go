@@ -1,18 +1,338 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	gosync "sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
+
+	"github.com/stranglerfig/strangler/internal/config"
+	ssync "github.com/stranglerfig/strangler/sync"
+)
 
 func (a *app) syncCommand() *cobra.Command {
 	c := &cobra.Command{Use: "sync", Short: "Change-data sync between the legacy and new databases"}
-	runCmd := &cobra.Command{Use: "run", Short: "Snapshot, then stream changes, for every pipeline", Args: cobra.NoArgs,
-		RunE: notYet("change-data sync")}
 	status := &cobra.Command{Use: "status", Short: "Show each pipeline's phase, position and lag", Args: cobra.NoArgs,
-		RunE: notYet("change-data sync")}
+		RunE: a.syncStatus}
 	status.Flags().StringP("output", "o", "text", "output format: text or json")
 	verify := &cobra.Command{Use: "verify", Short: "Compare source and target row by row (exit 0 only when identical)", Args: cobra.NoArgs,
 		RunE: notYet("change-data sync")}
 	verify.Flags().StringSlice("table", nil, "only these tables")
 	verify.Flags().Bool("repair", false, "rewrite differing rows from the source")
-	c.AddCommand(runCmd, status, verify)
+	c.AddCommand(a.syncRunCommand(), status, verify)
 	return c
+}
+
+func (a *app) syncRunCommand() *cobra.Command {
+	var only []string
+	var metricsAddr string
+	var acceptDDL bool
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Snapshot, then stream changes, for every pipeline",
+		Long: `run syncs every legacy-to-new pipeline of the project file (or those named with
+--pipeline) until interrupted: a consistent snapshot of each table not yet
+copied, then the binlog from the snapshot's position. Changes are applied to
+PostgreSQL in batches of whole source transactions, each batch committed
+together with its binlog position in the schema "strangler" of the target, so
+a crash or restart loses nothing and applies nothing twice.
+
+A database that goes away is waited for, with a log line per attempt. DDL
+other than ADD COLUMN and widening changes pauses its pipeline: the statement
+is logged and shown by "sync status"; apply its equivalent to the target by
+hand, then run again with --accept-ddl.
+
+Exit status: 0 after an interrupt, 1 when a pipeline paused or failed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.config(false)
+			if err != nil {
+				return err
+			}
+			pipes, err := selectPipelines(cfg, only)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return a.runSync(cmd.Context(), pipes, metricsAddr, acceptDDL)
+		},
+	}
+	c.Flags().StringSliceVar(&only, "pipeline", nil, "run only these pipelines (default: all)")
+	c.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (default: off)")
+	c.Flags().BoolVar(&acceptDDL, "accept-ddl", false, "resume pipelines paused on DDL, after the paused statement (apply its equivalent to the target first)")
+	return c
+}
+
+// selectPipelines returns the legacy-to-new pipelines named in only (all
+// when empty).
+func selectPipelines(cfg *config.Config, only []string) ([]config.Pipeline, error) {
+	var out []config.Pipeline
+	for _, p := range cfg.Sync {
+		if len(only) > 0 && !slices.Contains(only, p.Name) {
+			continue
+		}
+		if p.Direction == config.DirectionNewToLegacy {
+			return nil, fmt.Errorf("sync pipeline %q: direction %s is not available in this build", p.Name, p.Direction)
+		}
+		out = append(out, p)
+	}
+	for _, n := range only {
+		if !slices.ContainsFunc(cfg.Sync, func(p config.Pipeline) bool { return p.Name == n }) {
+			return nil, fmt.Errorf("no sync pipeline named %q in %s", n, cfg.File)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s has no sync pipeline", cfg.File)
+	}
+	return out, nil
+}
+
+func (a *app) runSync(ctx context.Context, pipes []config.Pipeline, metricsAddr string, acceptDDL bool) error {
+	reg := prometheus.NewRegistry()
+	metrics, err := ssync.NewMetrics(reg)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	mctx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	g, gctx := errgroup.WithContext(mctx)
+	if metricsAddr != "" {
+		ln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("metrics listener: %w", err)}
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		a.log.Info("serving metrics at http://" + ln.Addr().String() + "/metrics")
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+	prog := newProgress(a.stderr, a.log)
+	var mu gosync.Mutex
+	var failures []error
+	var wg gosync.WaitGroup
+	for _, pc := range pipes {
+		if pc.Direction == config.DirectionBoth {
+			a.log.Warn(fmt.Sprintf("sync pipeline %q: direction both: only legacy-to-new runs in this build", pc.Name))
+		}
+		p, err := ssync.New(pc, pc.Source, pc.Target, ssync.Options{
+			Logger: a.log, Metrics: metrics, Progress: prog.update, AcceptDDL: acceptDDL,
+		})
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Run(ctx); err != nil {
+				mu.Lock()
+				failures = append(failures, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	prog.finish()
+	stopMetrics() // the pipelines are done
+	if err := g.Wait(); err != nil {
+		a.log.Error("metrics server", "error", err)
+	}
+	if len(failures) > 0 {
+		for _, f := range failures {
+			fmt.Fprintln(a.stderr, "strangler: sync:", f)
+		}
+		return &exitError{code: exitFailed, err: errFailed}
+	}
+	return nil
+}
+
+// progress shows snapshot progress: a bar per table on a terminal, a log
+// line every few seconds otherwise.
+type progress struct {
+	mu     gosync.Mutex
+	w      io.Writer
+	tty    bool
+	log    interface{ Info(string, ...any) }
+	bars   map[string]*progressbar.ProgressBar
+	logged map[string]time.Time
+	start  map[string]time.Time
+	first  map[string]int64
+}
+
+func newProgress(w io.Writer, log interface{ Info(string, ...any) }) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return &progress{w: w, tty: tty, log: log, bars: map[string]*progressbar.ProgressBar{},
+		logged: map[string]time.Time{}, start: map[string]time.Time{}, first: map[string]int64{}}
+}
+
+func (p *progress) update(s ssync.SnapshotProgress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := s.Pipeline + "/" + s.Table
+	total := max(s.Total, s.Rows)
+	if p.tty {
+		bar := p.bars[key]
+		if bar == nil {
+			bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(p.w),
+				progressbar.OptionSetDescription(key),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetItsString("rows"),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
+			)
+			p.bars[key] = bar
+		}
+		bar.ChangeMax64(total)
+		_ = bar.Set64(s.Rows)
+		if s.Done {
+			_ = bar.Finish()
+		}
+		return
+	}
+	now := time.Now()
+	if _, ok := p.start[key]; !ok {
+		p.start[key], p.first[key] = now, s.Rows
+	}
+	if !s.Done && now.Sub(p.logged[key]) < 5*time.Second {
+		return
+	}
+	p.logged[key] = now
+	rate := float64(s.Rows-p.first[key]) / max(now.Sub(p.start[key]).Seconds(), 1e-3)
+	eta := "-"
+	if rate > 0 && total > s.Rows {
+		eta = (time.Duration(float64(total-s.Rows)/rate) * time.Second).Round(time.Second).String()
+	}
+	pct := 100.0
+	if total > 0 {
+		pct = 100 * float64(s.Rows) / float64(total)
+	}
+	p.log.Info(fmt.Sprintf("snapshot %s: %d/%d rows (%.1f%%), %.0f rows/s, ETA %s", key, s.Rows, total, pct, rate, eta))
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range p.bars {
+		_ = b.Exit()
+	}
+}
+
+func (a *app) syncStatus(cmd *cobra.Command, _ []string) error {
+	output, _ := cmd.Flags().GetString("output")
+	if output != "text" && output != "json" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("sync status: -o %q: want text or json", output)}
+	}
+	cfg, err := a.config(false)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Sync) == 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s has no sync pipeline", cfg.File)}
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+	defer cancel()
+	var out []ssync.Status
+	for _, p := range cfg.Sync {
+		st, err := readPipelineStatus(ctx, p)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		out = append(out, st)
+	}
+	if output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	printStatus(a.stdout, out)
+	return nil
+}
+
+func readPipelineStatus(ctx context.Context, p config.Pipeline) (ssync.Status, error) {
+	dsn, err := config.PostgresDSN(p.Target)
+	if err != nil {
+		return ssync.Status{}, fmt.Errorf("sync pipeline %q: %w", p.Name, err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return ssync.Status{}, fmt.Errorf("sync pipeline %q: connecting to %s: %w", p.Name, config.Redact(dsn), err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	st, err := ssync.ReadStatus(ctx, conn, p.Name)
+	if err != nil {
+		return st, err
+	}
+	// Tables that have no snapshot row yet.
+	for _, t := range p.Tables {
+		if !slices.ContainsFunc(st.Tables, func(ts ssync.TableStatus) bool { return ts.Table == t.Name }) {
+			st.Tables = append(st.Tables, ssync.TableStatus{Table: t.Name, Phase: "not started"})
+		}
+	}
+	return st, nil
+}
+
+// printStatus writes the text form of sync status.
+func printStatus(w io.Writer, sts []ssync.Status) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PIPELINE\tTABLE\tPHASE\tPOSITION\tLAG\tLAG EVENTS\tROWS/S\tUPDATED")
+	for _, s := range sts {
+		updated := "-"
+		if !s.UpdatedAt.IsZero() {
+			updated = time.Since(s.UpdatedAt).Round(time.Second).String() + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t\t%s\t%s\t%.1fs\t%d\t%.0f\t%s\n", s.Pipeline, s.Phase, s.Position, s.LagSeconds, s.LagEvents, s.RowsPerSec, updated)
+		for _, t := range s.Tables {
+			phase := t.Phase
+			if t.Phase == ssync.PhaseSnapshot {
+				phase = fmt.Sprintf("snapshot %.1f%% (%d/%d rows)", t.Percent, t.Rows, t.Total)
+			}
+			fmt.Fprintf(tw, "\t%s\t%s\t\t\t\t\t\n", t.Table, phase)
+		}
+	}
+	tw.Flush()
+	for _, s := range sts {
+		if s.Phase != ssync.PhasePaused {
+			continue
+		}
+		if s.Statement != "" {
+			fmt.Fprintf(w, "\n%s is paused on DDL:\n  %s\n  %s\n  Apply its equivalent to the target, then: strangler sync run --accept-ddl\n",
+				s.Pipeline, s.Statement, strings.TrimSpace(s.Reason))
+		} else {
+			fmt.Fprintf(w, "\n%s is paused: %s\n", s.Pipeline, s.Reason)
+		}
+	}
 }

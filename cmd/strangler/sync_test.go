@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
+	ssync "github.com/stranglerfig/strangler/sync"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
+type lockedBuffer struct {
+	mu gosync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func TestSyncRunStatusAndMetrics(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	db, err := sql.Open("mysql", my)
+	require.NoError(t, err)
+	defer db.Close()
+	for _, s := range []string{
+		`CREATE TABLE orders (id int PRIMARY KEY, status enum('new','paid') NOT NULL, total decimal(10,2))`,
+		`INSERT INTO orders VALUES (1, 'new', 9.99), (2, 'paid', 20.00)`,
+	} {
+		_, err := db.Exec(s)
+		require.NoError(t, err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "strangler.yaml")
+	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, `databases:
+  legacy: %q
+  new: %q
+sync:
+  - name: shop
+    tables: [orders]
+`, my, pg), 0o600))
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-c", file, "sync", "run", "--metrics", addr}, io.Discard, stderr) }()
+
+	var st []ssync.Status
+	require.Eventually(t, func() bool {
+		code, out, _ := runCLI(t, "-c", file, "sync", "status", "-o", "json")
+		if code != exitOK || json.Unmarshal([]byte(out), &st) != nil || len(st) != 1 {
+			return false
+		}
+		return st[0].Phase == ssync.PhaseStreaming && len(st[0].Tables) == 1 && st[0].Tables[0].Percent == 100
+	}, time.Minute, 50*time.Millisecond, "stderr:\n%s", stderr)
+	assert.Equal(t, "shop", st[0].Pipeline)
+	assert.NotEmpty(t, st[0].Position.File)
+	assert.EqualValues(t, 2, st[0].Tables[0].Rows)
+
+	_, err = db.Exec(`UPDATE orders SET status = 'paid' WHERE id = 1`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return bytes.Contains(b, []byte(`strangler_sync_changes_total{op="update",pipeline="shop",table="orders"} 1`)) &&
+			bytes.Contains(b, []byte(`strangler_sync_changes_total{op="snapshot",pipeline="shop",table="orders"} 2`)) &&
+			bytes.Contains(b, []byte(`strangler_sync_lag_seconds{pipeline="shop"}`))
+	}, 30*time.Second, 50*time.Millisecond)
+
+	code, out, _ := runCLI(t, "-c", file, "sync", "status")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "PIPELINE")
+	assert.Contains(t, out, "shop")
+	assert.Contains(t, out, "streaming")
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, exitOK, code, "stderr:\n%s", stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("sync run did not stop after the interrupt")
+	}
+	assert.NotContains(t, stderr.String(), "password")
+}
+
+func TestSyncStatusShowsPause(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	db, err := sql.Open("mysql", my)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec(`CREATE TABLE orders (id int PRIMARY KEY, note varchar(10))`)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "strangler.yaml")
+	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, "databases:\n  legacy: %q\n  new: %q\nsync:\n  - name: shop\n    tables: [orders]\n", my, pg), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-c", file, "sync", "run"}, io.Discard, stderr) }()
+	require.Eventually(t, func() bool {
+		code, out, _ := runCLI(t, "-c", file, "sync", "status")
+		return code == exitOK && bytes.Contains([]byte(out), []byte("streaming"))
+	}, time.Minute, 50*time.Millisecond)
+	_, err = db.Exec(`ALTER TABLE orders DROP COLUMN note`)
+	require.NoError(t, err)
+	select {
+	case code := <-done:
+		assert.Equal(t, exitFailed, code)
+	case <-time.After(30 * time.Second):
+		t.Fatal("sync run did not stop on the pause")
+	}
+	assert.Contains(t, stderr.String(), "ALTER TABLE orders DROP COLUMN note")
+	code, out, _ := runCLI(t, "-c", file, "sync", "status")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "paused")
+	assert.Contains(t, out, "shop is paused on DDL:\n  ALTER TABLE orders DROP COLUMN note")
+	assert.Contains(t, out, "--accept-ddl")
+}
