@@ -73,7 +73,7 @@ func Parse(name string, data []byte) (*Recipe, error) {
 		return nil, syntaxError(name, err)
 	}
 	d := &decoder{file: name, pos: r.pos}
-	root := &yaml.Node{Kind: yaml.MappingNode}
+	root := &yaml.Node{Kind: yaml.MappingNode, Line: 1}
 	if len(doc.Content) > 0 {
 		root = doc.Content[0]
 	}

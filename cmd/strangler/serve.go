@@ -1,10 +1,204 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/recipes"
+	"golang.org/x/sync/errgroup"
+)
+
+// serveOptions are the flags of strangler serve.
+type serveOptions struct {
+	listen   string
+	database string
+	migrate  bool
+	schema   bool
+	openapi  bool
+	check    bool
+	watch    time.Duration
+}
+
+// serviceSpec is one recipe to serve and where.
+type serviceSpec struct {
+	recipe string
+	listen string
+}
 
 func (a *app) serveCommand() *cobra.Command {
-	c := &cobra.Command{Use: "serve [RECIPE...]", Short: "Run recipe services (the project file's services when no recipe is named)",
-		RunE: notYet("the recipe runtime")}
-	c.Flags().Bool("migrate", false, "create or update the services' tables from the recipes")
+	o := &serveOptions{}
+	c := &cobra.Command{
+		Use:   "serve [RECIPE[=HOST:PORT]...]",
+		Short: "Run recipe services (the project file's services when no recipe is named)",
+		Long: `Serve each recipe as a REST service over PostgreSQL: one HTTP server per
+recipe, with /openapi.json, /healthz and /metrics. Without arguments the
+services of the project file are served. A recipe named on the command line
+listens on --listen, or on the address after '=' (orders.yaml=127.0.0.1:9100).
+
+The database is --database, else $STRANGLER_DATABASE, else the project
+file's databases.new. A changed recipe file is reloaded without dropping
+requests (--watch); a bad one is refused and the running one kept.`,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.serve(cmd.Context(), o, args) },
+	}
+	f := c.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:9100", "address of a recipe named without =HOST:PORT")
+	f.StringVar(&o.database, "database", "", "PostgreSQL URL (default $STRANGLER_DATABASE, else databases.new of the project file)")
+	f.BoolVar(&o.migrate, "migrate", false, "create or update the services' tables from the recipes (additive changes only), then serve")
+	f.BoolVar(&o.schema, "schema", false, "print the JSON Schema of the recipe format and exit")
+	f.BoolVar(&o.openapi, "openapi", false, "print the OpenAPI 3.1 document of each recipe and exit")
+	f.BoolVar(&o.check, "check", false, "validate the recipes, print what they declare and exit")
+	f.DurationVar(&o.watch, "watch", time.Second, "how often recipe files are checked for changes; 0 turns reloading off")
 	return c
+}
+
+func (a *app) serve(ctx context.Context, o *serveOptions, args []string) error {
+	if o.schema {
+		b, err := recipes.JSONSchema()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(a.stdout, string(b))
+		return err
+	}
+	specs, cfg, err := a.serviceSpecs(o, args)
+	if err != nil {
+		return err
+	}
+	loaded := make([]*recipes.Recipe, len(specs))
+	for i, s := range specs {
+		r, err := recipes.Load(s.recipe)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		loaded[i] = r
+	}
+	if o.openapi {
+		for _, r := range loaded {
+			doc, err := recipes.OpenAPI(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, string(doc))
+		}
+		return nil
+	}
+	if o.check {
+		for i, r := range loaded {
+			fmt.Fprintf(a.stdout, "%s: ok (service %s, %d resources, %d endpoints, listen %s)\n",
+				specs[i].recipe, r.Service, len(r.Resources), len(r.Endpoints), specs[i].listen)
+		}
+		return nil
+	}
+	dsn := o.database
+	if dsn == "" {
+		dsn = os.Getenv("STRANGLER_DATABASE")
+	}
+	if dsn == "" && cfg != nil {
+		dsn = cfg.Databases.New
+	}
+	if dsn == "" {
+		return &exitError{code: exitUsage, err: errors.New("serve: no database: give --database, set STRANGLER_DATABASE or databases.new in the project file")}
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", config.Redact(dsn), err)}
+	}
+	defer pool.Close()
+	return a.runServices(ctx, o, pool, specs, loaded)
+}
+
+// serviceSpecs lists the recipes to serve: those named on the command
+// line, else the project file's services.
+func (a *app) serviceSpecs(o *serveOptions, args []string) ([]serviceSpec, *config.Config, error) {
+	cfg, err := a.config(len(args) > 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var specs []serviceSpec
+	for _, arg := range args {
+		file, addr, ok := strings.Cut(arg, "=")
+		if !ok {
+			addr = o.listen
+		}
+		specs = append(specs, serviceSpec{recipe: file, listen: addr})
+	}
+	if len(args) == 0 {
+		for _, s := range cfg.Services {
+			specs = append(specs, serviceSpec{recipe: cfg.Resolve(s.Recipe), listen: s.Listen})
+		}
+	}
+	if len(specs) == 0 {
+		return nil, nil, &exitError{code: exitUsage, err: errors.New("serve: no recipe named and no services in the project file")}
+	}
+	seen := map[string]string{}
+	for _, s := range specs {
+		if other, dup := seen[s.listen]; dup {
+			return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("serve: %s and %s both listen on %s", other, s.recipe, s.listen)}
+		}
+		seen[s.listen] = s.recipe
+	}
+	return specs, cfg, nil
+}
+
+func (a *app) runServices(ctx context.Context, o *serveOptions, pool *pgxpool.Pool, specs []serviceSpec, loaded []*recipes.Recipe) error {
+	if o.migrate {
+		for _, r := range loaded {
+			m, err := recipes.Migrate(ctx, pool, r)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			for _, s := range m.Applied {
+				fmt.Fprintf(a.stdout, "%s: applied: %s\n", r.Service, strings.SplitN(s, "\n", 2)[0])
+			}
+			for _, n := range m.Notes {
+				fmt.Fprintf(a.stdout, "%s: note: %s\n", r.Service, n)
+			}
+			if len(m.Applied) == 0 {
+				fmt.Fprintf(a.stdout, "%s: tables up to date\n", r.Service)
+			}
+		}
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for i, spec := range specs {
+		svc, err := recipes.NewService(loaded[i], pool, recipes.WithLogger(a.log))
+		if err != nil {
+			return err
+		}
+		if err := svc.Start(ctx); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", spec.listen)
+		if err != nil {
+			_ = svc.Close(context.Background())
+			return &exitError{code: exitUsage, err: fmt.Errorf("serve: listening on %s: %w", spec.listen, err)}
+		}
+		srv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		a.log.Info("serving recipe", "service", loaded[i].Service, "listen", ln.Addr().String(), "recipe", spec.recipe)
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serving %s: %w", spec.recipe, err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			err := srv.Shutdown(sctx)
+			return errors.Join(err, svc.Close(sctx))
+		})
+		if o.watch > 0 {
+			g.Go(func() error { return svc.Watch(ctx, spec.recipe, o.watch) })
+		}
+	}
+	return g.Wait()
 }
