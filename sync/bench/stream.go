@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stranglerfig/strangler/internal/config"
+	ssync "github.com/stranglerfig/strangler/sync"
+)
+
+// streaming measures apply rate, lag and verify on one target database.
+func (b *bench) streaming() error {
+	if b.skipped("stream") {
+		return nil
+	}
+	const db = "stream"
+	if err := b.pg.CreateDatabase(b.ctx, db); err != nil {
+		return err
+	}
+	if _, err := b.src.ExecContext(b.ctx, `CREATE TABLE lagprobe (id int PRIMARY KEY, sent bigint NOT NULL)`); err != nil {
+		return err
+	}
+	cfg := b.pipelineConfig(db)
+	cfg.Tables = append(cfg.Tables, config.Table{Name: "lagprobe"})
+	tr := &applyTracker{}
+	snapped := make(chan string, len(cfg.Tables))
+	start := func() (*ssync.Pipeline, error) {
+		p, err := ssync.New(cfg, b.my.URL("bench"), b.pg.URL(db), ssync.Options{Logger: b.log, AfterApply: tr.hook,
+			Progress: func(sp ssync.SnapshotProgress) {
+				if sp.Done {
+					snapped <- sp.Table
+				}
+			}})
+		if err != nil {
+			return nil, err
+		}
+		return p, p.Start(b.ctx)
+	}
+	stop := func(p *ssync.Pipeline) error {
+		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		defer cancel()
+		return p.Close(ctx)
+	}
+
+	// The initial copy, then stop: a backlog builds up while it is down.
+	p, err := start()
+	if err != nil {
+		return err
+	}
+	for range cfg.Tables {
+		<-snapped
+	}
+	// A change after the snapshot, for the stream to apply.
+	if _, err := b.src.ExecContext(b.ctx, `INSERT INTO lagprobe VALUES (-1, 0)`); err != nil {
+		return err
+	}
+	pos, err := b.masterPos()
+	if err != nil {
+		return err
+	}
+	if _, err := tr.waitFor(pos, 10*time.Minute); err != nil {
+		return err
+	}
+	if err := stop(p); err != nil {
+		return err
+	}
+
+	backlog := envInt("STRANGLER_BENCH_BACKLOG", 200_000)
+	if err := b.makeBacklog(backlog); err != nil {
+		return err
+	}
+	if pos, err = b.masterPos(); err != nil {
+		return err
+	}
+	before := tr.changes.Load()
+	t0 := time.Now()
+	if p, err = start(); err != nil {
+		return err
+	}
+	end, err := tr.waitFor(pos, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	drained := tr.changes.Load() - before
+	drainRate := float64(drained) / end.Sub(t0).Seconds()
+	b.figure["drain"] = drainRate
+	b.report("streaming backlog drain %9.0f changes/s  (%d changes in %s, restart included; target >= 20000)", drainRate, drained, end.Sub(t0).Round(time.Millisecond))
+
+	secs := envInt("STRANGLER_BENCH_SECONDS", 10)
+	if err := b.saturate(tr, time.Duration(secs)*time.Second); err != nil {
+		return err
+	}
+	if !b.skipped("lag") {
+		if err := b.lag(db, tr, envInt("STRANGLER_BENCH_RATE", 2000), time.Duration(secs)*time.Second); err != nil {
+			return err
+		}
+	}
+	if err := stop(p); err != nil {
+		return err
+	}
+	if !b.skipped("verify") {
+		return b.verify(db)
+	}
+	return nil
+}
+
+// makeBacklog writes n row changes: updates of 100 rows per transaction.
+func (b *bench) makeBacklog(n int) error {
+	t0 := time.Now()
+	for done := 0; done < n; done += 100 {
+		lo := 1 + (done % (b.rows - 100))
+		if _, err := b.src.ExecContext(b.ctx, `UPDATE orders SET total = total + 1, note = CONCAT('backlog ', id), paid = 1 - paid,
+			status = ELT(1 + (id + ?) % 4, 'new', 'paid', 'shipped', 'cancelled') WHERE id BETWEEN ? AND ?`, done, lo, lo+99); err != nil {
+			return fmt.Errorf("writing the backlog: %w", err)
+		}
+	}
+	fmt.Printf("  backlog of %d changes written in %s\n", n, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// saturate runs writers as fast as MariaDB takes them, with the pipeline
+// streaming, and reports both rates.
+func (b *bench) saturate(tr *applyTracker, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(b.ctx, d)
+	defer cancel()
+	var written atomic.Int64
+	var wg gosync.WaitGroup
+	errs := make(chan error, 4)
+	before := tr.changes.Load()
+	t0 := time.Now()
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 99))
+			for ctx.Err() == nil {
+				// 10 single-row updates and one insert in one transaction.
+				tx, err := b.src.BeginTx(b.ctx, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for range 10 {
+					if _, err := tx.Exec(`UPDATE orders SET total = total + 1, updated_at = NOW() WHERE id = ?`, 1+rng.IntN(b.rows)); err != nil {
+						tx.Rollback()
+						errs <- err
+						return
+					}
+				}
+				if _, err := tx.Exec(`INSERT INTO orders (customer_id, status, total, note, created_at, paid) VALUES (1, 'new', 1, 'sat', NOW(), 0)`); err != nil {
+					tx.Rollback()
+					errs <- err
+					return
+				}
+				if err := tx.Commit(); err != nil {
+					errs <- err
+					return
+				}
+				written.Add(11)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	applied := tr.changes.Load() - before
+	close(errs)
+	for err := range errs {
+		return fmt.Errorf("saturating writer: %w", err)
+	}
+	pos, err := b.masterPos()
+	if err != nil {
+		return err
+	}
+	end, err := tr.waitFor(pos, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	b.report("streaming under a saturating writer: writer %0.f changes/s, applied %.0f changes/s during the run, caught up %s after it",
+		float64(written.Load())/elapsed.Seconds(), float64(applied)/elapsed.Seconds(), max(0, end.Sub(t0.Add(elapsed))).Round(time.Millisecond))
+	b.figure["saturate"] = float64(applied) / elapsed.Seconds()
+	return nil
+}
+
+// lag writes changes at a steady rate: each transaction updates 9 orders
+// and stamps a lagprobe row with the time just before its COMMIT; a
+// trigger on the target records, at apply, how old the stamp is.
+func (b *bench) lag(db string, tr *applyTracker, rate int, d time.Duration) error {
+	c, err := pgx.Connect(b.ctx, b.pg.URL(db))
+	if err != nil {
+		return err
+	}
+	defer c.Close(b.ctx)
+	for _, s := range []string{
+		`CREATE TABLE lag_samples (micros double precision)`,
+		`CREATE FUNCTION lag_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			INSERT INTO lag_samples VALUES (extract(epoch FROM clock_timestamp()) * 1e6 - NEW.sent); RETURN NULL; END $$`,
+		`CREATE TRIGGER lag_t AFTER INSERT OR UPDATE ON lagprobe FOR EACH ROW EXECUTE FUNCTION lag_f()`,
+	} {
+		if _, err := c.Exec(b.ctx, s); err != nil {
+			return err
+		}
+	}
+	const perTxn = 10
+	interval := time.Second * perTxn / time.Duration(rate)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	rng := rand.New(rand.NewPCG(5, 6))
+	deadline := time.Now().Add(d)
+	n := 0
+	for time.Now().Before(deadline) {
+		<-tick.C
+		tx, err := b.src.BeginTx(b.ctx, nil)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, perTxn-1)
+		for i := range ids {
+			ids[i] = fmt.Sprint(1 + rng.IntN(b.rows))
+		}
+		if _, err := tx.Exec(`UPDATE orders SET total = total + 1 WHERE id IN (` + strings.Join(ids, ",") + `)`); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO lagprobe VALUES (?, ?) ON DUPLICATE KEY UPDATE sent = VALUES(sent)`, n%1000, time.Now().UnixMicro()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		n++
+	}
+	pos, err := b.masterPos()
+	if err != nil {
+		return err
+	}
+	if _, err := tr.waitFor(pos, time.Minute); err != nil {
+		return err
+	}
+	var p50, p99, mx float64
+	var samples int
+	if err := c.QueryRow(b.ctx, `SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY micros),
+		percentile_cont(0.99) WITHIN GROUP (ORDER BY micros), max(micros) FROM lag_samples`).Scan(&samples, &p50, &p99, &mx); err != nil {
+		return err
+	}
+	b.figure["lag_p99_ms"] = p99 / 1000
+	b.report("lag at %d changes/s (%d transactions of %d changes): p50 %.1f ms, p99 %.1f ms, max %.1f ms (target p99 < 1000 ms)",
+		n*perTxn/int(d.Seconds()), samples, perTxn, p50/1000, p99/1000, mx/1000)
+	return nil
+}
+
+// verify compares the streamed orders table with the source.
+func (b *bench) verify(db string) error {
+	pool, err := pgxpool.New(b.ctx, b.pg.URL(db))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	m, err := ssync.LoadTableMap(b.ctx, b.src, "bench", config.Table{Name: "orders", Target: "orders"}, ssync.Policies{})
+	if err != nil {
+		return err
+	}
+	var rates []float64
+	for range b.runs {
+		res, err := ssync.Verify(b.ctx, b.src, pool, m, ssync.VerifyOptions{Logger: b.log})
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		if len(res.Diffs) > 0 {
+			return fmt.Errorf("verify found %d differences after streaming, first %+v", len(res.Diffs), res.Diffs[0])
+		}
+		rates = append(rates, float64(res.SourceRows)/res.Elapsed.Seconds())
+	}
+	b.figure["verify"] = median(rates)
+	b.report("verify on identical tables %9.0f rows/s  (median of %s; target >= 1000000)", median(rates), fmtRates(rates))
+	return nil
+}
+
+func (b *bench) summary() {
+	fmt.Println()
+	fmt.Println("summary")
+	for _, l := range b.lines {
+		fmt.Println("  " + l)
+	}
+}
+
+var _ = sql.ErrNoRows
