@@ -1,28 +1,266 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/proxy"
+)
+
+// Environment variables of admin clients (DESIGN.md "Contracts").
+const (
+	envAdmin      = "STRANGLER_ADMIN"       // admin API URL
+	envAdminToken = "STRANGLER_ADMIN_TOKEN" // bearer token
+)
+
+// adminTimeout bounds one admin API call of the CLI.
+const adminTimeout = 30 * time.Second
 
 func (a *app) routesCommand() *cobra.Command {
 	c := &cobra.Command{Use: "routes", Short: "List, change and audit routes through the admin API"}
-	list := &cobra.Command{Use: "list", Short: "List routes with mode, percent, target, breaker state and version", Args: cobra.NoArgs,
-		RunE: notYet("the admin API")}
-	list.Flags().StringP("output", "o", "text", "output format: text or json")
+	list := &cobra.Command{Use: "list", Short: "List routes with mode, percent, target, breaker state and version", Args: cobra.NoArgs}
+	listOut := list.Flags().StringP("output", "o", "text", "output format: text or json")
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(*listOut); err != nil {
+			return err
+		}
+		var resp proxy.RoutesResponse
+		raw, err := a.adminCall(cmd.Context(), http.MethodGet, "/routes", nil, &resp)
+		if err != nil {
+			return err
+		}
+		if *listOut == "json" {
+			_, err = a.stdout.Write(raw)
+			return err
+		}
+		return printRoutes(a.stdout, resp)
+	}
+
 	set := &cobra.Command{Use: "set NAME --mode legacy|shadow|canary|new [--percent N] [--reason TEXT]", Short: "Change a route's mode or percent",
-		Args: cobra.ExactArgs(1), RunE: notYet("the admin API")}
-	set.Flags().String("mode", "", "legacy, shadow, canary or new")
-	set.Flags().Float64("percent", 0, "canary share, 0 to 100")
-	set.Flags().String("reason", "", "why, for the audit log")
-	history := &cobra.Command{Use: "history", Short: "Show the audit log of route changes", Args: cobra.NoArgs,
-		RunE: notYet("the admin API")}
-	history.Flags().StringP("output", "o", "text", "output format: text or json")
+		Args: cobra.ExactArgs(1)}
+	mode := set.Flags().String("mode", "", "legacy, shadow, canary or new (required)")
+	percent := set.Flags().Float64("percent", 0, "canary share, 0 to 100 (default: keep the current one)")
+	reason := set.Flags().String("reason", "", "why, for the audit log")
+	expect := set.Flags().Uint64("expect-version", 0, "refuse the change unless the route state is at this version")
+	set.RunE = func(cmd *cobra.Command, args []string) error {
+		if *mode == "" {
+			return &exitError{code: exitUsage, err: errors.New("routes set: --mode is required (legacy, shadow, canary or new)")}
+		}
+		req := proxy.RouteChangeRequest{Mode: mode, Reason: *reason}
+		if cmd.Flags().Changed("percent") {
+			req.Percent = percent
+		}
+		if cmd.Flags().Changed("expect-version") {
+			req.ExpectVersion = expect
+		}
+		var resp proxy.RoutesResponse
+		if _, err := a.adminCall(cmd.Context(), http.MethodPost, "/routes/"+url.PathEscape(args[0]), req, &resp); err != nil {
+			return err
+		}
+		return printChange(a.stdout, resp)
+	}
+
+	history := &cobra.Command{Use: "history", Short: "Show the audit log of route changes", Args: cobra.NoArgs}
+	histOut := history.Flags().StringP("output", "o", "text", "output format: text or json")
+	history.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(*histOut); err != nil {
+			return err
+		}
+		var resp proxy.HistoryResponse
+		raw, err := a.adminCall(cmd.Context(), http.MethodGet, "/history", nil, &resp)
+		if err != nil {
+			return err
+		}
+		if *histOut == "json" {
+			_, err = a.stdout.Write(raw)
+			return err
+		}
+		return printHistory(a.stdout, resp.History)
+	}
 	c.AddCommand(list, set, history)
 	return c
 }
 
 func (a *app) rollbackCommand() *cobra.Command {
-	c := &cobra.Command{Use: "rollback NAME... | --all", Short: "Send routes back to legacy at once, on every replica",
-		RunE: notYet("the admin API")}
-	c.Flags().Bool("all", false, "roll back every route")
-	c.Flags().String("reason", "", "why, for the audit log")
+	c := &cobra.Command{Use: "rollback NAME... | --all", Short: "Send routes back to legacy at once, on every replica"}
+	all := c.Flags().Bool("all", false, "roll back every route")
+	reason := c.Flags().String("reason", "", "why, for the audit log")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		switch {
+		case *all && len(args) > 0:
+			return &exitError{code: exitUsage, err: errors.New("rollback: name routes or give --all, not both")}
+		case !*all && len(args) == 0:
+			return &exitError{code: exitUsage, err: errors.New("rollback: name at least one route, or give --all")}
+		}
+		req := proxy.RollbackRequest{Routes: args, All: *all, Reason: *reason}
+		var resp proxy.RoutesResponse
+		if _, err := a.adminCall(cmd.Context(), http.MethodPost, "/rollback", req, &resp); err != nil {
+			return err
+		}
+		return printChange(a.stdout, resp)
+	}
 	return c
+}
+
+func checkOutput(o string) error {
+	if o != "text" && o != "json" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("-o %q: use text or json", o)}
+	}
+	return nil
+}
+
+// adminBase finds the admin API: --admin, then $STRANGLER_ADMIN, then the
+// project file's admin.listen (when there is a project file).
+func (a *app) adminBase() (string, error) {
+	raw := a.adminURL
+	if raw == "" {
+		raw = os.Getenv(envAdmin)
+	}
+	if raw == "" {
+		cfg, err := a.config(true)
+		if err != nil {
+			return "", err
+		}
+		if cfg == nil {
+			return "", &exitError{code: exitUsage, err: fmt.Errorf("no admin API: give --admin URL, set %s, or run where %s is", envAdmin, config.DefaultFile)}
+		}
+		raw = "http://" + cfg.Admin.Listen
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", &exitError{code: exitUsage, err: fmt.Errorf("admin API URL %q: want http(s)://host:port", raw)}
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// adminToken reads the bearer token: $STRANGLER_ADMIN_TOKEN, else the
+// variable the project file's admin.token_env names.
+func (a *app) adminToken() (string, error) {
+	v := os.Getenv(envAdminToken)
+	if v == "" && a.adminURL == "" && os.Getenv(envAdmin) == "" {
+		if cfg, err := a.config(true); err == nil && cfg != nil && cfg.Admin.TokenEnv != envAdminToken {
+			v = os.Getenv(cfg.Admin.TokenEnv)
+		}
+	}
+	tok, err := proxy.ClientToken(v)
+	if err != nil {
+		return "", &exitError{code: exitUsage, err: err}
+	}
+	return tok, nil
+}
+
+// adminCall sends one request to the admin API and decodes the answer into
+// out, returning the raw body too. A refusal by the API (4xx/5xx) exits 1
+// with the API's message; an unreachable API or a bad setup exits 2.
+func (a *app) adminCall(ctx context.Context, method, path string, in, out any) ([]byte, error) {
+	base, err := a.adminBase()
+	if err != nil {
+		return nil, err
+	}
+	tok, err := a.adminToken()
+	if err != nil {
+		return nil, err
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("admin API request: %w", err)}
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("calling the admin API at %s: %w", base, err)}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("reading the admin API's answer: %w", err)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e proxy.ErrorResponse
+		msg := strings.TrimSpace(string(raw))
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			msg = e.Error
+			if e.Field != "" {
+				msg = e.Field + ": " + e.Error
+			}
+		}
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("admin API refused %s %s (%s): %s", method, path, resp.Status, msg)}
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("decoding the admin API's answer: %w", err)}
+	}
+	return raw, nil
+}
+
+func printRoutes(w io.Writer, resp proxy.RoutesResponse) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tMODE\tPERCENT\tTARGET\tBREAKER\tVERSION")
+	for _, r := range resp.Routes {
+		pct := "-"
+		if r.Mode == config.ModeCanary {
+			pct = fmt.Sprintf("%g", r.Percent)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.Name, r.Mode, pct, r.Target, r.Breaker, r.Version)
+	}
+	return tw.Flush()
+}
+
+func printChange(w io.Writer, resp proxy.RoutesResponse) error {
+	n := 0
+	if resp.Changed != nil {
+		n = *resp.Changed
+	}
+	if n == 0 {
+		fmt.Fprintf(w, "nothing to change (version %d)\n", resp.Version)
+	} else {
+		fmt.Fprintf(w, "%d route(s) changed, version %d\n", n, resp.Version)
+	}
+	return printRoutes(w, resp)
+}
+
+func printHistory(w io.Writer, h []proxy.HistoryEntry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tVERSION\tROUTE\tFROM\tTO\tWHO\tREASON")
+	for _, e := range h {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), e.Version, e.Route,
+			modeText(e.From), modeText(e.To), e.Who, e.Reason)
+	}
+	return tw.Flush()
+}
+
+func modeText(r proxy.RouteState) string {
+	if r.Mode == config.ModeCanary {
+		return fmt.Sprintf("canary %g%%", r.Percent)
+	}
+	return r.Mode
 }
