@@ -1,8 +1,187 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/proxy"
+	"golang.org/x/sync/errgroup"
+)
+
+// adminShutdown bounds the admin listener's graceful shutdown.
+const adminShutdown = 5 * time.Second
 
 func (a *app) proxyCommand() *cobra.Command {
-	return &cobra.Command{Use: "proxy", Short: "Run the routing facade", Args: cobra.NoArgs,
-		RunE: notYet("the routing facade")}
+	return &cobra.Command{
+		Use:   "proxy",
+		Short: "Run the routing facade",
+		Long: `Run the routing facade: client traffic on listen, the admin API on admin.listen.
+
+Route state (modes and percents changed at run time) is loaded from the
+state store (a file, or a postgres:// URL shared by several replicas) and
+every change another replica stores is applied here. SIGINT or SIGTERM
+stops accepting, lets requests in flight finish (proxy.shutdown_timeout)
+and exits 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runProxy(cmd.Context()) },
+	}
+}
+
+func (a *app) runProxy(ctx context.Context) error {
+	cfg, err := a.config(false)
+	if err != nil {
+		return err
+	}
+	tokens, err := proxy.ParseTokens(os.Getenv(cfg.Admin.TokenEnv))
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("admin.token_env %s: %w", cfg.Admin.TokenEnv, err)}
+	}
+	if err := proxy.CheckAdminListen(cfg.Admin.Listen, tokens); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("admin.listen: %w (%s is empty)", err, cfg.Admin.TokenEnv)}
+	}
+	a.warnProxy(cfg, tokens)
+
+	store, err := a.openStore(ctx, cfg)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer store.Close()
+	facade, err := proxy.New(cfg, proxy.WithLogger(a.log))
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer facade.Close()
+	ctl, err := proxy.NewController(cfg, store, facade, proxy.WithControllerLogger(a.log))
+	if err != nil {
+		return err
+	}
+	if err := ctl.Load(ctx); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	admin, err := proxy.NewAdmin(ctl, tokens, proxy.WithAdminLogger(a.log), proxy.WithGatherer(facade.Registry()))
+	if err != nil {
+		return err
+	}
+
+	var lc net.ListenConfig
+	adminLn, err := lc.Listen(ctx, "tcp", cfg.Admin.Listen)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("admin.listen: %w", err)}
+	}
+	clientLn, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		adminLn.Close()
+		return &exitError{code: exitUsage, err: fmt.Errorf("listen: %w", err)}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return facade.Serve(gctx, clientLn, cfg.Proxy.ShutdownTimeout.D()) })
+	g.Go(func() error { return serveAdmin(gctx, adminLn, admin, a.log) })
+	g.Go(func() error {
+		if err := ctl.Watch(gctx); err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("watching route state: %w", err)
+		}
+		return nil
+	})
+	admin.SetReady(true)
+	a.log.Info("facade ready", "listen", clientLn.Addr().String(), "admin", adminLn.Addr().String(),
+		"state", stateKind(cfg.State), "version", ctl.State().Version, "routes", len(cfg.Routes))
+	<-gctx.Done()
+	admin.SetReady(false)
+	if ctx.Err() != nil {
+		a.log.Info("shutting down: finishing requests in flight", "timeout", cfg.Proxy.ShutdownTimeout.D())
+	}
+	if err := g.Wait(); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	a.log.Info("facade stopped")
+	return nil
+}
+
+// serveAdmin serves the admin API on ln until ctx is done.
+func serveAdmin(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving the admin API on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminShutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+func isPostgresState(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+func stateKind(s string) string {
+	if isPostgresState(s) {
+		return config.Redact(s)
+	}
+	return "file " + s
+}
+
+// openStore opens the route state store the project file names.
+func (a *app) openStore(ctx context.Context, cfg *config.Config) (proxy.Store, error) {
+	if isPostgresState(cfg.State) {
+		dsn, err := config.PostgresDSN(cfg.State)
+		if err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := proxy.OpenPostgresStore(octx, dsn, proxy.WithPostgresLogger(a.log))
+		if err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		return s, nil
+	}
+	s, err := proxy.NewFileStore(cfg.Resolve(cfg.State), proxy.WithFileLogger(a.log))
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	return s, nil
+}
+
+// warnProxy logs dangerous but legal settings at start.
+func (a *app) warnProxy(cfg *config.Config, tokens proxy.Tokens) {
+	if tokens.Empty() {
+		a.log.Warn("ADMIN API WITHOUT AUTHENTICATION: " + cfg.Admin.TokenEnv + " is empty, so anyone who can reach " +
+			cfg.Admin.Listen + " (every local user and process) can change and roll back routes; set a token")
+	}
+	for _, n := range tokens.Weak() {
+		a.log.Warn("admin token is short; use at least 16 random characters", "name", n)
+	}
+	if !isPostgresState(cfg.State) {
+		a.log.Info("route state is kept in a file: replicas on other machines do not see its changes; use a postgres:// state for several replicas",
+			"file", cfg.Resolve(cfg.State))
+	}
+	for _, r := range cfg.Routes {
+		if r.Mode == config.ModeCanary && r.Sticky == "" {
+			a.log.Warn("canary route without sticky: a client may see both services from one request to the next", "route", r.Name)
+		}
+	}
 }
