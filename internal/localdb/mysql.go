@@ -185,27 +185,34 @@ func (m *MySQL) command(port int) *exec.Cmd {
 	return exec.Command(m.bin.server, args...)
 }
 
-// config is the driver configuration of a root login to database.
-func (m *MySQL) config(database string) *mysql.Config {
+// rootConfig is the driver configuration of a root login to database.
+func rootConfig(port int, database string) *mysql.Config {
 	cfg := mysql.NewConfig()
 	cfg.User = "root"
 	cfg.Net = "tcp"
-	cfg.Addr = "127.0.0.1:" + strconv.Itoa(m.Port())
+	cfg.Addr = "127.0.0.1:" + strconv.Itoa(port)
 	cfg.DBName = database
 	cfg.Timeout = pingTimeout
 	return cfg
 }
 
-func (m *MySQL) ping(ctx context.Context) error {
-	connector, err := mysql.NewConnector(m.config(""))
+// ping logs in and checks that the server answering is this one, not some
+// other server that took the port while this one was stopped.
+func (m *MySQL) ping(ctx context.Context, port int) error {
+	connector, err := mysql.NewConnector(rootConfig(port, ""))
 	if err != nil {
 		return err
 	}
-	conn, err := connector.Connect(ctx)
-	if err != nil {
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	var dataDir string
+	if err := db.QueryRowContext(ctx, "SELECT @@datadir").Scan(&dataDir); err != nil {
 		return err
 	}
-	return conn.Close()
+	if want := filepath.Join(m.srv.dir, "data"); filepath.Clean(dataDir) != want {
+		return fmt.Errorf("port %d is served from %s, not %s", port, dataDir, want)
+	}
+	return nil
 }
 
 // exec runs one statement as root.
@@ -213,7 +220,7 @@ func (m *MySQL) exec(ctx context.Context, stmt string) error {
 	if m.srv.isClosed() {
 		return ErrClosed
 	}
-	connector, err := mysql.NewConnector(m.config(""))
+	connector, err := mysql.NewConnector(rootConfig(m.Port(), ""))
 	if err != nil {
 		return err
 	}
@@ -273,7 +280,8 @@ func (m *MySQL) DropDatabase(ctx context.Context, name string) error {
 func (m *MySQL) Stop(ctx context.Context) error { return m.srv.stop(ctx) }
 
 // Kill ends the server abruptly with SIGKILL, as a crash would, and waits
-// for it to be gone. The data directory stays, for Start to recover.
+// for it to be gone. The data directory stays, for Start to recover. Killing
+// a server that does not run does nothing.
 func (m *MySQL) Kill() error { return m.srv.kill() }
 
 // Start starts the server again after Stop or Kill, on the same port and

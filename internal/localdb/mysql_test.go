@@ -3,6 +3,8 @@ package localdb_test
 import (
 	"context"
 	"database/sql"
+	"net"
+	"strconv"
 	"testing"
 
 	_ "github.com/go-sql-driver/mysql"
@@ -122,6 +124,18 @@ func TestMySQL(t *testing.T) {
 		}
 	})
 
+	t.Run("start fails while another program holds the port", func(t *testing.T) {
+		require.NoError(t, srv.Stop(ctx))
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(srv.Port()))
+		require.NoError(t, err)
+		err = srv.Start(ctx)
+		require.NoError(t, l.Close())
+		t.Log(err)
+		require.ErrorContains(t, err, "exited during start-up")
+		require.ErrorContains(t, err, "in use", "the error quotes the server log")
+		require.NoError(t, srv.Start(ctx))
+	})
+
 	t.Run("close", func(t *testing.T) {
 		pid, dir, port := srv.PID(), srv.Dir(), srv.Port()
 		require.NoError(t, srv.Close())
@@ -161,6 +175,7 @@ func TestMySQLStartFailureQuotesLog(t *testing.T) {
 	if srv != nil {
 		srv.Close()
 	}
+	t.Log(err)
 	require.ErrorContains(t, err, "exited during start-up")
 	require.ErrorContains(t, err, "no-such-option", "the error quotes the server log")
 }

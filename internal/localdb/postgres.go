@@ -102,12 +102,12 @@ func postgresConf(opts PostgresOptions) (map[string]string, error) {
 		"fsync":                 "off",
 		"full_page_writes":      "off",
 		// synchronous_commit stays on: with fsync off a commit costs one
-		// write(2), and a committed row then survives Kill, as it does on
-		// MariaDB (innodb_flush_log_at_trx_commit=2). With it off, commits
-		// of the last ~0.6 s vanish when the server is killed, which fault
+		// write(2), and a committed row survives Kill, as it does on MariaDB
+		// (innodb_flush_log_at_trx_commit=2). With it off, commits made just
+		// before Kill vanish (even a CREATE TABLE, in a trial), which fault
 		// tests would misread as lost data.
-		"shared_buffers":        "64MB",
-		"max_connections":       "300",
+		"shared_buffers":  "64MB",
+		"max_connections": "300",
 	}
 	if !opts.LogicalWAL {
 		conf["wal_level"] = "replica"
@@ -190,12 +190,25 @@ func (p *Postgres) command(port int) *exec.Cmd {
 	return exec.Command(filepath.Join(p.binDir, "postgres"), args...)
 }
 
-func (p *Postgres) ping(ctx context.Context) error {
-	conn, err := pgconn.Connect(ctx, p.DSN("postgres"))
+// ping logs in and checks that the server answering is this one, not some
+// other server that took the port while this one was stopped.
+func (p *Postgres) ping(ctx context.Context, port int) error {
+	conn, err := pgconn.Connect(ctx, postgresURL(port, "postgres"))
 	if err != nil {
 		return err
 	}
-	return conn.Close(ctx)
+	defer conn.Close(context.WithoutCancel(ctx))
+	res, err := conn.Exec(ctx, "SHOW data_directory").ReadAll()
+	if err != nil {
+		return err
+	}
+	if len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 1 {
+		return fmt.Errorf("port %d: unexpected answer to SHOW data_directory", port)
+	}
+	if got, want := filepath.Clean(string(res[0].Rows[0][0])), filepath.Join(p.srv.dir, "data"); got != want {
+		return fmt.Errorf("port %d is served from %s, not %s", port, got, want)
+	}
+	return nil
 }
 
 // exec runs one statement as postgres in the database postgres.
@@ -218,8 +231,10 @@ func (p *Postgres) Port() int { return p.srv.getPort() }
 
 // DSN returns a postgres:// URL for the user postgres to database (empty for
 // the default, postgres), without TLS.
-func (p *Postgres) DSN(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port(), url.PathEscape(database))
+func (p *Postgres) DSN(database string) string { return postgresURL(p.Port(), database) }
+
+func postgresURL(port int, database string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", port, url.PathEscape(database))
 }
 
 // URL returns the same postgres:// URL as DSN, the form strangler.yaml uses.
@@ -257,7 +272,7 @@ func (p *Postgres) Stop(ctx context.Context) error { return p.srv.stop(ctx) }
 
 // Kill ends the server and its backends abruptly with SIGKILL, as a crash
 // would, and waits for them to be gone. The data directory stays, for Start
-// to recover.
+// to recover. Killing a server that does not run does nothing.
 func (p *Postgres) Kill() error { return p.srv.kill() }
 
 // Start starts the server again after Stop or Kill, on the same port and

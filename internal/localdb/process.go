@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,22 +41,24 @@ type server struct {
 	dir     string
 	logPath string
 	logger  *slog.Logger
-	cred    *syscall.Credential             // nil: run as the current user
-	stopSig syscall.Signal                  // asks for a graceful shutdown
-	command func(port int) *exec.Cmd        // a fresh command for each start
-	ping    func(ctx context.Context) error // nil once the server accepts a login
+	cred    *syscall.Credential                       // nil: run as the current user
+	stopSig syscall.Signal                            // asks for a graceful shutdown
+	command func(port int) *exec.Cmd                  // a fresh command for each start
+	ping    func(ctx context.Context, port int) error // nil once the server accepts a login
 
-	mu     sync.Mutex
-	port   int
+	port atomic.Int32 // changes only before the first start succeeds
+
+	mu     sync.Mutex // held across start, stop and kill
 	proc   *process
 	closed bool
 }
 
 // process is one run of the server program.
 type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has been reaped
-	err  error         // the Wait result, valid after done is closed
+	cmd      *exec.Cmd
+	done     chan struct{} // closed once the process has been reaped
+	err      error         // the Wait result, valid after done is closed
+	logStart int64         // size of the log file before this run
 }
 
 func (p *process) exited() bool {
@@ -108,7 +111,7 @@ func (s *server) startFirst(ctx context.Context) error {
 			return err
 		}
 		s.mu.Lock()
-		s.port = port
+		s.port.Store(int32(port))
 		err = s.launchLocked(ctx)
 		s.mu.Unlock()
 		var ee *exitError
@@ -139,7 +142,11 @@ func (s *server) launchLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening the %s log: %w", s.kind, err)
 	}
-	cmd := s.command(s.port)
+	var logStart int64 // the tail quoted on failure starts at this run
+	if fi, err := logf.Stat(); err == nil {
+		logStart = fi.Size()
+	}
+	cmd := s.command(s.getPort())
 	cmd.Dir = s.dir
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -149,7 +156,7 @@ func (s *server) launchLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", s.kind, err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
+	p := &process{cmd: cmd, done: make(chan struct{}), logStart: logStart}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -157,9 +164,9 @@ func (s *server) launchLocked(ctx context.Context) error {
 	s.proc = p
 	if err := s.waitReady(ctx, p); err != nil {
 		s.killLocked(p)
-		return fmt.Errorf("starting %s on port %d: %w", s.kind, s.port, err)
+		return fmt.Errorf("starting %s on port %d: %w", s.kind, s.getPort(), err)
 	}
-	s.logger.Info("server ready", "server", s.kind, "port", s.port, "pid", cmd.Process.Pid,
+	s.logger.Info("server ready", "server", s.kind, "port", s.getPort(), "pid", cmd.Process.Pid,
 		"dir", s.dir, "elapsed", time.Since(begin).Round(time.Millisecond))
 	return nil
 }
@@ -179,14 +186,14 @@ func (s *server) waitReady(ctx context.Context, p *process) error {
 	for {
 		select {
 		case <-p.done:
-			return &exitError{kind: s.kind, err: p.err, logTail: logTail(s.logPath)}
+			return &exitError{kind: s.kind, err: p.err, logTail: logTail(s.logPath, p.logStart)}
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for connections (last attempt: %v): %w; end of its log:\n%s",
-				last, ctx.Err(), logTail(s.logPath))
+				last, ctx.Err(), logTail(s.logPath, p.logStart))
 		case <-timer.C:
 		}
 		attempt, cancel := context.WithTimeout(ctx, pingTimeout)
-		last = s.ping(attempt)
+		last = s.ping(attempt, s.getPort())
 		cancel()
 		if last == nil {
 			return nil
@@ -215,7 +222,7 @@ func (s *server) stopLocked(ctx context.Context) error {
 	select {
 	case <-p.done:
 		waitGroupGone(p.cmd.Process.Pid)
-		s.logger.Info("server stopped", "server", s.kind, "port", s.port)
+		s.logger.Info("server stopped", "server", s.kind, "port", s.getPort())
 		return nil
 	case <-ctx.Done():
 		s.killLocked(p)
@@ -233,7 +240,7 @@ func (s *server) killLocked(p *process) {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-p.done
 	waitGroupGone(pid)
-	s.logger.Info("server killed", "server", s.kind, "port", s.port)
+	s.logger.Info("server killed", "server", s.kind, "port", s.getPort())
 }
 
 // waitGroupGone waits, briefly, until no live process is left in the
@@ -281,11 +288,7 @@ func (s *server) close() error {
 	return nil
 }
 
-func (s *server) getPort() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.port
-}
+func (s *server) getPort() int { return int(s.port.Load()) }
 
 func (s *server) pid() int {
 	s.mu.Lock()
@@ -302,16 +305,17 @@ func (s *server) isClosed() bool {
 	return s.closed
 }
 
-// logTail returns the last lines of the log file at path.
-func logTail(path string) string {
+// logTail returns the last lines of the log file at path, written after
+// offset from.
+func logTail(path string, from int64) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Sprintf("(log unreadable: %v)", err)
 	}
 	defer f.Close()
 	const maxBytes = 8 << 10
-	if fi, err := f.Stat(); err == nil && fi.Size() > maxBytes {
-		_, _ = f.Seek(fi.Size()-maxBytes, io.SeekStart)
+	if fi, err := f.Stat(); err == nil {
+		_, _ = f.Seek(max(from, fi.Size()-maxBytes), io.SeekStart)
 	}
 	b, err := io.ReadAll(f)
 	if err != nil {
@@ -342,7 +346,7 @@ func runLogged(ctx context.Context, cmd *exec.Cmd, logPath string, cred *syscall
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
-		return fmt.Errorf("running %s: %w; end of its output:\n%s", cmd.Path, err, logTail(logPath))
+		return fmt.Errorf("running %s: %w; end of its output:\n%s", cmd.Path, err, logTail(logPath, 0))
 	}
 	return nil
 }

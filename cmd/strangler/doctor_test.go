@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stranglerfig/strangler/internal/localdb"
+	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// runCLI runs the CLI in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := run(ctx, args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestDoctorPassesOnReadyServers(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	code, out, stderr := runCLI(t, "doctor", "--legacy", my, "--new", pg)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	assert.Contains(t, out, "ok    binlog format is ROW")
+	assert.Contains(t, out, "ok    wal_level is logical")
+	assert.Contains(t, out, "all checks passed")
+	assert.NotContains(t, out, "FAIL")
+}
+
+func TestDoctorFailsAndNamesTheFix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs MariaDB and PostgreSQL; run without -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	my, err := localdb.StartMySQL(ctx, localdb.MySQLOptions{Binlog: false})
+	require.NoError(t, err, "starting MariaDB without binlog")
+	t.Cleanup(func() { my.Close() })
+	pg, err := localdb.StartPostgres(ctx, localdb.PostgresOptions{LogicalWAL: false})
+	require.NoError(t, err, "starting PostgreSQL with wal_level=replica")
+	t.Cleanup(func() { pg.Close() })
+
+	code, out, _ := runCLI(t, "doctor", "--legacy", my.URL("mysql"), "--new", pg.URL("postgres"))
+	require.Equal(t, exitFailed, code, out)
+	assert.Contains(t, out, "FAIL  binlog enabled               log_bin=OFF")
+	assert.Contains(t, out, "fix: add `log_bin = mysql-bin` under [mysqld] in my.cnf")
+	assert.Contains(t, out, "FAIL  wal_level is logical         wal_level=replica")
+	assert.Contains(t, out, "fix: ALTER SYSTEM SET wal_level = logical;")
+
+	code, out, _ = runCLI(t, "doctor", "--legacy", my.URL("mysql"), "-o", "json")
+	require.Equal(t, exitFailed, code)
+	var reports []doctorReport
+	require.NoError(t, json.Unmarshal([]byte(out), &reports))
+	require.Len(t, reports, 1)
+	assert.Equal(t, "legacy MySQL", reports[0].Role)
+	assert.Positive(t, reports[0].failed())
+}
+
+func TestDoctorReadsTheProjectFile(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "strangler.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("databases:\n  legacy: \""+my+"\"\n  new: \""+pg+"\"\n"), 0o600))
+	code, out, stderr := runCLI(t, "doctor", "-c", file)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	assert.Contains(t, out, "legacy MySQL (")
+	assert.Contains(t, out, "new PostgreSQL (")
+}
+
+func TestDoctorUnreachableServer(t *testing.T) {
+	code, out, _ := runCLI(t, "doctor", "--legacy", "mysql://app:hunter2@127.0.0.1:1/shop", "--timeout", "2s")
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, out, "FAIL  connect")
+	assert.NotContains(t, out, "hunter2", "the password never reaches the output")
+}
+
+func TestBadProjectFileExits2WithPosition(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "strangler.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("legacy: http://l:1\nroutes:\n  - name: a\n    match: {path: /a}\n    target: http://n:1\n    mode: canery\n"), 0o600))
+	code, _, stderr := runCLI(t, "check", "-c", file)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, file+`:6: routes[0].mode: "canery" is not one of legacy, shadow, canary, new`)
+}
+
+func TestNotYetAvailableIsAnError(t *testing.T) {
+	code, _, stderr := runCLI(t, "shadow", "replay", "42")
+	assert.Equal(t, exitMissing, code)
+	assert.Contains(t, stderr, "not yet available")
+}
+
+func TestHelpListsTheContractCommands(t *testing.T) {
+	code, out, _ := runCLI(t, "help")
+	require.Equal(t, exitOK, code)
+	for _, name := range []string{"proxy", "routes", "rollback", "shadow", "serve", "sync", "extract", "doctor", "demo"} {
+		assert.Contains(t, out, "  "+name+" ")
+	}
+}
