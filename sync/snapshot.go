@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -414,7 +415,7 @@ func isNumericType(dt string) bool {
 }
 
 func isNumericLiteral(v string) bool {
-	if v == "" {
+	if _, err := strconv.ParseFloat(v, 64); err != nil {
 		return false
 	}
 	for i, c := range []byte(v) {
