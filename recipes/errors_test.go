@@ -48,6 +48,7 @@ func TestErrorStatuses(t *testing.T) {
 		{"unknown key", "GET", "/api/orders/999", nil, nil, 404, nil},
 		{"key of the wrong type", "GET", "/api/orders/abc", nil, nil, 404, nil},
 		{"no such route", "GET", "/api/nothing", nil, nil, 404, nil},
+		{"method not served on the path", "POST", "/api/orders/1", map[string]any{}, nil, 405, nil},
 		{"patch of a missing row", "PATCH", "/api/orders/999", map[string]any{"note": "x"}, nil, 404, nil},
 		{"duplicate unique value", "POST", "/api/customers", map[string]any{"name": "Ada 2", "email": "ada@example.com"}, nil, 409,
 			map[string]string{"email": "is already taken"}},

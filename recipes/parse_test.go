@@ -88,6 +88,8 @@ func TestBadRecipes(t *testing.T) {
 		{"default breaking its enum", "        enum: [new, paid]", "        enum: [new, paid]\n        default: lost", 12, `default: "lost": must be one of new, paid`},
 		{"unknown relation embedded", "filters: [status]", "embed: [customer]", 26, `"customer" is not a relation of "order"`},
 		{"named query with an undeclared parameter", "    filters: [status]\n", "    filters: [status]\n  - method: GET\n    path: /stats\n    action: query\n    query:\n      sql: select :who\n", 31, `:who is not a declared parameter`},
+		{"overlapping routes", "    filters: [status]\n", "    filters: [status]\n  - name: a\n    method: GET\n    path: /orders/{status}/lines\n    resource: order\n    action: list\n  - name: b\n    method: GET\n    path: /orders/x/{status}\n    resource: order\n    action: list\n", 34, `cannot be served`},
+		{"a route the service keeps for itself", "    path: /orders\n", "    path: /healthz\n", 23, `cannot be served`},
 		{"invalid YAML", "    table: orders", "    table: orders\n   bad indent", 6, `invalid YAML`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

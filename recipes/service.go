@@ -156,10 +156,25 @@ func (s *Service) compile(r *Recipe) (*runtime, error) {
 		return nil, fmt.Errorf("compiling recipe %s: %w", r.File, err)
 	}
 	rt.openapi = doc
+	allowed := map[string][]string{} // path template -> methods served
+	var paths []string
 	for i := range r.Endpoints {
 		e := &r.Endpoints[i]
 		h := s.endpointHandler(rt, e)
-		rt.mux.Handle(e.Method+" "+r.BasePath+e.Path, s.instrument(e.Name, h))
+		p := r.BasePath + e.Path
+		rt.mux.Handle(e.Method+" "+p, s.instrument(e.Name, h))
+		if _, ok := allowed[p]; !ok {
+			paths = append(paths, p)
+		}
+		allowed[p] = append(allowed[p], e.Method)
+	}
+	for _, p := range paths {
+		// Another method on a served path: 405 as a problem, with Allow.
+		allow := strings.Join(allowed[p], ", ")
+		rt.mux.Handle(p, s.instrument("none", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeProblem(w, req, problem(http.StatusMethodNotAllowed, req.Method+" is not served here; allowed: "+allow))
+		})))
 	}
 	rt.mux.Handle("GET /openapi.json", s.instrument("openapi", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -61,6 +62,9 @@ func (r *Recipe) validate() error {
 		r.checkRules(c, &r.Resources[i], fmt.Sprintf("resources[%d]", i))
 	}
 	r.checkEndpoints(c)
+	if len(c.errs) == 0 {
+		r.checkRoutes(c)
+	}
 	if len(c.errs) > 0 {
 		slices.SortStableFunc(c.errs, func(a, b *FieldError) int { return a.Line - b.Line })
 		return &c.errs
@@ -562,5 +566,32 @@ func applyCasing(casing, name string) string {
 		return strings.Join(parts, "_")
 	default:
 		return name
+	}
+}
+
+// checkRoutes registers the routes the runtime will serve on a scratch
+// ServeMux, which refuses (by panicking) patterns that overlap with neither
+// more specific than the other, such as /a/{x}/c and /a/b/{y}.
+func (r *Recipe) checkRoutes(c *checker) {
+	mux := http.NewServeMux()
+	register := func(pattern, path string) {
+		defer func() {
+			if v := recover(); v != nil {
+				c.fail(path, "route %s cannot be served: %v", pattern, v)
+			}
+		}()
+		mux.Handle(pattern, http.NotFoundHandler())
+	}
+	for _, p := range []string{"GET /openapi.json", "GET /healthz", "GET /metrics", "/"} {
+		register(p, "")
+	}
+	seen := map[string]bool{}
+	for i, e := range r.Endpoints {
+		p := r.BasePath + e.Path
+		register(e.Method+" "+p, fmt.Sprintf("endpoints[%d].path", i))
+		if !seen[p] {
+			seen[p] = true
+			register(p, fmt.Sprintf("endpoints[%d].path", i))
+		}
 	}
 }
