@@ -130,7 +130,9 @@ func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg
 			}
 		}
 	})
-	h := &streamHandler{p: p, tables: byName, tm: dst.TypeMap(), cur: newBatch(), applyCh: applyCh, db: db, src: src}
+	// The decoder encodes on its own type map: a pgtype.Map is not safe for
+	// concurrent use, and the applier's connection uses its own.
+	h := &streamHandler{p: p, tables: byName, tm: pgtype.NewMap(), cur: newBatch(), applyCh: applyCh, db: db, src: src}
 	g.Go(func() error {
 		defer close(applyCh)
 		return h.run(gctx, dec, events)
