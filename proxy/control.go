@@ -144,8 +144,9 @@ func (c *Controller) Watch(ctx context.Context) error {
 	return c.store.Watch(ctx, c.applyRemote)
 }
 
-// applyRemote applies a state another writer stored, unless it is the one
-// already applied.
+// applyRemote applies a state another writer stored when it is newer than
+// the one applied. Versions only grow, so an older one is a read that raced
+// with this replica's own write and is ignored.
 func (c *Controller) applyRemote(st State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -153,7 +154,10 @@ func (c *Controller) applyRemote(st State) {
 		return
 	}
 	if st.Version < c.state.Version {
-		c.log.Warn("stored route state is older than the applied one (store reset?); applying it", "stored", st.Version, "applied", c.state.Version)
+		// A watcher's read that raced with this replica's own newer write;
+		// or a store that was reset, which needs a restart to be followed.
+		c.log.Debug("ignoring stored route state older than the applied one", "stored", st.Version, "applied", c.state.Version)
+		return
 	}
 	if err := c.applyLocked(st); err != nil {
 		c.log.Error("applying stored route state; keeping the last good state", "version", st.Version, "err", err)

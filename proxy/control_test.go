@@ -195,4 +195,7 @@ func TestControllerApplyRemote(t *testing.T) {
 	n := f.applied
 	c.applyRemote(State{Version: 4, Routes: map[string]RouteState{}})
 	require.Equal(t, n, f.applied, "the same version is not applied twice")
+	c.applyRemote(State{Version: 3, Routes: map[string]RouteState{}})
+	require.Equal(t, n, f.applied, "an older version (a read that raced with a newer write) is ignored")
+	require.Equal(t, uint64(4), c.State().Version)
 }
