@@ -29,8 +29,8 @@ import (
 // Each scenario (GET by key; a list filtered on status with its total) is
 // loaded by a Go load generator over real listeners, alternating runtime
 // and hand-written rounds; the medians of the rounds are printed with their
-// ratios. RECIPES_BENCH_ROUND (default 2s) sets the length of a round,
-// RECIPES_BENCH_ROUNDS (default 3) their number, RECIPES_BENCH_CLIENTS
+// ratios. RECIPES_BENCH_ROUND (default 1.5s) sets the length of a round,
+// RECIPES_BENCH_ROUNDS (default 5) their number, RECIPES_BENCH_CLIENTS
 // (default 8) the concurrent clients.
 
 // handwritten serves the same two endpoints as the bench recipe, written
@@ -234,11 +234,11 @@ func BenchmarkRuntimeVsHandwritten(b *testing.B) {
 		require.JSONEq(b, bodies[1], bodies[0], "runtime and hand-written answers differ for %s", path)
 	}
 
-	round := 2 * time.Second
+	round := 1500 * time.Millisecond
 	if d, err := time.ParseDuration(os.Getenv("RECIPES_BENCH_ROUND")); err == nil && d > 0 {
 		round = d
 	}
-	rounds, clients := envInt("RECIPES_BENCH_ROUNDS", 3), envInt("RECIPES_BENCH_CLIENTS", 8)
+	rounds, clients := envInt("RECIPES_BENCH_ROUNDS", 5), envInt("RECIPES_BENCH_CLIENTS", 8)
 	scenarios := []struct {
 		name  string
 		paths []string
@@ -267,9 +267,16 @@ func BenchmarkRuntimeVsHandwritten(b *testing.B) {
 			load(ctx, client, urls(recipeURL, sc.paths), clients, round/4) // warm both: pools, statement caches
 			load(ctx, client, urls(handURL, sc.paths), clients, round/4)
 			var rec, hand []loadResult
-			for range rounds {
-				rec = append(rec, load(ctx, client, urls(recipeURL, sc.paths), clients, round))
-				hand = append(hand, load(ctx, client, urls(handURL, sc.paths), clients, round))
+			for i := range rounds {
+				// Alternate which goes first, so drift in the machine's load
+				// falls on both alike.
+				if i%2 == 0 {
+					rec = append(rec, load(ctx, client, urls(recipeURL, sc.paths), clients, round))
+					hand = append(hand, load(ctx, client, urls(handURL, sc.paths), clients, round))
+				} else {
+					hand = append(hand, load(ctx, client, urls(handURL, sc.paths), clients, round))
+					rec = append(rec, load(ctx, client, urls(recipeURL, sc.paths), clients, round))
+				}
 			}
 			rm, hm := medianOf(rec), medianOf(hand)
 			require.Zero(b, rm.errors+hm.errors, "no request may fail")

@@ -84,6 +84,9 @@ func fromDB(f *Field, v any) any {
 	case string:
 		switch f.Type {
 		case TypeDecimal:
+			if hasScale(x, f.Scale) {
+				return decimal(x) // numeric(p,s) already writes s digits
+			}
 			if d, err := parseDecimal(x, f.Scale, 38); err == nil {
 				return d
 			}
@@ -142,4 +145,14 @@ func matchesIfMatch(header, etag string) bool {
 		}
 	}
 	return false
+}
+
+// hasScale reports whether a decimal's text has exactly scale digits after
+// its point, so it can be written as it is.
+func hasScale(s string, scale int) bool {
+	i := strings.IndexByte(s, '.')
+	if i < 0 {
+		return scale == 0 && s != "" && !strings.ContainsAny(s, "eEN")
+	}
+	return len(s)-i-1 == scale && !strings.ContainsAny(s, "eEN")
 }
