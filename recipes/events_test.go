@@ -240,6 +240,32 @@ func TestOutboxNATS(t *testing.T) {
 	want, _ := e.outboxOrder()
 	requireOrderPerKey(t, want, got)
 
+	t.Run("survives a restart of the service", func(t *testing.T) {
+		require.NoError(t, e.svc.Close(ctx))
+		e.must(200, "PATCH", "/api/orders/3", map[string]any{"status": "paid"})
+		e.must(201, "POST", "/api/orders", map[string]any{"customerId": 1, "total": "4"})
+		restarted, err := NewService(e.svc.Recipe(), e.pool)
+		require.NoError(t, err)
+		require.NoError(t, restarted.Start(ctx))
+		t.Cleanup(func() { require.NoError(t, restarted.Close(context.Background())) })
+		for len(got) < 8 {
+			batch, err := cons.Fetch(8-len(got), jetstream.FetchMaxWait(5*time.Second))
+			require.NoError(t, err)
+			n := 0
+			for msg := range batch.Messages() {
+				n++
+				var ev Event
+				require.NoError(t, json.Unmarshal(msg.Data(), &ev))
+				require.NoError(t, msg.Ack())
+				got = append(got, ev)
+			}
+			require.NoError(t, batch.Error())
+			require.Positive(t, n, "messages arrive after the restart")
+		}
+		want, _ := e.outboxOrder()
+		requireOrderPerKey(t, want, got)
+	})
+
 	t.Run("a redelivered event is dropped by the stream", func(t *testing.T) {
 		raw, err := json.Marshal(got[0])
 		require.NoError(t, err)
@@ -250,6 +276,6 @@ func TestOutboxNATS(t *testing.T) {
 		assert.True(t, ack.Duplicate)
 		info, err := stream.Info(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, uint64(6), info.State.Msgs)
+		assert.Equal(t, uint64(8), info.State.Msgs)
 	})
 }
