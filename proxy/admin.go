@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/stranglerfig/strangler/internal/config"
 )
 
 // RouteView is one route as the admin API lists it.
@@ -133,22 +133,10 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 // CheckAdminListen refuses to serve the admin API on a non-loopback
 // address without a token.
 func CheckAdminListen(addr string, tokens Tokens) error {
-	if tokens.Empty() && !isLoopbackAddr(addr) {
+	if tokens.Empty() && !config.IsLoopback(addr) {
 		return fmt.Errorf("admin API on %s: a non-loopback listener needs a token (set the admin token variable)", addr)
 	}
 	return nil
-}
-
-func isLoopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // SetReady marks the process ready (state loaded, listeners up) or not.
@@ -257,7 +245,8 @@ func (a *Admin) apply(w http.ResponseWriter, r *http.Request, ch Change, who str
 		return
 	}
 	ch.Who = who
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	// A client that hangs up does not abort a change halfway through.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	res, err := a.ctl.Change(ctx, ch)
 	if err != nil {
