@@ -19,13 +19,14 @@ import (
 type exchange struct {
 	f       *Facade
 	rec     statusRecorder
-	in      *http.Request // the client request, with the exchange in its context
-	ctx     context.Context
+	in      *http.Request           // the client request, with the exchange in its context
+	client  context.Context         // the client request's own context: done when the client left
+	cancel  context.CancelCauseFunc // cancels x.in's context: the first attempt's
 	start   time.Time
 	reqID   string
 	rt      *route // nil: unmatched
 	mode    routeMode
-	vars    map[string]string
+	vars    map[string]string // the route template's variables, once asked for
 	backend backend
 	body    *trackedBody // the client body, nil when there is none
 
@@ -64,17 +65,21 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", x.reqID)
 
 	var e *routeEntry
-	if i, vars := f.index.match(r); i >= 0 {
+	if i := f.index.match(r); i >= 0 {
 		e = &t.entries[i]
-		x.rt, x.mode, x.vars = e.route, e.mode, vars
+		x.rt, x.mode = e.route, e.mode
 	}
 	x.backend = x.choose(e, r)
 	if r.Body != nil && r.Body != http.NoBody {
 		x.body = &trackedBody{rc: r.Body}
 		r.Body = x.body
 	}
-	x.ctx = context.WithValue(r.Context(), exchangeKey{}, x)
-	x.in = r.WithContext(x.ctx)
+	// One context for the exchange and its first attempt: a second attempt
+	// (fallback) gets its own.
+	x.client = r.Context()
+	ctx, cancel := context.WithCancelCause(x.client)
+	x.cancel = cancel
+	x.in = r.WithContext(context.WithValue(ctx, exchangeKey{}, x))
 	defer x.finish()
 
 	if x.backend == backendLegacy && x.rt != nil {
@@ -89,6 +94,14 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.forward(x, backendLegacy)
+}
+
+// routeVars returns the route template's variables of the request.
+func (x *exchange) routeVars() map[string]string {
+	if x.vars == nil && x.rt != nil {
+		x.vars = x.rt.matcher.vars(x.in)
+	}
+	return x.vars
 }
 
 // choose picks the backend for a request on its route entry.
@@ -146,7 +159,13 @@ func (f *Facade) forward(x *exchange, b backend) {
 	if x.rt != nil {
 		timeout = x.rt.timeout
 	}
-	ctx, cancel := context.WithCancelCause(x.ctx)
+	req, cancel := x.in, x.cancel
+	if cancel == nil { // a second attempt
+		var ctx context.Context
+		ctx, cancel = context.WithCancelCause(x.client)
+		req = x.in.WithContext(context.WithValue(ctx, exchangeKey{}, x))
+	}
+	x.cancel = nil
 	timer := time.AfterFunc(timeout, func() {
 		cancel(fmt.Errorf("%w within %v", ErrUpstreamTimeout, timeout))
 	})
@@ -155,7 +174,7 @@ func (f *Facade) forward(x *exchange, b backend) {
 		timer.Stop()
 		cancel(nil)
 	}()
-	f.rp.ServeHTTP(&x.rec, x.in.WithContext(ctx))
+	f.rp.ServeHTTP(&x.rec, req)
 }
 
 // report gives the breaker the outcome of the target attempt, once.
@@ -172,7 +191,7 @@ func (x *exchange) report(err error) {
 // request provably never reached the target, or it is safe to send again;
 // in both cases its body must still be whole.
 func (x *exchange) canFallback(err error) bool {
-	if x.rt == nil || !x.rt.fallback || x.ctx.Err() != nil {
+	if x.rt == nil || !x.rt.fallback || x.client.Err() != nil {
 		return false
 	}
 	if x.body != nil && x.body.n > 0 {
@@ -218,7 +237,7 @@ func (f *Facade) rewrite(pr *httputil.ProxyRequest) {
 		return
 	}
 	if rw := x.rt.rewrite; rw != nil {
-		pr.Out.URL.Path = rw.render(pr.In.URL.Path, x.rt.matcher.prefix, x.vars)
+		pr.Out.URL.Path = rw.render(pr.In.URL.Path, x.rt.matcher.prefix, x.routeVars())
 		pr.Out.URL.RawPath = ""
 	}
 	pr.SetURL(x.rt.target)
@@ -279,7 +298,7 @@ func (f *Facade) handleError(w http.ResponseWriter, out *http.Request, err error
 		x.report(err)
 		if x.canFallback(err) {
 			x.fellBack = true
-			f.log.LogAttrs(x.ctx, slog.LevelWarn, "target failed, legacy answers",
+			f.log.LogAttrs(x.client, slog.LevelWarn, "target failed, legacy answers",
 				slog.String("route", name), slog.String("request_id", x.reqID), slog.String("error", err.Error()))
 			f.forward(x, backendLegacy)
 			return
@@ -300,9 +319,12 @@ func isEventStream(h http.Header) bool {
 // the response was aborted (http.ErrAbortHandler), which it passes on.
 func (x *exchange) finish() {
 	p := recover()
+	if x.cancel != nil { // no attempt was made
+		x.cancel(nil)
+	}
 	if p != nil {
 		err := errAborted
-		if x.ctx.Err() != nil {
+		if x.client.Err() != nil {
 			err = context.Canceled
 		}
 		x.report(err)
@@ -316,7 +338,7 @@ func (x *exchange) finish() {
 	switch {
 	case x.upgraded:
 		status = http.StatusSwitchingProtocols
-	case status == 0 && x.ctx.Err() != nil:
+	case status == 0 && x.client.Err() != nil:
 		status = StatusClientClosedRequest
 	case status == 0:
 		status = http.StatusOK
@@ -344,7 +366,7 @@ func (x *exchange) finish() {
 }
 
 func (f *Facade) accessLog(x *exchange, status int, elapsed time.Duration) {
-	if !f.log.Enabled(x.ctx, slog.LevelInfo) {
+	if !f.log.Enabled(x.client, slog.LevelInfo) {
 		return
 	}
 	route := ""
@@ -366,7 +388,7 @@ func (f *Facade) accessLog(x *exchange, status int, elapsed time.Duration) {
 	if x.err != nil {
 		attrs = append(attrs, slog.String("error", x.err.Error()))
 	}
-	f.log.LogAttrs(x.ctx, slog.LevelInfo, "request", attrs...)
+	f.log.LogAttrs(x.client, slog.LevelInfo, "request", attrs...)
 }
 
 // copyRequestBody reads up to proxy.max_body_copy bytes of the request body
@@ -399,7 +421,7 @@ func (x *exchange) shadowCopy() *ShadowCopy {
 	u := *x.rt.target
 	path := x.in.URL.Path
 	if rw := x.rt.rewrite; rw != nil {
-		path = rw.render(path, x.rt.matcher.prefix, x.vars)
+		path = rw.render(path, x.rt.matcher.prefix, x.routeVars())
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawPath = ""
@@ -423,12 +445,12 @@ func (x *exchange) writeCapture(elapsed time.Duration) {
 	rec := &CaptureRecord{
 		Route: x.rt.name, At: x.start, RequestID: x.reqID,
 		Request: CaptureRequest{Method: x.in.Method, Path: x.in.URL.Path, Query: x.in.URL.RawQuery,
-			Vars: x.vars, Header: x.in.Header, Truncated: x.reqTruncated},
+			Vars: x.routeVars(), Header: x.in.Header, Truncated: x.reqTruncated},
 		Response: CaptureResponse{Status: x.resp.StatusCode, Header: x.resp.Header,
 			Truncated: x.respTee.truncated, DurationMS: float64(elapsed.Microseconds()) / 1000},
 	}
 	if err := x.rt.capture.write(rec, x.reqCopy, x.respTee.buf); err != nil {
-		x.f.log.LogAttrs(x.ctx, slog.LevelWarn, "capture failed", slog.String("route", x.rt.name),
+		x.f.log.LogAttrs(x.client, slog.LevelWarn, "capture failed", slog.String("route", x.rt.name),
 			slog.String("error", err.Error()))
 	}
 }

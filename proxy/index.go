@@ -43,10 +43,10 @@ func buildIndex(routes []*route) *routeIndex {
 	return ix
 }
 
-// match returns the index of the first matching route and its variables, or
-// -1 when no route matches.
-func (ix *routeIndex) match(req *http.Request) (int, map[string]string) {
-	best, vars := -1, map[string]string(nil)
+// match returns the index of the first matching route, or -1 when no route
+// matches.
+func (ix *routeIndex) match(req *http.Request) int {
+	best := -1
 	n := ix.root
 	rest, more := strings.CutPrefix(req.URL.Path, "/")
 	for {
@@ -54,18 +54,18 @@ func (ix *routeIndex) match(req *http.Request) (int, map[string]string) {
 			if best >= 0 && i > best {
 				break
 			}
-			if v, ok := ix.routes[i].matcher.match(req); ok {
-				best, vars = i, v
+			if ix.routes[i].matcher.match(req) {
+				best = i
 				break
 			}
 		}
 		if n.children == nil || !more {
-			return best, vars
+			return best
 		}
 		var seg string
 		seg, rest, more = strings.Cut(rest, "/")
 		if n = n.children[seg]; n == nil {
-			return best, vars
+			return best
 		}
 	}
 }

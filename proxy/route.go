@@ -102,12 +102,20 @@ type routeMatcher struct {
 	methods  uint16     // 0: any method
 	literals []string   // leading literal path segments, for the index
 	mux      *mux.Route // path/prefix, host and headers; not methods
-	prefix   string     // match.prefix, for prefix rewrites
+	// path is mux's own path regexp, used alone when the route has no host
+	// or header condition: mux's matcher then is exactly path.MatchString.
+	path   *regexp.Regexp
+	prefix string // match.prefix, for prefix rewrites
 }
 
 // compileMatcher compiles a route's match block.
-func compileMatcher(m *config.Match) (*routeMatcher, error) {
-	rm := &routeMatcher{}
+func compileMatcher(m *config.Match) (rm *routeMatcher, err error) {
+	defer func() {
+		if p := recover(); p != nil { // mux panics on some templates (capturing groups)
+			rm, err = nil, fmt.Errorf("match: %v", p)
+		}
+	}()
+	rm = &routeMatcher{}
 	for _, meth := range m.Methods {
 		bit, ok := methodBits[strings.ToUpper(meth)]
 		if !ok {
@@ -147,6 +155,15 @@ func compileMatcher(m *config.Match) (*routeMatcher, error) {
 		return nil, fmt.Errorf("match: %w", err)
 	}
 	rm.mux = r
+	if m.Host == "" && len(m.Headers) == 0 {
+		expr, err := r.GetPathRegexp()
+		if err != nil {
+			return nil, fmt.Errorf("match: %w", err)
+		}
+		if rm.path, err = regexp.Compile(expr); err != nil {
+			return nil, fmt.Errorf("match: compiling %q: %w", expr, err)
+		}
+	}
 	return rm, nil
 }
 
@@ -168,17 +185,26 @@ func literalSegments(tpl string, prefix bool) []string {
 	return out
 }
 
-// match reports whether req belongs to the route, with the template's
-// variables when it does.
-func (m *routeMatcher) match(req *http.Request) (map[string]string, bool) {
+// match reports whether req belongs to the route.
+func (m *routeMatcher) match(req *http.Request) bool {
 	if m.methods != 0 && m.methods&methodBit(req.Method) == 0 {
-		return nil, false
+		return false
+	}
+	if m.path != nil {
+		return m.path.MatchString(req.URL.Path)
 	}
 	var rm mux.RouteMatch
+	return m.mux.Match(req, &rm)
+}
+
+// vars returns the template's variables for a request the route matched;
+// mux extracts them, so they are exactly mux's.
+func (m *routeMatcher) vars(req *http.Request) map[string]string {
+	var rm mux.RouteMatch
 	if !m.mux.Match(req, &rm) {
-		return nil, false
+		return nil
 	}
-	return rm.Vars, true
+	return rm.Vars
 }
 
 // rewriteTemplate renders the path sent to the target.

@@ -1,0 +1,466 @@
+// Command bench compares the facade with the proxies it is measured
+// against, on one machine, in one run:
+//
+//	go run ./proxy/internal/bench [-duration 10s] [-rounds 3] [-conns 64] [-cpuprofile facade.pprof]
+//
+// It starts one upstream and, each in its own process limited to one core
+// (GOMAXPROCS=1; nginx with worker_processes 1): a bare
+// httputil.ReverseProxy with a tuned transport, nginx when installed, and
+// the facade with 1 route and with 500 routes where the hit route is the
+// last one (breakers and metrics on, access log off). It loads each with
+// wrk when installed, else with a Go load generator, in interleaved rounds,
+// and prints the medians of requests/s, p50 and p99 latency, and ratios.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/proxy"
+	"log/slog"
+)
+
+const roleEnv = "STRANGLER_BENCH_ROLE"
+
+func main() {
+	if role := os.Getenv(roleEnv); role != "" {
+		if err := child(role); err != nil {
+			log.Fatalf("bench %s: %v", role, err)
+		}
+		return
+	}
+	var (
+		duration   = flag.Duration("duration", 10*time.Second, "length of one measurement")
+		rounds     = flag.Int("rounds", 3, "measurements per subject; medians are printed")
+		conns      = flag.Int("conns", 64, "concurrent connections")
+		bodySize   = flag.Int("body", 512, "bytes in the upstream's answer")
+		routes     = flag.Int("routes", 500, "routes of the large facade; the hit route is the last")
+		loadgen    = flag.String("loadgen", "auto", "wrk, go or auto (wrk when installed)")
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the large facade here")
+	)
+	flag.Parse()
+	if err := run(*duration, *rounds, *conns, *bodySize, *routes, *loadgen, *cpuprofile); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// subject is one thing measured.
+type subject struct {
+	name string
+	url  string
+	res  []result
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprofile string) error {
+	useWrk := false
+	switch loadgen {
+	case "wrk":
+		useWrk = true
+	case "auto":
+		_, err := exec.LookPath("wrk")
+		useWrk = err == nil
+	case "go":
+	default:
+		return fmt.Errorf("-loadgen %q: want wrk, go or auto", loadgen)
+	}
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			_ = p.Process.Signal(syscall.SIGTERM)
+			_ = p.Wait()
+		}
+	}()
+	start := func(role string, env ...string) (string, error) {
+		cmd, addr, err := spawn(role, env...)
+		if err != nil {
+			return "", err
+		}
+		procs = append(procs, cmd)
+		return addr, nil
+	}
+	up, err := start("upstream", fmt.Sprintf("BENCH_BODY=%d", bodySize))
+	if err != nil {
+		return err
+	}
+	upURL := "http://" + up
+	hit := fmt.Sprintf("/api/svc%d/items/42", nroutes-1)
+	subjects := []*subject{{name: "direct", url: upURL + hit}}
+	bare, err := start("bare", "BENCH_UPSTREAM="+upURL, "GOMAXPROCS=1")
+	if err != nil {
+		return err
+	}
+	subjects = append(subjects, &subject{name: "bare httputil.ReverseProxy", url: "http://" + bare + hit})
+
+	nginxNote := ""
+	if nginxAddr, stop, err := startNginx(up); err != nil {
+		nginxNote = "nginx: " + err.Error()
+	} else {
+		defer stop()
+		subjects = append(subjects, &subject{name: "nginx", url: "http://" + nginxAddr + hit})
+	}
+	f1, err := start("facade", "BENCH_UPSTREAM="+upURL, "BENCH_ROUTES=1", "GOMAXPROCS=1")
+	if err != nil {
+		return err
+	}
+	subjects = append(subjects, &subject{name: "facade, 1 route", url: "http://" + f1 + "/api/svc0/items/42"})
+	env := []string{"BENCH_UPSTREAM=" + upURL, fmt.Sprintf("BENCH_ROUTES=%d", nroutes), "GOMAXPROCS=1"}
+	if cpuprofile != "" {
+		abs, _ := filepath.Abs(cpuprofile)
+		env = append(env, "BENCH_CPUPROFILE="+abs)
+	}
+	f500, err := start("facade", env...)
+	if err != nil {
+		return err
+	}
+	big := &subject{name: fmt.Sprintf("facade, %d routes (hit last)", nroutes), url: "http://" + f500 + hit}
+	subjects = append(subjects, big)
+
+	gen := "Go load generator"
+	if useWrk {
+		gen = "wrk -t1"
+	}
+	fmt.Printf("load: %s, %d connections, %v per measurement, %d rounds, %d-byte answers; proxies on 1 core (GOMAXPROCS=1)\n",
+		gen, conns, d, rounds, bodySize)
+	for _, s := range subjects { // warm up connections and code paths
+		if _, err := measure(useWrk, s.url, conns, time.Second); err != nil {
+			return fmt.Errorf("warming up %s: %w", s.name, err)
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		for _, s := range subjects {
+			res, err := measure(useWrk, s.url, conns, d)
+			if err != nil {
+				return fmt.Errorf("measuring %s: %w", s.name, err)
+			}
+			s.res = append(s.res, res)
+		}
+	}
+	med := map[string]result{}
+	for _, s := range subjects {
+		med[s.name] = median(s.res)
+	}
+	bareRPS := med["bare httputil.ReverseProxy"].rps
+	fmt.Printf("\n%-32s %12s %10s %10s %9s %9s\n", "", "requests/s", "p50", "p99", "x bare", "x direct")
+	for _, s := range subjects {
+		m := med[s.name]
+		fmt.Printf("%-32s %12.0f %10s %10s %9.2f %9.2f\n", s.name, m.rps, m.p50.Round(time.Microsecond),
+			m.p99.Round(time.Microsecond), m.rps/bareRPS, m.rps/med["direct"].rps)
+	}
+	fmt.Println()
+	if n, ok := med["nginx"]; ok {
+		fmt.Printf("facade (%d routes) / nginx: %.2f   nginx / bare: %.2f\n", nroutes, med[big.name].rps/n.rps, n.rps/bareRPS)
+	} else {
+		fmt.Println(nginxNote)
+	}
+	fmt.Printf("facade (%d routes) / bare httputil.ReverseProxy: %.2f (target >= 1.20)\n", nroutes, med[big.name].rps/bareRPS)
+	if cpuprofile != "" {
+		fmt.Printf("CPU profile of the %d-route facade: %s (go tool pprof -top %s)\n", nroutes, cpuprofile, cpuprofile)
+	}
+	return nil
+}
+
+func median(rs []result) result {
+	pick := func(get func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	return result{
+		rps: pick(func(r result) float64 { return r.rps }),
+		p50: time.Duration(pick(func(r result) float64 { return float64(r.p50) })),
+		p99: time.Duration(pick(func(r result) float64 { return float64(r.p99) })),
+	}
+}
+
+// spawn runs this program again in a role and returns the address it
+// listens on.
+func spawn(role string, env ...string) (*exec.Cmd, string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", fmt.Errorf("finding this program: %w", err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(append(os.Environ(), roleEnv+"="+role), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("starting %s: %w", role, err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, "", fmt.Errorf("%s did not say where it listens: %w", role, err)
+	}
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "LISTEN ")), nil
+}
+
+// child serves one role until SIGTERM.
+func child(role string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	var h http.Handler
+	var closer func() error
+	switch role {
+	case "upstream":
+		n, _ := strconv.Atoi(os.Getenv("BENCH_BODY"))
+		body := []byte(strings.Repeat("x", max(n, 1)))
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body)
+		})
+	case "bare":
+		u, err := url.Parse(os.Getenv("BENCH_UPSTREAM"))
+		if err != nil {
+			return err
+		}
+		h = &httputil.ReverseProxy{
+			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
+			Transport: proxy.NewTransport(), // the tuned transport, no buffer pool
+		}
+	case "facade":
+		n, _ := strconv.Atoi(os.Getenv("BENCH_ROUTES"))
+		cfg, err := facadeConfig(os.Getenv("BENCH_UPSTREAM"), n)
+		if err != nil {
+			return err
+		}
+		f, err := proxy.New(cfg, proxy.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+		if err != nil {
+			return err
+		}
+		h, closer = f, f.Close
+		if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
+			pf, err := os.Create(p)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				return err
+			}
+			defer func() { pprof.StopCPUProfile(); pf.Close() }()
+		}
+	default:
+		return fmt.Errorf("unknown role %q", role)
+	}
+	fmt.Printf("LISTEN %s\n", ln.Addr())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if closer != nil {
+		return closer()
+	}
+	return nil
+}
+
+// facadeConfig is a project file with n routes /api/svc{i}/items/{id}, all
+// in mode new towards the upstream.
+func facadeConfig(upstream string, n int) (*config.Config, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "legacy: %s\nroutes:\n", upstream)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  - name: svc%d\n    match: {path: \"/api/svc%d/items/{id}\", methods: [GET]}\n    target: %s\n    mode: new\n", i, i, upstream)
+	}
+	return config.Parse("bench.yaml", []byte(b.String()))
+}
+
+// measure loads url for d and returns what it saw.
+func measure(useWrk bool, url string, conns int, d time.Duration) (result, error) {
+	if useWrk {
+		return measureWrk(url, conns, d)
+	}
+	return measureGo(url, conns, d)
+}
+
+var (
+	wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkPct = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkErr = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: .*`)
+)
+
+func measureWrk(url string, conns int, d time.Duration) (result, error) {
+	secs := max(int(d.Seconds()), 1)
+	out, err := exec.Command("wrk", "-t1", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", secs), "--latency", url).CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %w: %s", err, out)
+	}
+	if m := wrkErr.Find(out); m != nil {
+		return result{}, fmt.Errorf("wrk saw errors: %s", m)
+	}
+	m := wrkRPS.FindSubmatch(out)
+	if m == nil {
+		return result{}, fmt.Errorf("wrk output without Requests/sec: %s", out)
+	}
+	var r result
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, p := range wrkPct.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(p[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(p[3])]
+		lat := time.Duration(v * float64(unit))
+		if string(p[1]) == "50" {
+			r.p50 = lat
+		} else {
+			r.p99 = lat
+		}
+	}
+	return r, nil
+}
+
+func measureGo(url string, conns int, d time.Duration) (result, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	deadline := time.Now().Add(d)
+	var mu sync.Mutex
+	var lats []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				resp, err := c.Get(url)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return result{}, firstErr
+	}
+	slices.Sort(lats)
+	if len(lats) == 0 {
+		return result{}, errors.New("no request completed")
+	}
+	return result{
+		rps: float64(len(lats)) / d.Seconds(),
+		p50: lats[len(lats)/2],
+		p99: lats[len(lats)*99/100],
+	}, nil
+}
+
+// startNginx runs nginx, one worker, in front of the upstream.
+func startNginx(upstream string) (string, func(), error) {
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		return "", nil, errors.New("not installed")
+	}
+	dir, err := os.MkdirTemp("", "strangler-bench-nginx-")
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conf := fmt.Sprintf(`worker_processes 1;
+daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  upstream up { server %[2]s; keepalive 256; }
+  server {
+    listen %[3]s;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`, dir, upstream, addr)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", path)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("starting: %w", err)
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	for i := 0; i < 100; i++ { // wait until it listens, with a deadline
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			return addr, stop, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return "", nil, errors.New("did not start listening within 5s")
+}
