@@ -107,6 +107,8 @@ func TestBadFiles(t *testing.T) {
 			"strangler.yaml:16: routes[1].percent: cannot unmarshal !!str `thirty` into float64"},
 		{"bad template", "      prefix: /api/customers/", "      prefix: /api/customers/{id",
 			`strangler.yaml:13: routes[1].match.prefix: "/api/customers/{id" is not a valid path template: mux: unbalanced braces in "/api/customers/{id"`},
+		{"capturing group in template", "      prefix: /api/customers/", "      prefix: /api/{sort:(asc|desc)}",
+			`strangler.yaml:13: routes[1].match.prefix: "/api/{sort:(asc|desc)}" is not a valid path template: route /api/{sort:(asc|desc)} contains capture groups in its regexp. Only non-capturing groups are accepted: e.g. (?:pattern) instead of (pattern)`},
 		{"unbalanced template in flow mapping", "    match: {path: /api/orders/{id}, methods: [GET]}", "    match: {path: /api/orders/{id, methods: [GET]}",
 			`strangler.yaml:8: invalid YAML: did not find expected ',' or '}'`},
 		{"bad method", "    match: {path: /api/orders/{id}, methods: [GET]}", "    match: {path: /api/orders/{id}, methods: [GIT]}",

@@ -310,10 +310,17 @@ var (
 
 // CheckTemplate reports whether a path template is one gorilla/mux accepts
 // and starts with '/'.
-func CheckTemplate(tpl string) error {
+func CheckTemplate(tpl string) (err error) {
 	if !strings.HasPrefix(tpl, "/") {
 		return fmt.Errorf("%q must start with '/'", tpl)
 	}
+	defer func() {
+		// mux panics, rather than failing, on a capturing group in a
+		// variable's pattern ("{sort:(asc|desc)}").
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%q is not a valid path template: %v", tpl, p)
+		}
+	}()
 	if err := mux.NewRouter().Path(tpl).GetError(); err != nil {
 		return fmt.Errorf("%q is not a valid path template: %w", tpl, err)
 	}
