@@ -231,7 +231,7 @@ func TestPipelineSurvivesKill9(t *testing.T) {
 	// Stage 1: kills during the snapshot.
 	for !e.snapshotDone("crash") && snapshotKills < 10 {
 		c := e.spawn(spec)
-		time.Sleep(time.Duration(60+rng.IntN(300)) * time.Millisecond) // the random kill point
+		time.Sleep(time.Duration(250+rng.IntN(600)) * time.Millisecond) // the random kill point (a child takes ~250 ms to start)
 		c.kill(t)
 		lastStderr = c.stderr.String()
 		kills++
@@ -240,7 +240,7 @@ func TestPipelineSurvivesKill9(t *testing.T) {
 	}
 	snaps, err := loadSnapshots(context.Background(), e.dst, "crash")
 	require.NoError(t, err)
-	t.Logf("%d kills during the snapshot; %d rows copied so far", snapshotKills, snaps["orders"].Rows)
+	t.Logf("%d kills during the snapshot; %d rows copied so far; the last child said:\n%s", snapshotKills, snaps["orders"].Rows, lastStderr)
 	require.GreaterOrEqual(t, snapshotKills, 3, "the snapshot finished too soon for the test; last child's log:\n%s", lastStderr)
 
 	// Let the stream replay the overlap with the snapshot, then count
@@ -264,7 +264,7 @@ func TestPipelineSurvivesKill9(t *testing.T) {
 	// Stage 2: kills while streaming.
 	for kills < 24 {
 		c := e.spawn(spec)
-		time.Sleep(time.Duration(150+rng.IntN(500)) * time.Millisecond) // the random kill point
+		time.Sleep(time.Duration(250+rng.IntN(700)) * time.Millisecond) // the random kill point
 		c.kill(t)
 		kills++
 		checkMonotonic()
