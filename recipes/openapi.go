@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -307,7 +308,13 @@ func (g *oaGen) operation(e *Endpoint) obj {
 		params = append(params, g.listParams(e, res)...)
 		data := obj{"type": "array", "items": ref(schemaName(res.Name))}
 		responses = problemRefs(400, 404, 500)
-		responses["200"] = obj{"description": "A page of " + res.Name, "content": jsonContent(g.envelope(data, g.metaSchema()))}
+		headers := obj{}
+		if g.r.Shape.Pagination == "cursor" {
+			headers["X-Next-Cursor"] = obj{"description": "cursor of the next page; absent on the last", "schema": obj{"type": "string"}}
+		} else if slices.Contains(g.r.Shape.Meta, "total") {
+			headers["X-Total-Count"] = obj{"description": "rows matching the filters", "schema": obj{"type": "integer"}}
+		}
+		responses["200"] = obj{"description": "A page of " + res.Name, "headers": headers, "content": jsonContent(g.envelope(data, g.metaSchema()))}
 	case ActionGet:
 		responses = problemRefs(404, 500)
 		responses["200"] = obj{"description": "The " + res.Name, "headers": etag, "content": jsonContent(g.envelope(ref(schemaName(res.Name)), nil))}

@@ -159,6 +159,13 @@ func (s *Service) list(q *request) *Problem {
 	if err != nil {
 		return q.internal("loading related rows", err)
 	}
+	// Headers carry the page's meta too, for bare answers that have no meta.
+	if meta.nextCursor != "" {
+		q.w.Header().Set("X-Next-Cursor", meta.nextCursor)
+	}
+	if withTotal {
+		q.w.Header().Set("X-Total-Count", strconv.FormatInt(meta.total, 10))
+	}
 	w := &writer{shape: sh}
 	w.envelopeOpen()
 	w.b.WriteByte('[')
