@@ -44,7 +44,7 @@ type Event struct {
 	Type       string          `json:"type"`        // OrderPlaced
 	Service    string          `json:"service"`     // the recipe's service
 	Key        string          `json:"key"`         // resource:key; events of one key arrive in order
-	OccurredAt time.Time       `json:"occurred_at"` // when the write committed (its transaction's time)
+	OccurredAt time.Time       `json:"occurred_at"` // when the service wrote it (its clock, UTC)
 	Data       json.RawMessage `json:"data"`        // the row as the API writes it (after a delete: before it)
 }
 
