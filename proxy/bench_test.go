@@ -82,10 +82,15 @@ func BenchmarkServeHTTP(b *testing.B) {
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
 		Transport: NewTransport(),
 	}
+	pooled := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
+		Transport:  NewTransport(),
+		BufferPool: newBufferPool(),
+	}
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", bare}, {"facade-500", f}} {
+	}{{"bare", bare}, {"bare-bufferpool", pooled}, {"facade-500", f}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

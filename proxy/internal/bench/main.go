@@ -118,6 +118,11 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 		return err
 	}
 	subjects = append(subjects, &subject{name: "bare httputil.ReverseProxy", url: "http://" + bare + hit})
+	pooled, err := start("bare", "BENCH_UPSTREAM="+upURL, "BENCH_POOL=1", "GOMAXPROCS=1")
+	if err != nil {
+		return err
+	}
+	subjects = append(subjects, &subject{name: "bare + BufferPool", url: "http://" + pooled + hit})
 
 	nginxNote := ""
 	if nginxAddr, stop, err := startNginx(up); err != nil {
@@ -237,6 +242,7 @@ func child(role string) error {
 	}
 	var h http.Handler
 	var closer func() error
+	var serve func(context.Context) error // the facade serves itself (h2c and HTTP/1.1)
 	switch role {
 	case "upstream":
 		n, _ := strconv.Atoi(os.Getenv("BENCH_BODY"))
@@ -251,10 +257,14 @@ func child(role string) error {
 		if err != nil {
 			return err
 		}
-		h = &httputil.ReverseProxy{
+		rp := &httputil.ReverseProxy{
 			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
 			Transport: proxy.NewTransport(), // the tuned transport, no buffer pool
 		}
+		if os.Getenv("BENCH_POOL") != "" {
+			rp.BufferPool = &pool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+		}
+		h = rp
 	case "facade":
 		n, _ := strconv.Atoi(os.Getenv("BENCH_ROUTES"))
 		cfg, err := facadeConfig(os.Getenv("BENCH_UPSTREAM"), n)
@@ -265,7 +275,8 @@ func child(role string) error {
 		if err != nil {
 			return err
 		}
-		h, closer = f, f.Close
+		h, closer = nil, f.Close
+		serve = func(ctx context.Context) error { return f.Serve(ctx, ln, 5*time.Second) }
 		if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
 			pf, err := os.Create(p)
 			if err != nil {
@@ -280,18 +291,27 @@ func child(role string) error {
 		return fmt.Errorf("unknown role %q", role)
 	}
 	fmt.Printf("LISTEN %s\n", ln.Addr())
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if serve != nil {
+		if err := serve(ctx); err != nil {
+			return err
+		}
+		return closer()
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	if closer != nil {
-		return closer()
-	}
 	return nil
 }
+
+// pool is the buffer pool of the "bare + BufferPool" proxy.
+type pool struct{ p sync.Pool }
+
+func (b *pool) Get() []byte    { return *(b.p.Get().(*[]byte)) }
+func (b *pool) Put(buf []byte) { b.p.Put(&buf) }
 
 // facadeConfig is a project file with n routes /api/svc{i}/items/{id}, all
 // in mode new towards the upstream.
