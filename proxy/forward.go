@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -194,7 +195,7 @@ func (x *exchange) canFallback(err error) bool {
 	if x.rt == nil || !x.rt.fallback || x.client.Err() != nil {
 		return false
 	}
-	if x.body != nil && x.body.n > 0 {
+	if x.body != nil && x.body.n.Load() > 0 {
 		return false // part of the body is gone: it cannot be sent again
 	}
 	return neverReached(err) || safeMethod(x.in.Method)
@@ -477,12 +478,12 @@ func removeHopByHop(h http.Header) {
 // business, not the transport's.
 type trackedBody struct {
 	rc io.ReadCloser
-	n  int64
+	n  atomic.Int64 // read by the transport's writer, checked by the handler
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }
 
