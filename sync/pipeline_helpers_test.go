@@ -63,7 +63,7 @@ func runChild(spec string) int {
 
 // env is a source database and a target database for one test.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	mysql  string // go-sql-driver DSN
 	pg     string // postgres URL
 	src    *sql.DB
@@ -71,7 +71,7 @@ type env struct {
 	dbName string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, mysql: dbtest.MySQL(t), pg: dbtest.Postgres(t)}
 	var err error
@@ -160,7 +160,7 @@ func (e *env) start(cfg config.Pipeline, o Options) (*Pipeline, *logBuffer) {
 	return p, logs
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -197,7 +197,7 @@ func (e *env) waitCaughtUp(pipeline string, within time.Duration) {
 }
 
 // waitPhase waits until the pipeline's live phase is phase.
-func waitPhase(t *testing.T, p *Pipeline, phase string, within time.Duration) {
+func waitPhase(t testing.TB, p *Pipeline, phase string, within time.Duration) {
 	t.Helper()
 	require.Eventually(t, func() bool { return p.Status().Phase == phase }, within, 10*time.Millisecond,
 		"pipeline %s never reached phase %s (phase %s)", p.Name(), phase, p.Status().Phase)

@@ -19,7 +19,8 @@
 // STRANGLER_BENCH_BACKLOG (changes drained; default 200000),
 // STRANGLER_BENCH_RATE (changes/s of the lag run; default 2000),
 // STRANGLER_BENCH_SECONDS (length of the saturating and lag runs; default 10),
-// STRANGLER_BENCH_SKIP (comma-separated: pgloader, pipe, stream, lag, verify).
+// STRANGLER_BENCH_SKIP (comma-separated: pgloader, pipe, stream, lag, verify),
+// STRANGLER_BENCH_CPUPROFILE (a file for a CPU profile of the harness).
 package main
 
 import (
@@ -29,6 +30,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,6 +113,16 @@ func run() error {
 	defer b.src.Close()
 	if err := b.fill(); err != nil {
 		return err
+	}
+	if f := os.Getenv("STRANGLER_BENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if err := b.snapshots(); err != nil {
 		return err
