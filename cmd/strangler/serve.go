@@ -181,7 +181,7 @@ func (a *app) runServices(ctx context.Context, o *serveOptions, pool *pgxpool.Po
 			_ = svc.Close(context.Background())
 			return &exitError{code: exitUsage, err: fmt.Errorf("serve: listening on %s: %w", spec.listen, err)}
 		}
-		srv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		srv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 		a.log.Info("serving recipe", "service", loaded[i].Service, "listen", ln.Addr().String(), "recipe", spec.recipe)
 		g.Go(func() error {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
