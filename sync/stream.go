@@ -372,7 +372,12 @@ func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {
 	p.setPosition(b.pos)
 	lag := time.Duration(0)
 	if !b.eventTime.IsZero() && b.changes > 0 {
+		// Binlog timestamps are whole seconds. When the batch arrived within
+		// the second of its commit, the receive time is the better clock.
 		lag = max(0, now.Sub(b.eventTime))
+		if recv := b.firstRecv.Sub(b.eventTime); recv >= 0 && recv < time.Second {
+			lag = now.Sub(b.firstRecv)
+		}
 	}
 	p.lagNanos.Store(int64(lag))
 	if m := p.o.Metrics; m != nil {
