@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func TestServeRuns(t *testing.T) {
 	require.NoError(t, os.WriteFile(project, []byte("databases:\n  new: "+dbtest.Postgres(t)+"\nservices:\n  - recipe: "+abs+"\n    listen: "+addr+"\n"), 0o644))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut bytes.Buffer
+	var out, errOut serveOutput
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"-c", project, "serve", "--migrate"}, &out, &errOut) }()
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -69,7 +70,7 @@ func TestServeRuns(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 20*time.Millisecond, "serve did not come up: %s", errOut.String())
+	}, 30*time.Second, 20*time.Millisecond, "serve did not come up")
 
 	resp, err := client.Post("http://"+addr+"/api/customers", "application/json", strings.NewReader(`{"name":"Ada","email":"ada@example.com"}`))
 	require.NoError(t, err)
@@ -90,4 +91,23 @@ func TestServeRuns(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 	assert.Contains(t, out.String(), `orders: applied: CREATE TABLE "public"."customers" (`)
+}
+
+// serveOutput is a bytes.Buffer safe for the server's goroutines and the
+// test's reads.
+type serveOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *serveOutput) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *serveOutput) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
