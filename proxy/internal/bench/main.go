@@ -69,14 +69,17 @@ func main() {
 
 // subject is one thing measured.
 type subject struct {
-	name string
-	url  string
-	res  []result
+	name         string
+	url          string
+	pid          int  // the process whose CPU time is counted (the upstream for "direct")
+	withChildren bool // count the children too (nginx's worker)
+	res          []result
 }
 
 type result struct {
 	rps      float64
 	p50, p99 time.Duration
+	cpu      time.Duration // CPU time (user+system) of the subject's process per request
 }
 
 func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprofile string) error {
@@ -98,12 +101,14 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 			_ = p.Wait()
 		}
 	}()
+	lastPID := 0
 	start := func(role string, env ...string) (string, error) {
 		cmd, addr, err := spawn(role, env...)
 		if err != nil {
 			return "", err
 		}
 		procs = append(procs, cmd)
+		lastPID = cmd.Process.Pid
 		return addr, nil
 	}
 	up, err := start("upstream", fmt.Sprintf("BENCH_BODY=%d", bodySize))
@@ -112,30 +117,31 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	}
 	upURL := "http://" + up
 	hit := fmt.Sprintf("/api/svc%d/items/42", nroutes-1)
-	subjects := []*subject{{name: "direct", url: upURL + hit}}
+	upPID := lastPID
+	subjects := []*subject{{name: "direct", url: upURL + hit, pid: upPID}}
 	bare, err := start("bare", "BENCH_UPSTREAM="+upURL, "GOMAXPROCS=1")
 	if err != nil {
 		return err
 	}
-	subjects = append(subjects, &subject{name: "bare httputil.ReverseProxy", url: "http://" + bare + hit})
+	subjects = append(subjects, &subject{name: "bare httputil.ReverseProxy", url: "http://" + bare + hit, pid: lastPID})
 	pooled, err := start("bare", "BENCH_UPSTREAM="+upURL, "BENCH_POOL=1", "GOMAXPROCS=1")
 	if err != nil {
 		return err
 	}
-	subjects = append(subjects, &subject{name: "bare + BufferPool", url: "http://" + pooled + hit})
+	subjects = append(subjects, &subject{name: "bare + BufferPool", url: "http://" + pooled + hit, pid: lastPID})
 
 	nginxNote := ""
-	if nginxAddr, stop, err := startNginx(up); err != nil {
+	if nginxAddr, pid, stop, err := startNginx(up); err != nil {
 		nginxNote = "nginx: " + err.Error()
 	} else {
 		defer stop()
-		subjects = append(subjects, &subject{name: "nginx", url: "http://" + nginxAddr + hit})
+		subjects = append(subjects, &subject{name: "nginx", url: "http://" + nginxAddr + hit, pid: pid, withChildren: true})
 	}
 	f1, err := start("facade", "BENCH_UPSTREAM="+upURL, "BENCH_ROUTES=1", "GOMAXPROCS=1")
 	if err != nil {
 		return err
 	}
-	subjects = append(subjects, &subject{name: "facade, 1 route", url: "http://" + f1 + "/api/svc0/items/42"})
+	subjects = append(subjects, &subject{name: "facade, 1 route", url: "http://" + f1 + "/api/svc0/items/42", pid: lastPID})
 	env := []string{"BENCH_UPSTREAM=" + upURL, fmt.Sprintf("BENCH_ROUTES=%d", nroutes), "GOMAXPROCS=1"}
 	if cpuprofile != "" {
 		abs, _ := filepath.Abs(cpuprofile)
@@ -145,7 +151,7 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	if err != nil {
 		return err
 	}
-	big := &subject{name: fmt.Sprintf("facade, %d routes (hit last)", nroutes), url: "http://" + f500 + hit}
+	big := &subject{name: fmt.Sprintf("facade, %d routes (hit last)", nroutes), url: "http://" + f500 + hit, pid: lastPID}
 	subjects = append(subjects, big)
 
 	gen := "Go load generator"
@@ -161,9 +167,13 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	}
 	for r := 0; r < rounds; r++ {
 		for _, s := range subjects {
+			before := cpuTime(s.pid, s.withChildren)
 			res, err := measure(useWrk, s.url, conns, d)
 			if err != nil {
 				return fmt.Errorf("measuring %s: %w", s.name, err)
+			}
+			if n := res.rps * d.Seconds(); n > 0 {
+				res.cpu = time.Duration(float64(cpuTime(s.pid, s.withChildren)-before) / n)
 			}
 			s.res = append(s.res, res)
 		}
@@ -172,20 +182,26 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	for _, s := range subjects {
 		med[s.name] = median(s.res)
 	}
-	bareRPS := med["bare httputil.ReverseProxy"].rps
-	fmt.Printf("\n%-32s %12s %10s %10s %9s %9s\n", "", "requests/s", "p50", "p99", "x bare", "x direct")
+	bare0 := med["bare httputil.ReverseProxy"]
+	fmt.Printf("\n%-32s %11s %9s %9s %7s %8s %12s %12s\n", "", "requests/s", "p50", "p99", "x bare", "x direct",
+		"CPU us/req", "x bare (CPU)")
 	for _, s := range subjects {
 		m := med[s.name]
-		fmt.Printf("%-32s %12.0f %10s %10s %9.2f %9.2f\n", s.name, m.rps, m.p50.Round(time.Microsecond),
-			m.p99.Round(time.Microsecond), m.rps/bareRPS, m.rps/med["direct"].rps)
+		fmt.Printf("%-32s %11.0f %9s %9s %7.2f %8.2f %12.1f %12.2f\n", s.name, m.rps, m.p50.Round(time.Microsecond),
+			m.p99.Round(time.Microsecond), m.rps/bare0.rps, m.rps/med["direct"].rps,
+			float64(m.cpu)/1e3, float64(bare0.cpu)/float64(m.cpu))
 	}
-	fmt.Println()
+	fmt.Println("\nCPU us/req: CPU time of the subject's own process per request (for direct, the upstream's);")
+	fmt.Println("x bare (CPU): requests one core would serve, relative to the bare proxy (bare CPU/req over this CPU/req).")
+	fb := med[big.name]
 	if n, ok := med["nginx"]; ok {
-		fmt.Printf("facade (%d routes) / nginx: %.2f   nginx / bare: %.2f\n", nroutes, med[big.name].rps/n.rps, n.rps/bareRPS)
+		fmt.Printf("facade (%d routes) / nginx: %.2f by throughput, %.2f by CPU per request; nginx / bare: %.2f by throughput, %.2f by CPU\n",
+			nroutes, fb.rps/n.rps, float64(n.cpu)/float64(fb.cpu), n.rps/bare0.rps, float64(bare0.cpu)/float64(n.cpu))
 	} else {
 		fmt.Println(nginxNote)
 	}
-	fmt.Printf("facade (%d routes) / bare httputil.ReverseProxy: %.2f (target >= 1.20)\n", nroutes, med[big.name].rps/bareRPS)
+	fmt.Printf("facade (%d routes) / bare httputil.ReverseProxy: %.2f by throughput, %.2f by CPU per request (target >= 1.20)\n",
+		nroutes, fb.rps/bare0.rps, float64(bare0.cpu)/float64(fb.cpu))
 	if cpuprofile != "" {
 		fmt.Printf("CPU profile of the %d-route facade: %s (go tool pprof -top %s)\n", nroutes, cpuprofile, cpuprofile)
 	}
@@ -202,6 +218,7 @@ func median(rs []result) result {
 		return v[len(v)/2]
 	}
 	return result{
+		cpu: time.Duration(pick(func(r result) float64 { return float64(r.cpu) })),
 		rps: pick(func(r result) float64 { return r.rps }),
 		p50: time.Duration(pick(func(r result) float64 { return float64(r.p50) })),
 		p99: time.Duration(pick(func(r result) float64 { return float64(r.p99) })),
@@ -260,6 +277,7 @@ func child(role string) error {
 		rp := &httputil.ReverseProxy{
 			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
 			Transport: proxy.NewTransport(), // the tuned transport, no buffer pool
+			ErrorLog:  log.New(io.Discard, "", 0),
 		}
 		if os.Getenv("BENCH_POOL") != "" {
 			rp.BufferPool = &pool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
@@ -421,18 +439,18 @@ func measureGo(url string, conns int, d time.Duration) (result, error) {
 }
 
 // startNginx runs nginx, one worker, in front of the upstream.
-func startNginx(upstream string) (string, func(), error) {
+func startNginx(upstream string) (string, int, func(), error) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
-		return "", nil, errors.New("not installed")
+		return "", 0, nil, errors.New("not installed")
 	}
 	dir, err := os.MkdirTemp("", "strangler-bench-nginx-")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
@@ -462,12 +480,12 @@ http {
 `, dir, upstream, addr)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", path)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("starting: %w", err)
+		return "", 0, nil, fmt.Errorf("starting: %w", err)
 	}
 	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGQUIT)
@@ -477,10 +495,62 @@ http {
 	for i := 0; i < 100; i++ { // wait until it listens, with a deadline
 		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
 			c.Close()
-			return addr, stop, nil
+			return addr, cmd.Process.Pid, stop, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
-	return "", nil, errors.New("did not start listening within 5s")
+	return "", 0, nil, errors.New("did not start listening within 5s")
+}
+
+// cpuTime returns the user and system CPU time a process used so far, with
+// its children's when asked (read from /proc; zero elsewhere).
+func cpuTime(pid int, children bool) time.Duration {
+	total := procCPU(pid)
+	if children {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			p, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if parent(p) == pid {
+				total += procCPU(p)
+			}
+		}
+	}
+	return total
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+func parent(pid int) int {
+	f := statFields(pid)
+	if len(f) < 2 {
+		return -1
+	}
+	p, _ := strconv.Atoi(f[1])
+	return p
+}
+
+// procCPU reads utime+stime (fields 14 and 15 of stat; clock ticks of 10ms).
+func procCPU(pid int) time.Duration {
+	f := statFields(pid)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
 }
