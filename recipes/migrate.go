@@ -132,6 +132,9 @@ func Migrate(ctx context.Context, db DB, r *Recipe) (*Migration, error) {
 			stmts = append(stmts, fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s", pgx.Identifier{res.Schema}.Sanitize()))
 			stmts = append(stmts, "CREATE TABLE "+name+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)")
 			for _, rel := range res.Relations {
+				if rel.Kind == "many" {
+					continue // the other resource's table holds that key
+				}
 				target := r.resource(rel.Resource)
 				fks = append(fks, fmt.Sprintf("ALTER TABLE %s ADD FOREIGN KEY (%s) REFERENCES %s (%s)", name,
 					pgx.Identifier{res.field(rel.Field).Column}.Sanitize(), pgx.Identifier{target.Schema, target.Table}.Sanitize(),

@@ -214,6 +214,11 @@ func (g *oaGen) resourceSchema(res *Resource, mode string) obj {
 	}
 	if mode == "out" {
 		for _, rel := range res.Relations {
+			if rel.Kind == "many" {
+				props[rel.JSON] = obj{"type": "array", "items": obj{"$ref": "#/components/schemas/" + schemaName(rel.Resource)},
+					"description": "the related " + rel.Resource + " rows, present where the endpoint embeds them"}
+				continue
+			}
 			props[rel.JSON] = obj{"anyOf": []obj{{"$ref": "#/components/schemas/" + schemaName(rel.Resource)}, {"type": "null"}},
 				"description": "the related " + rel.Resource + ", present where the endpoint embeds it"}
 		}

@@ -290,13 +290,20 @@ func (s *Service) loadEmbeds(ctx context.Context, db querier, q *request, rows [
 	for _, name := range q.e.Embed {
 		rel := q.t.res.relation(name)
 		target := q.rt.tables[rel.Resource]
-		fi := fieldIndex(q.t.res, q.t.res.field(rel.Field))
-		em := embedded{rel: rel, field: fi, target: target, rows: map[any]row{}}
+		em := embedded{rel: rel, target: target, many: rel.Kind == "many", rows: map[any]row{}, lists: map[any][]row{}}
+		src, col := 0, target.cols[target.key] // kind one: our field's values, matched on the target's key
+		if em.many {
+			em.field = fieldIndex(target.res, target.res.field(rel.Field))
+			src, col = q.t.key, target.cols[em.field] // many: our keys, matched on the target's field
+		} else {
+			em.field = fieldIndex(q.t.res, q.t.res.field(rel.Field))
+			src = em.field
+		}
 		var ints []int64
 		var strs []string
 		seen := map[any]bool{}
 		for _, r := range rows {
-			v := r.vals[fi]
+			v := r.vals[src]
 			if v == nil || seen[v] {
 				continue
 			}
@@ -309,7 +316,6 @@ func (s *Service) loadEmbeds(ctx context.Context, db querier, q *request, rows [
 			}
 		}
 		var arg any = ints
-		col := target.cols[target.key]
 		if ints == nil {
 			arg, col = strs, col+"::text"
 		}
@@ -317,7 +323,8 @@ func (s *Service) loadEmbeds(ctx context.Context, db querier, q *request, rows [
 			out = append(out, em)
 			continue
 		}
-		rs, err := db.Query(ctx, "SELECT "+target.selects+" FROM "+target.name+" WHERE "+col+" = ANY($1)", arg)
+		rs, err := db.Query(ctx, "SELECT "+target.selects+" FROM "+target.name+" WHERE "+col+" = ANY($1) ORDER BY "+
+			target.name+"."+target.cols[target.key], arg)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", target.name, err)
 		}
@@ -327,7 +334,12 @@ func (s *Service) loadEmbeds(ctx context.Context, db querier, q *request, rows [
 				rs.Close()
 				return nil, err
 			}
-			em.rows[r.vals[target.key]] = r
+			if em.many {
+				fk := r.vals[em.field]
+				em.lists[fk] = append(em.lists[fk], r)
+			} else {
+				em.rows[r.vals[target.key]] = r
+			}
 		}
 		rs.Close()
 		if err := rs.Err(); err != nil {

@@ -104,12 +104,15 @@ type Field struct {
 	pattern *regexp.Regexp
 }
 
-// Relation says that a resource's field refers to another resource's key;
-// endpoints may embed the related object under the relation's name.
+// Relation links a resource to another: kind one when the resource's field
+// holds the other's key (an order's customer), kind many when the other's
+// field holds this resource's key (a customer's orders). Endpoints may embed
+// the related object, or list, under the relation's name.
 type Relation struct {
 	Name     string `yaml:"name"`
 	Resource string `yaml:"resource"`
 	Field    string `yaml:"field"`
+	Kind     string `yaml:"kind"`
 	JSON     string `yaml:"json"`
 }
 

@@ -167,6 +167,18 @@ func (w *writer) object(t *table, r row, embeds []embedded) {
 		w.value(f, v)
 	}
 	for _, e := range embeds {
+		if e.many {
+			w.key(&first, e.rel.JSON)
+			w.b.WriteByte('[')
+			for i, rel := range e.lists[r.vals[t.key]] {
+				if i > 0 {
+					w.b.WriteByte(',')
+				}
+				w.object(e.target, rel, nil)
+			}
+			w.b.WriteByte(']')
+			continue
+		}
 		fk := r.vals[e.field]
 		rel, ok := e.rows[fk]
 		if !ok && w.shape.Nulls == "omit" {
@@ -182,12 +194,15 @@ func (w *writer) object(t *table, r row, embeds []embedded) {
 	w.b.WriteByte('}')
 }
 
-// embedded holds the related rows of one relation, by key.
+// embedded holds the related rows of one relation: for kind one by the
+// related key, for kind many the lists by this resource's key.
 type embedded struct {
 	rel    *Relation
-	field  int // index of the foreign-key field
+	field  int // kind one: index of our foreign-key field; many: of the target's
 	target *table
+	many   bool
 	rows   map[any]row
+	lists  map[any][]row
 }
 
 // listMeta is what a list's meta member may hold.

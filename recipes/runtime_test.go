@@ -28,6 +28,17 @@ func TestEndpointKinds(t *testing.T) {
 		assert.Equal(t, `{"data":{"id":3,"customerId":2,"status":"paid","total":"99.99","note":"gift","placedAt":"2026-01-03 10:00:00",`+
 			`"customer":{"id":2,"name":"Bob","email":"bob@example.com","vip":false,"createdAt":"2026-03-04 05:06:07"}}}`, body)
 	})
+	t.Run("get with embedded list of orders", func(t *testing.T) {
+		_, body := e.must(200, "GET", "/api/customers/2", nil)
+		assert.Equal(t, `{"data":{"id":2,"name":"Bob","email":"bob@example.com","vip":false,"createdAt":"2026-03-04 05:06:07","orders":[`+
+			`{"id":3,"customerId":2,"status":"paid","total":"99.99","note":"gift","placedAt":"2026-01-03 10:00:00"},`+
+			`{"id":4,"customerId":2,"status":"shipped","total":"5.00","note":null,"placedAt":"2026-01-04 10:00:00"},`+
+			`{"id":6,"customerId":2,"status":"new","total":"7.50","note":null,"placedAt":"2026-03-04 05:06:07"}]}}`, body)
+		_, body = e.must(201, "POST", "/api/customers", map[string]any{"name": "Cy", "email": "cy@example.com"})
+		assert.NotContains(t, body, "orders", "create does not embed")
+		_, body = e.must(200, "GET", "/api/customers/3", nil)
+		assert.Contains(t, body, `"orders":[]`)
+	})
 	t.Run("list with total", func(t *testing.T) {
 		_, body := e.must(200, "GET", "/api/orders?limit=2", nil)
 		var got struct {

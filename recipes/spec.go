@@ -132,11 +132,13 @@ var Spec = []ObjectSpec{
 			Example: "2006-01-02T15:04:05Z07:00", Rule: "timestamp and date fields"},
 		{Key: "doc", Kind: KString, Desc: "Description written into the OpenAPI schema.", Default: ""},
 	}},
-	{Name: "relation", Desc: "A reference from a field to the key of another resource.", Fields: []FieldSpec{
+	{Name: "relation", Desc: "A link to another resource, through a field holding a key.", Fields: []FieldSpec{
 		{Key: "name", Kind: KString, Required: true, Desc: "Name of the relation; `embed` refers to it.", Example: "customer", Rule: "an identifier; not a field name"},
 		{Key: "resource", Kind: KString, Required: true, Desc: "The related resource.", Example: "customer", Rule: "names a resource"},
-		{Key: "field", Kind: KString, Required: true, Desc: "This resource's field holding the related key.", Example: "customer_id",
-			Rule: "names a field of the same type as the related key"},
+		{Key: "field", Kind: KString, Required: true, Desc: "For kind one, this resource's field holding the related key; for kind many, the related resource's field holding this resource's key.", Example: "customer_id",
+			Rule: "names a field (of this resource for one, of the related one for many) of the same type as the key it holds"},
+		{Key: "kind", Kind: KString, Desc: "`one` embeds the related object (or null); `many` embeds the list of related rows, in key order.", Default: "one",
+			Enum: []string{"one", "many"}},
 		{Key: "json", Kind: KString, Desc: "Name of the embedded object in JSON.", Default: "the relation name in shape.casing", Derived: true, Example: "buyer"},
 	}},
 	{Name: "rule", Desc: "An expr-lang expression over `self`, the row being written (a map of field name to value).", Fields: []FieldSpec{

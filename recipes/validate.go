@@ -278,13 +278,17 @@ func (r *Recipe) checkRelations(c *checker, res *Resource, p string) {
 			c.fail(rp+".resource", "%q is not a resource of this recipe", rel.Resource)
 			continue
 		}
-		f := res.field(rel.Field)
+		holder, keyed := res, target // kind one: our field holds the target's key
+		if rel.Kind == "many" {
+			holder, keyed = target, res // kind many: the target's field holds our key
+		}
+		f := holder.field(rel.Field)
 		if f == nil {
-			c.fail(rp+".field", "%q is not a field of %q", rel.Field, res.Name)
+			c.fail(rp+".field", "%q is not a field of %q", rel.Field, holder.Name)
 			continue
 		}
-		if k := target.field(target.Key); k != nil && k.Type != f.Type {
-			c.fail(rp+".field", "%q is %s but the key of %q is %s", rel.Field, f.Type, target.Name, k.Type)
+		if k := keyed.field(keyed.Key); k != nil && k.Type != f.Type {
+			c.fail(rp+".field", "%q is %s but the key of %q is %s", rel.Field, f.Type, keyed.Name, k.Type)
 		}
 	}
 }
