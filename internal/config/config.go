@@ -284,6 +284,11 @@ type Service struct {
 	Recipe string `yaml:"recipe"`
 	// Listen is the service's address (host:port). Required.
 	Listen string `yaml:"listen"`
+	// Database is the PostgreSQL URL (or keyword/value DSN) the recipe's
+	// tables and outbox live in. Default: databases.new. Empty after
+	// defaults means none is configured; `strangler serve --database` then
+	// has to name one.
+	Database string `yaml:"database"`
 }
 
 // Duration is a time.Duration written as "1m30s" in the file.

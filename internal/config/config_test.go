@@ -139,6 +139,8 @@ func TestBadFiles(t *testing.T) {
 			`strangler.yaml:11: routes[0].rewrite: "/orders/{key}" uses {key}, which match.path does not define`},
 		{"service without listen", "    listen: 127.0.0.1:9100", "",
 			`strangler.yaml:21: services[0].listen: is required: host:port`},
+		{"bad service database", "    listen: 127.0.0.1:9100", "    listen: 127.0.0.1:9100\n    database: postgres://app:s3cretpw@db:notaport/shop",
+			"strangler.yaml:23: services[0].database: parsing PostgreSQL DSN: cannot parse `postgres://app:xxxxx@db:notaport/shop`: invalid port"},
 		{"bad rollout stage", "    mode: shadow", "    mode: shadow\n    rollout: {stages: [shadow, 50, 25, neww]}",
 			`strangler.yaml:11: routes[0].rollout.stages[2]: 25 does not raise the previous stage's percent 50`},
 	}

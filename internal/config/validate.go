@@ -112,6 +112,9 @@ func (c *Config) setDefaults() {
 			}
 		}
 	}
+	for i := range c.Services {
+		def(&c.Services[i].Database, c.Databases.New)
+	}
 	for i := range c.Sync {
 		p := &c.Sync[i]
 		def(&p.Direction, DirectionLegacyToNew)
@@ -461,6 +464,11 @@ func (c *Config) validateServices(v *validator) {
 			continue
 		}
 		v.hostPort(f+".listen", s.Listen)
+		if s.Database != "" {
+			if _, err := ParsePostgres(s.Database); err != nil {
+				v.fail(f+".database", "%v", err)
+			}
+		}
 		if j, dup := listens[s.Listen]; dup {
 			v.fail(f+".listen", "%q is also the address of services[%d]", s.Listen, j)
 		}
