@@ -322,7 +322,11 @@ func (p *Pipeline) session(ctx context.Context) error {
 	if err != nil {
 		return targetErr(err)
 	}
-	defer dst.Close(context.WithoutCancel(ctx))
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		dst.Close(cctx)
+	}()
 	if err := EnsureCheckpointSchema(ctx, dst); err != nil {
 		return targetErr(err)
 	}

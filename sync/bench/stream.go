@@ -143,20 +143,25 @@ func (b *bench) saturate(tr *applyTracker, d time.Duration) error {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 99))
 			for ctx.Err() == nil {
-				// 10 single-row updates and one insert in one transaction.
+				// An update of 20 random rows and an insert of 5, in one
+				// transaction: 25 row changes.
 				tx, err := b.src.BeginTx(b.ctx, nil)
 				if err != nil {
 					errs <- err
 					return
 				}
-				for range 10 {
-					if _, err := tx.Exec(`UPDATE orders SET total = total + 1, updated_at = NOW() WHERE id = ?`, 1+rng.IntN(b.rows)); err != nil {
-						tx.Rollback()
-						errs <- err
-						return
-					}
+				ids := make([]string, 20)
+				for i := range ids {
+					ids[i] = fmt.Sprint(1 + rng.IntN(b.rows))
 				}
-				if _, err := tx.Exec(`INSERT INTO orders (customer_id, status, total, note, created_at, paid) VALUES (1, 'new', 1, 'sat', NOW(), 0)`); err != nil {
+				if _, err := tx.Exec(`UPDATE orders SET total = total + 1, updated_at = NOW() WHERE id IN (` + strings.Join(ids, ",") + `)`); err != nil {
+					tx.Rollback()
+					errs <- err
+					return
+				}
+				if _, err := tx.Exec(`INSERT INTO orders (customer_id, status, total, note, created_at, paid) VALUES
+					(1, 'new', 1, 'sat', NOW(), 0), (2, 'paid', 2, 'sat', NOW(), 1), (3, 'new', 3, 'sat', NOW(), 0),
+					(4, 'shipped', 4, 'sat', NOW(), 1), (5, 'new', 5, 'sat', NOW(), 0)`); err != nil {
 					tx.Rollback()
 					errs <- err
 					return
@@ -165,7 +170,7 @@ func (b *bench) saturate(tr *applyTracker, d time.Duration) error {
 					errs <- err
 					return
 				}
-				written.Add(11)
+				written.Add(25)
 			}
 		}()
 	}
@@ -209,36 +214,37 @@ func (b *bench) lag(db string, tr *applyTracker, rate int, d time.Duration) erro
 			return err
 		}
 	}
-	const perTxn = 10
-	interval := time.Second * perTxn / time.Duration(rate)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	rng := rand.New(rand.NewPCG(5, 6))
+	// Four writers share the rate, so that one slow commit does not hold
+	// the rest back.
+	const perTxn, writers = 10, 4
+	interval := time.Second * perTxn * writers / time.Duration(rate)
 	deadline := time.Now().Add(d)
-	n := 0
-	for time.Now().Before(deadline) {
-		<-tick.C
-		tx, err := b.src.BeginTx(b.ctx, nil)
-		if err != nil {
-			return err
-		}
-		ids := make([]string, perTxn-1)
-		for i := range ids {
-			ids[i] = fmt.Sprint(1 + rng.IntN(b.rows))
-		}
-		if _, err := tx.Exec(`UPDATE orders SET total = total + 1 WHERE id IN (` + strings.Join(ids, ",") + `)`); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if _, err := tx.Exec(`INSERT INTO lagprobe VALUES (?, ?) ON DUPLICATE KEY UPDATE sent = VALUES(sent)`, n%1000, time.Now().UnixMicro()); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		n++
+	var sent atomic.Int64
+	var wg gosync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			rng := rand.New(rand.NewPCG(5, uint64(w)))
+			for n := 0; time.Now().Before(deadline); n++ {
+				<-tick.C
+				if err := b.lagTxn(rng, w*100000+n%1000); err != nil {
+					errs <- err
+					return
+				}
+				sent.Add(1)
+			}
+		}()
 	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return fmt.Errorf("lag writer: %w", err)
+	}
+	n := int(sent.Load())
 	pos, err := b.masterPos()
 	if err != nil {
 		return err
@@ -256,6 +262,28 @@ func (b *bench) lag(db string, tr *applyTracker, rate int, d time.Duration) erro
 	b.report("lag at %d changes/s (%d transactions of %d changes): p50 %.1f ms, p99 %.1f ms, max %.1f ms (target p99 < 1000 ms)",
 		n*perTxn/int(d.Seconds()), samples, perTxn, p50/1000, p99/1000, mx/1000)
 	return nil
+}
+
+// lagTxn updates perTxn-1 random orders and stamps lagprobe row id with
+// the time just before COMMIT.
+func (b *bench) lagTxn(rng *rand.Rand, id int) error {
+	tx, err := b.src.BeginTx(b.ctx, nil)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 9)
+	for i := range ids {
+		ids[i] = fmt.Sprint(1 + rng.IntN(b.rows))
+	}
+	if _, err := tx.Exec(`UPDATE orders SET total = total + 1 WHERE id IN (` + strings.Join(ids, ",") + `)`); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO lagprobe VALUES (?, ?) ON DUPLICATE KEY UPDATE sent = VALUES(sent)`, id, time.Now().UnixMicro()); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // verify compares the streamed orders table with the source.
