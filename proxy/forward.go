@@ -63,7 +63,6 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.reqID = f.ids.next()
 		r.Header.Set("X-Request-Id", x.reqID)
 	}
-	w.Header().Set("X-Request-Id", x.reqID)
 
 	var e *routeEntry
 	if i := f.index.match(r); i >= 0 {
@@ -204,6 +203,7 @@ func (x *exchange) canFallback(err error) bool {
 // fail answers the client with the status for err.
 func (x *exchange) fail(w http.ResponseWriter, err error) {
 	x.err = err
+	w.Header().Set("X-Request-Id", x.reqID)
 	code := statusFor(err)
 	if code == StatusClientClosedRequest {
 		w.WriteHeader(code)
@@ -247,6 +247,9 @@ func (f *Facade) rewrite(pr *httputil.ProxyRequest) {
 // modifyResponse sees the response headers of every attempt.
 func (f *Facade) modifyResponse(resp *http.Response) error {
 	x := exchangeOf(resp.Request)
+	if _, ok := resp.Header["X-Request-Id"]; !ok { // the client learns the id; an upstream's own wins
+		resp.Header["X-Request-Id"] = []string{x.reqID}
+	}
 	streaming := resp.StatusCode == http.StatusSwitchingProtocols || isEventStream(resp.Header)
 	if streaming {
 		x.timer.Stop()

@@ -149,6 +149,9 @@ func TestShadowCopies(t *testing.T) {
 
 func TestHeaders(t *testing.T) {
 	legacy := newUpstream(t, "legacy", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/echo-id" {
+			w.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id"))
+		}
 		w.Header().Set("Connection", "X-Private")
 		w.Header().Set("X-Private", "secret")
 		w.Header().Set("Keep-Alive", "timeout=5")
@@ -194,6 +197,14 @@ func TestHeaders(t *testing.T) {
 		require.NoError(t, err)
 		resp2.Body.Close()
 		assert.NotEqual(t, id, resp2.Header.Get("X-Request-Id"))
+	})
+	t.Run("an upstream that echoes the request id does not double it", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", base+"/echo-id", nil)
+		req.Header.Set("X-Request-Id", "abc")
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, []string{"abc"}, resp.Header.Values("X-Request-Id"))
 	})
 	t.Run("h2c to the client", func(t *testing.T) {
 		var p http.Protocols
