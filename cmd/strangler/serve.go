@@ -28,10 +28,11 @@ type serveOptions struct {
 	watch    time.Duration
 }
 
-// serviceSpec is one recipe to serve and where.
+// serviceSpec is one recipe to serve, where, and on which database.
 type serviceSpec struct {
-	recipe string
-	listen string
+	recipe   string
+	listen   string
+	database string // "" until resolved
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -44,14 +45,14 @@ recipe, with /openapi.json, /healthz and /metrics. Without arguments the
 services of the project file are served. A recipe named on the command line
 listens on --listen, or on the address after '=' (orders.yaml=127.0.0.1:9100).
 
-The database is --database, else $STRANGLER_DATABASE, else the project
-file's databases.new. A changed recipe file is reloaded without dropping
+The database is --database, else the service's database in the project
+file (default databases.new), else $STRANGLER_DATABASE. A changed recipe file is reloaded without dropping
 requests (--watch); a bad one is refused and the running one kept.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return a.serve(cmd.Context(), o, args) },
 	}
 	f := c.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:9100", "address of a recipe named without =HOST:PORT")
-	f.StringVar(&o.database, "database", "", "PostgreSQL URL (default $STRANGLER_DATABASE, else databases.new of the project file)")
+	f.StringVar(&o.database, "database", "", "PostgreSQL URL for every service (default: each service's database in the project file, else $STRANGLER_DATABASE, else databases.new)")
 	f.BoolVar(&o.migrate, "migrate", false, "create or update the services' tables from the recipes (additive changes only), then serve")
 	f.BoolVar(&o.schema, "schema", false, "print the JSON Schema of the recipe format and exit")
 	f.BoolVar(&o.openapi, "openapi", false, "print the OpenAPI 3.1 document of each recipe and exit")
@@ -98,22 +99,36 @@ func (a *app) serve(ctx context.Context, o *serveOptions, args []string) error {
 		}
 		return nil
 	}
-	dsn := o.database
-	if dsn == "" {
-		dsn = os.Getenv("STRANGLER_DATABASE")
+	pools := map[string]*pgxpool.Pool{}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	for i := range specs {
+		dsn := o.database
+		if dsn == "" {
+			dsn = specs[i].database // a project-file service: services[].database, default databases.new
+		}
+		if dsn == "" {
+			dsn = os.Getenv("STRANGLER_DATABASE")
+		}
+		if dsn == "" && cfg != nil {
+			dsn = cfg.Databases.New
+		}
+		if dsn == "" {
+			return &exitError{code: exitUsage, err: fmt.Errorf("serve %s: no database: give --database, set STRANGLER_DATABASE or databases.new in the project file", specs[i].recipe)}
+		}
+		if _, ok := pools[dsn]; !ok {
+			pool, err := pgxpool.New(ctx, dsn)
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", config.Redact(dsn), err)}
+			}
+			pools[dsn] = pool
+		}
+		specs[i].database = dsn
 	}
-	if dsn == "" && cfg != nil {
-		dsn = cfg.Databases.New
-	}
-	if dsn == "" {
-		return &exitError{code: exitUsage, err: errors.New("serve: no database: give --database, set STRANGLER_DATABASE or databases.new in the project file")}
-	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", config.Redact(dsn), err)}
-	}
-	defer pool.Close()
-	return a.runServices(ctx, o, pool, specs, loaded)
+	return a.runServices(ctx, o, pools, specs, loaded)
 }
 
 // serviceSpecs lists the recipes to serve: those named on the command
@@ -133,7 +148,7 @@ func (a *app) serviceSpecs(o *serveOptions, args []string) ([]serviceSpec, *conf
 	}
 	if len(args) == 0 {
 		for _, s := range cfg.Services {
-			specs = append(specs, serviceSpec{recipe: cfg.Resolve(s.Recipe), listen: s.Listen})
+			specs = append(specs, serviceSpec{recipe: cfg.Resolve(s.Recipe), listen: s.Listen, database: s.Database})
 		}
 	}
 	if len(specs) == 0 {
@@ -149,10 +164,10 @@ func (a *app) serviceSpecs(o *serveOptions, args []string) ([]serviceSpec, *conf
 	return specs, cfg, nil
 }
 
-func (a *app) runServices(ctx context.Context, o *serveOptions, pool *pgxpool.Pool, specs []serviceSpec, loaded []*recipes.Recipe) error {
+func (a *app) runServices(ctx context.Context, o *serveOptions, pools map[string]*pgxpool.Pool, specs []serviceSpec, loaded []*recipes.Recipe) error {
 	if o.migrate {
-		for _, r := range loaded {
-			m, err := recipes.Migrate(ctx, pool, r)
+		for i, r := range loaded {
+			m, err := recipes.Migrate(ctx, pools[specs[i].database], r)
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
 			}
@@ -167,19 +182,27 @@ func (a *app) runServices(ctx context.Context, o *serveOptions, pool *pgxpool.Po
 			}
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
+	// abort stops the services already started when a later one cannot start.
+	abort := func(err error) error {
+		cancel()
+		_ = g.Wait()
+		return err
+	}
 	for i, spec := range specs {
-		svc, err := recipes.NewService(loaded[i], pool, recipes.WithLogger(a.log))
+		svc, err := recipes.NewService(loaded[i], pools[spec.database], recipes.WithLogger(a.log))
 		if err != nil {
-			return err
+			return abort(err)
 		}
 		if err := svc.Start(ctx); err != nil {
-			return err
+			return abort(err)
 		}
 		ln, err := net.Listen("tcp", spec.listen)
 		if err != nil {
 			_ = svc.Close(context.Background())
-			return &exitError{code: exitUsage, err: fmt.Errorf("serve: listening on %s: %w", spec.listen, err)}
+			return abort(&exitError{code: exitUsage, err: fmt.Errorf("serve: listening on %s: %w", spec.listen, err)})
 		}
 		srv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 		a.log.Info("serving recipe", "service", loaded[i].Service, "listen", ln.Addr().String(), "recipe", spec.recipe)
