@@ -200,6 +200,9 @@ func (p *progress) update(s ssync.SnapshotProgress) {
 	defer p.mu.Unlock()
 	key := s.Pipeline + "/" + s.Table
 	total := max(s.Total, s.Rows)
+	if s.Done {
+		total = s.Rows // the estimate was only an estimate
+	}
 	if p.tty {
 		bar := p.bars[key]
 		if bar == nil {
