@@ -450,11 +450,80 @@ func (p *Pipeline) loadTable(ctx context.Context, src *sql.DB, dst querier, db s
 			}
 		}
 		p.log.Info("created target table " + t.target)
+	} else {
+		// The stream resumes at the saved position, with the table as it
+		// was there: columns the source added since (while the pipeline was
+		// stopped) come with their ADD COLUMN, further on in the binlog.
+		cols, err := targetColumns(ctx, dst, t.target)
+		if err != nil {
+			return nil, targetErr(err)
+		}
+		if nm, missing := withoutMissingColumns(m, cols); len(missing) > 0 {
+			p.log.Warn(fmt.Sprintf("target table %s lacks source columns %s: they are added when the binlog reaches their ADD COLUMN",
+				t.target, strings.Join(missing, ", ")))
+			if t, err = newTable(nm); err != nil {
+				return nil, permanent(err)
+			}
+		}
 	}
 	if err := t.loadOIDs(ctx, dst); err != nil {
 		return nil, targetErr(err)
 	}
 	return t, nil
+}
+
+// targetColumns returns the column names of a target table.
+func targetColumns(ctx context.Context, q querier, target string) (map[string]bool, error) {
+	rows, err := q.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, target)
+	if err != nil {
+		return nil, fmt.Errorf("reading the columns of %s: %w", target, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("reading the columns of %s: %w", target, err)
+	}
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, nil
+}
+
+// withoutMissingColumns returns m without the copied, non-key columns whose
+// target column does not exist, and their names; m itself when none is
+// missing.
+func withoutMissingColumns(m *TableMap, have map[string]bool) (*TableMap, []string) {
+	isKey := map[int]bool{}
+	for _, k := range m.Key {
+		isKey[k] = true
+	}
+	var missing []string
+	drop := map[int]bool{}
+	for _, i := range m.Copied() {
+		c := m.Columns[i]
+		if !have[c.Target] && !isKey[i] {
+			missing = append(missing, c.Name)
+			drop[i] = true
+		}
+	}
+	if len(missing) == 0 {
+		return m, nil
+	}
+	nm := m.clone()
+	nm.Columns = nm.Columns[:0]
+	newIndex := map[int]int{}
+	for i, c := range m.Columns {
+		if drop[i] {
+			continue
+		}
+		newIndex[i] = len(nm.Columns)
+		nm.Columns = append(nm.Columns, c)
+	}
+	for j, k := range m.Key {
+		nm.Key[j] = newIndex[k]
+	}
+	_ = nm.reindex()
+	return nm, missing
 }
 
 func connectTarget(ctx context.Context, dsn string) (*pgx.Conn, error) {

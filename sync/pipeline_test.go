@@ -215,6 +215,30 @@ func TestPipelineDDL(t *testing.T) {
 		var n int
 		require.NoError(t, e.dst.QueryRow(context.Background(), `SELECT count(*) FROM orders WHERE id = 4`).Scan(&n))
 		assert.Equal(t, 1, n)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, p3.Close(ctx))
+	})
+
+	t.Run("a column added while the pipeline was stopped arrives with its DDL", func(t *testing.T) {
+		e.exec(`UPDATE orders SET total = 11.00 WHERE id = 2`,
+			`ALTER TABLE orders ADD COLUMN prio int NOT NULL DEFAULT 5`,
+			`INSERT INTO orders (id, total, status, prio) VALUES (6, 60.00, 'new', 9)`)
+		p4, logs := e.start(cfg, Options{})
+		waitPhase(t, p4, PhaseStreaming, 30*time.Second)
+		e.waitCaughtUp("ddl", 30*time.Second)
+		assert.Contains(t, logs.String(), "lacks source columns prio")
+		got := map[int]int{}
+		rows, err := e.dst.Query(context.Background(), `SELECT id, prio FROM orders WHERE id IN (2, 6)`)
+		require.NoError(t, err)
+		for rows.Next() {
+			var id, prio int
+			require.NoError(t, rows.Scan(&id, &prio))
+			got[id] = prio
+		}
+		require.NoError(t, rows.Err())
+		assert.Equal(t, map[int]int{2: 5, 6: 9}, got)
+		e.requireVerified("orders")
 	})
 }
 
