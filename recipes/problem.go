@@ -27,8 +27,16 @@ func (p *Problem) Error() string { return strconv.Itoa(p.Status) + " " + p.Title
 
 // problem builds a Problem for status with a detail and the fields at fault.
 func problem(status int, detail string, fields ...fieldProblem) *Problem {
-	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: fields}
+	title := http.StatusText(status)
+	if status == statusClientClosed {
+		title = "Client Closed Request"
+	}
+	return &Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Errors: fields}
 }
+
+// statusClientClosed is logged when the client went away before the answer
+// (nginx's 499); the client never sees it.
+const statusClientClosed = 499
 
 // writeProblem writes p as application/problem+json.
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {

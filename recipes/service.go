@@ -262,7 +262,7 @@ func (q *request) reply(status int, body []byte) {
 // internal logs an unexpected error and answers 500 without its text.
 func (q *request) internal(what string, err error) *Problem {
 	if errors.Is(err, context.Canceled) {
-		return problem(499, "the client went away")
+		return problem(statusClientClosed, "the client went away")
 	}
 	q.svc.log.Error("recipe request failed", "service", q.rt.recipe.Service, "endpoint", q.e.Name, "error", err)
 	return problem(http.StatusInternalServerError, what+" failed")
