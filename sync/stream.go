@@ -17,8 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/stranglerfig/strangler/internal/config"
 )
 
 // Streaming runs three goroutines under one errgroup:
@@ -138,7 +136,7 @@ func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg
 		return h.run(gctx, dec, events)
 	})
 	a := &applier{pipeline: p.cfg.Name, conn: dst, made: map[string]bool{}}
-	g.Go(func() error { return p.applyLoop(gctx, a, src, applyCh) })
+	g.Go(func() error { return p.applyLoop(gctx, a, applyCh) })
 	return g.Wait()
 }
 
@@ -301,7 +299,7 @@ func mentionsAny(stmt string, maps map[string]*TableMap) bool {
 }
 
 // applyLoop applies what the decoder hands over, in order.
-func (p *Pipeline) applyLoop(ctx context.Context, a *applier, src *sql.DB, items <-chan applyItem) error {
+func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan applyItem) error {
 	for it := range items {
 		if it.batch != nil {
 			if err := p.applyBatch(ctx, a, it.batch); err != nil {
@@ -348,15 +346,6 @@ func (p *Pipeline) applyLoop(ctx context.Context, a *applier, src *sql.DB, items
 		d.reply <- nt
 	}
 	return nil
-}
-
-func (p *Pipeline) tableConfig(name string) (tc config.Table) {
-	for _, t := range p.cfg.Tables {
-		if t.Name == name {
-			return t
-		}
-	}
-	return config.Table{Name: name}
 }
 
 func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -320,5 +319,3 @@ func (b *bench) summary() {
 		fmt.Println("  " + l)
 	}
 }
-
-var _ = sql.ErrNoRows
