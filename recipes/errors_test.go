@@ -2,7 +2,10 @@ package recipes
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -141,4 +144,43 @@ func TestDryRun(t *testing.T) {
 	_, body := e.must(200, "GET", "/api/orders/2", nil)
 	assert.Contains(t, body, `"status":"new","total":"25.50"`, "the row is as it was")
 	e.must(200, "GET", "/api/orders/3", nil)
+}
+
+// TestConcurrentIfMatch: writers racing with the same ETag — exactly one
+// wins, the others get 409, and no update is lost silently.
+func TestConcurrentIfMatch(t *testing.T) {
+	e := newEnv(t, loadRecipe(t, nil))
+	e.seed()
+	resp, _ := e.must(200, "GET", "/api/orders/1", nil)
+	etag := resp.Header.Get("ETag")
+	const writers = 8
+	codes := make(chan int, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequest("PATCH", e.srv.URL+"/api/orders/1", strings.NewReader(fmt.Sprintf(`{"note":"writer %d"}`, i)))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("If-Match", etag)
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	assert.Equal(t, map[int]int{200: 1, 409: writers - 1}, count)
 }
