@@ -21,6 +21,7 @@ type FieldError struct {
 	Msg   string // what is wrong, with the value
 }
 
+// Error writes file:line: field: message.
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -38,6 +39,7 @@ func (e *FieldError) Error() string {
 // Errors lists every mistake found in a recipe, in file order.
 type Errors []*FieldError
 
+// Error writes one mistake per line.
 func (es *Errors) Error() string {
 	lines := make([]string, len(*es))
 	for i, e := range *es {

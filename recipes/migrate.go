@@ -19,6 +19,7 @@ type MigrationError struct {
 	Refused []string // one line per refused change: table.column: what and why
 }
 
+// Error lists the refused changes.
 func (e *MigrationError) Error() string {
 	return fmt.Sprintf("migrating service %q: %d change(s) refused, nothing applied (make them by hand if intended):\n  %s",
 		e.Service, len(e.Refused), strings.Join(e.Refused, "\n  "))

@@ -23,6 +23,7 @@ type Problem struct {
 	Errors   []fieldProblem `json:"errors,omitempty"`
 }
 
+// Error makes a Problem usable as an error.
 func (p *Problem) Error() string { return strconv.Itoa(p.Status) + " " + p.Title + ": " + p.Detail }
 
 // problem builds a Problem for status with a detail and the fields at fault.

@@ -43,6 +43,7 @@ func oneLine(s string) string {
 // selfFields collects the field names read as self.name or self["name"].
 type selfFields struct{ names []string }
 
+// Visit records self.name member accesses.
 func (v *selfFields) Visit(n *ast.Node) {
 	m, ok := (*n).(*ast.MemberNode)
 	if !ok {
