@@ -27,8 +27,8 @@ type Sink interface {
 
 // Webhook POSTs each event as JSON to a URL; a 2xx answer is a delivery.
 type Webhook struct {
-	URL    string
-	Client *http.Client
+	URL    string       // where events are POSTed
+	Client *http.Client // its Timeout bounds one attempt
 }
 
 var _ Sink = (*Webhook)(nil)
