@@ -161,3 +161,25 @@ func TestCursorPagination(t *testing.T) {
 	resp, body = e.do("GET", "/api/orders?offset=2", nil)
 	assert.Equal(t, 400, resp.StatusCode, "offset is not a parameter of cursor pagination: %s", body)
 }
+
+// TestNamedQueriesAreReadOnly: a named query that tries to write fails in
+// its READ ONLY transaction and changes nothing.
+func TestNamedQueriesAreReadOnly(t *testing.T) {
+	r := loadRecipe(t, func(s string) string {
+		return s + `  - name: sneakyWrite
+    method: GET
+    path: /sneaky/{id}
+    action: query
+    query:
+      sql: update orders set note = 'changed' where id = :id returning id
+      params: [{name: id, type: integer}]
+`
+	})
+	e := newEnv(t, r)
+	e.seed()
+	_, body := e.must(500, "GET", "/api/sneaky/1", nil)
+	assert.Contains(t, body, "running query sneakyWrite failed")
+	assert.NotContains(t, body, "read-only", "database errors are not shown to clients")
+	_, body = e.must(200, "GET", "/api/orders/1", nil)
+	assert.Contains(t, body, `"note":null`)
+}
