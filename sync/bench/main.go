@@ -178,9 +178,16 @@ func fmtRates(xs []float64) string {
 	return strings.Join(parts, ", ")
 }
 
-// snapshots measures the three snapshot tools, interleaved run by run.
+// snapshots measures the three snapshot tools, interleaved run by run; the
+// ratios are medians of the per-run ratios, which a machine busy with other
+// work disturbs less than the rates.
 func (b *bench) snapshots() error {
-	var mine, pipe, pgl []float64
+	var mine, pipe, pgl, toPipe, toPgl []float64
+	pgloader := !b.skipped("pgloader")
+	if _, err := exec.LookPath("pgloader"); pgloader && err != nil {
+		fmt.Println("pgloader: not installed")
+		pgloader = false
+	}
 	for i := range b.runs {
 		r, err := b.strangleSnapshot(fmt.Sprintf("snap%d", i))
 		if err != nil {
@@ -188,22 +195,21 @@ func (b *bench) snapshots() error {
 		}
 		mine = append(mine, r)
 		if !b.skipped("pipe") {
-			r, err := b.pipeSnapshot(fmt.Sprintf("pipe%d", i))
+			rp, err := b.pipeSnapshot(fmt.Sprintf("pipe%d", i))
 			if err != nil {
 				return err
 			}
-			pipe = append(pipe, r)
+			pipe = append(pipe, rp)
+			toPipe = append(toPipe, r/rp)
 		}
-		if !b.skipped("pgloader") && i == 0 {
-			if _, err := exec.LookPath("pgloader"); err != nil {
-				fmt.Println("pgloader: not installed")
+		if pgloader {
+			rl, err := b.pgloaderSnapshot(fmt.Sprintf("pgl%d", i))
+			if err != nil {
+				fmt.Println("pgloader: failed:", err)
+				pgloader = false
 			} else {
-				r, err := b.pgloaderSnapshot(fmt.Sprintf("pgl%d", i))
-				if err != nil {
-					fmt.Println("pgloader: failed:", err)
-				} else {
-					pgl = append(pgl, r)
-				}
+				pgl = append(pgl, rl)
+				toPgl = append(toPgl, r/rl)
 			}
 		}
 	}
@@ -211,15 +217,23 @@ func (b *bench) snapshots() error {
 	b.report("snapshot  strangler     %9.0f rows/s  (median of %s)", median(mine), fmtRates(mine))
 	if len(pipe) > 0 {
 		b.report("snapshot  mysql|psql    %9.0f rows/s  (median of %s)", median(pipe), fmtRates(pipe))
-		b.report("          strangler / pipe     = %.2fx (target >= 0.7x)", median(mine)/median(pipe))
+		b.report("          strangler / pipe     = %.2fx (median of per-run ratios %s; target >= 0.7x)", median(toPipe), fmtRatios(toPipe))
 	}
 	if len(pgl) > 0 {
-		b.report("snapshot  pgloader      %9.0f rows/s  (%s)", median(pgl), fmtRates(pgl))
-		b.report("          strangler / pgloader = %.2fx (target >= 2x)", median(mine)/median(pgl))
+		b.report("snapshot  pgloader      %9.0f rows/s  (median of %s)", median(pgl), fmtRates(pgl))
+		b.report("          strangler / pgloader = %.2fx (median of per-run ratios %s; target >= 2x)", median(toPgl), fmtRatios(toPgl))
 	} else {
 		b.report("snapshot  pgloader: not measured")
 	}
 	return nil
+}
+
+func fmtRatios(xs []float64) string {
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, fmt.Sprintf("%.2f", x))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // strangleSnapshot copies orders into a fresh database with a pipeline and

@@ -213,9 +213,9 @@ func (b *bench) lag(db string, tr *applyTracker, rate int, d time.Duration) erro
 			return err
 		}
 	}
-	// Four writers share the rate, so that one slow commit does not hold
+	// Eight writers share the rate, so that one slow commit does not hold
 	// the rest back.
-	const perTxn, writers = 10, 4
+	const perTxn, writers = 10, 8
 	interval := time.Second * perTxn * writers / time.Duration(rate)
 	deadline := time.Now().Add(d)
 	var sent atomic.Int64
