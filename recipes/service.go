@@ -146,7 +146,18 @@ func (s *Service) Reload(r *Recipe) error {
 	return nil
 }
 
-func (s *Service) compile(r *Recipe) (*runtime, error) {
+func (s *Service) compile(r *Recipe) (rt *runtime, err error) {
+	defer func() {
+		// ServeMux panics on overlapping patterns; Parse refuses them, but a
+		// recipe built by hand may not have been through it.
+		if v := recover(); v != nil {
+			rt, err = nil, fmt.Errorf("compiling recipe %s: %v", r.File, v)
+		}
+	}()
+	return s.build(r)
+}
+
+func (s *Service) build(r *Recipe) (*runtime, error) {
 	rt := &runtime{recipe: r, tables: map[string]*table{}, mux: http.NewServeMux()}
 	for i := range r.Resources {
 		rt.tables[r.Resources[i].Name] = newTable(&r.Resources[i])
