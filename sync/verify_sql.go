@@ -132,15 +132,19 @@ func myParam(c Column) string {
 
 // myKey is the MySQL expression a key column is ordered and compared by:
 // text in code point order, as PostgreSQL's "C" collation orders it.
-func myKey(c Column) string {
+func myKey(c Column) string { return myKeyIn(c, "") }
+
+// myKeyIn is myKey with the column qualified by qual ("`db`.`t`.").
+func myKeyIn(c Column, qual string) string {
+	q := qual + myIdent(c.Name)
 	switch c.kind {
 	case kindText, kindEnum, kindSet:
 		if c.Charset == "utf8mb4" {
-			return myIdent(c.Name) + " COLLATE utf8mb4_bin"
+			return q + " COLLATE utf8mb4_bin"
 		}
-		return "CONVERT(" + myIdent(c.Name) + " USING utf8mb4) COLLATE utf8mb4_bin"
+		return "CONVERT(" + q + " USING utf8mb4) COLLATE utf8mb4_bin"
 	}
-	return myIdent(c.Name)
+	return q
 }
 
 // pgParam turns the canonical key text parameter $n into a PostgreSQL value.
@@ -162,12 +166,16 @@ func pgParam(c Column, n int) string {
 }
 
 // pgKey is the PostgreSQL expression a key column is ordered and compared by.
-func pgKey(c Column) string {
+func pgKey(c Column) string { return pgKeyIn(c, "") }
+
+// pgKeyIn is pgKey with the column qualified by qual (`"s"."t".`).
+func pgKeyIn(c Column, qual string) string {
+	q := qual + pgIdent(c.Target)
 	switch c.kind {
 	case kindText, kindEnum:
-		return pgIdent(c.Target) + ` COLLATE "C"`
+		return q + ` COLLATE "C"`
 	}
-	return pgIdent(c.Target)
+	return q
 }
 
 // verifySQL holds the statements Verify runs for one table.
@@ -203,8 +211,10 @@ func newVerifySQL(m *TableMap) *verifySQL {
 	for _, c := range v.keys {
 		myk = append(myk, myCanon(c, m.policies, false))
 		pgk = append(pgk, pgCanon(c, false))
-		myo = append(myo, myKey(c))
-		pgo = append(pgo, pgKey(c))
+		// Qualified: an unqualified ORDER BY name would mean the output
+		// column of that name, the key's text form.
+		myo = append(myo, myKeyIn(c, m.SourceTable()+"."))
+		pgo = append(pgo, pgKeyIn(c, m.TargetTable()+"."))
 	}
 	v.myRow = "CONCAT_WS('|', " + strings.Join(my, ", ") + ")"
 	v.pgRow = "concat_ws('|', " + strings.Join(pg, ", ") + ")"
