@@ -22,17 +22,23 @@ import (
 //go:embed schema.sql
 var Schema string
 
+// OrdersRecipe is the recipe that serves the shop's orders from PostgreSQL,
+// answering in the legacy API's shape.
+//
+//go:embed recipes/orders.yaml
+var OrdersRecipe []byte
+
 // Statements splits Schema into single statements.
 func Statements() []string {
-	var out []string
-	for _, s := range strings.Split(Schema, ";") {
-		var lines []string
-		for _, l := range strings.Split(s, "\n") {
-			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-				lines = append(lines, l)
-			}
+	var lines []string
+	for _, l := range strings.Split(Schema, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			lines = append(lines, l)
 		}
-		if st := strings.TrimSpace(strings.Join(lines, "\n")); st != "" {
+	}
+	var out []string
+	for _, s := range strings.Split(strings.Join(lines, "\n"), ";") {
+		if st := strings.TrimSpace(s); st != "" {
 			out = append(out, st)
 		}
 	}
