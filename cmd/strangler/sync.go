@@ -32,11 +32,7 @@ func (a *app) syncCommand() *cobra.Command {
 	status := &cobra.Command{Use: "status", Short: "Show each pipeline's phase, position and lag", Args: cobra.NoArgs,
 		RunE: a.syncStatus}
 	status.Flags().StringP("output", "o", "text", "output format: text or json")
-	verify := &cobra.Command{Use: "verify", Short: "Compare source and target row by row (exit 0 only when identical)", Args: cobra.NoArgs,
-		RunE: notYet("change-data sync")}
-	verify.Flags().StringSlice("table", nil, "only these tables")
-	verify.Flags().Bool("repair", false, "rewrite differing rows from the source")
-	c.AddCommand(a.syncRunCommand(), status, verify)
+	c.AddCommand(a.syncRunCommand(), status, a.syncVerifyCommand())
 	return c
 }
 
