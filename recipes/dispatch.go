@@ -121,10 +121,14 @@ type Dispatcher struct {
 	g          *errgroup.Group
 }
 
-// Start starts the service's background work: the outbox dispatcher, when
-// the recipe names events and a sink. The outbox table is created if
-// missing.
+// Start prepares the named queries against the database (a query it
+// refuses stops the start) and starts the service's background work: the
+// outbox dispatcher, when the recipe names events and a sink. The outbox
+// table is created if missing.
 func (s *Service) Start(ctx context.Context) error {
+	if err := s.describe(ctx); err != nil {
+		return err
+	}
 	r := s.Recipe()
 	if !hasEvents(r) {
 		return nil

@@ -16,8 +16,14 @@ type obj = map[string]any
 // OpenAPI generates the OpenAPI 3.1 document of a recipe: a schema per
 // resource (as answered, as written in full, as patched), every endpoint
 // with its parameters, bodies, answers and RFC 9457 problems.
-func OpenAPI(r *Recipe) ([]byte, error) {
-	g := &oaGen{r: r, schemas: obj{}}
+//
+// The result columns of named queries are typed once the service has
+// described them to PostgreSQL (Service.Start); before that, and from this
+// function, a query's row is any object.
+func OpenAPI(r *Recipe) ([]byte, error) { return openAPI(r, nil) }
+
+func openAPI(r *Recipe, cols map[string][]queryColumn) ([]byte, error) {
+	g := &oaGen{r: r, schemas: obj{}, cols: cols}
 	g.schemas["Problem"] = problemSchema()
 	for i := range r.Resources {
 		res := &r.Resources[i]
@@ -80,6 +86,7 @@ func problemText(code int) string {
 type oaGen struct {
 	r       *Recipe
 	schemas obj
+	cols    map[string][]queryColumn // result columns of named queries, by endpoint
 }
 
 var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
@@ -354,7 +361,7 @@ func (g *oaGen) operation(e *Endpoint) obj {
 				params = append(params, obj{"name": prm.Name, "in": "query", "required": prm.Required, "schema": g.paramSchema(e.Query, prm.Name)})
 			}
 		}
-		row := obj{"type": "object", "description": "a row of the query, columns named in shape.casing"}
+		row := g.queryRowSchema(e)
 		data := row
 		if !e.Query.Single {
 			data = obj{"type": "array", "items": row}

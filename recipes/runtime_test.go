@@ -183,3 +183,25 @@ func TestNamedQueriesAreReadOnly(t *testing.T) {
 	_, body = e.must(200, "GET", "/api/orders/1", nil)
 	assert.Contains(t, body, `"note":null`)
 }
+
+// TestNamedQueriesAreDescribed: Start prepares each named query, types its
+// row in the OpenAPI document, and refuses a query PostgreSQL refuses; so
+// does a reload.
+func TestNamedQueriesAreDescribed(t *testing.T) {
+	e := newEnv(t, loadRecipe(t, nil))
+	_, body := e.must(200, "GET", "/openapi.json", nil)
+	assert.Contains(t, body, `"description": "a row of the query: orderCount, totalSpent"`)
+
+	broken := loadRecipe(t, func(s string) string { return strings.Replace(s, "from orders where customer_id", "from orderz where customer_id", 1) })
+	err := e.svc.Reload(broken)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `endpoints[10] (customerStats): query does not prepare`)
+	assert.Contains(t, err.Error(), `relation "orderz" does not exist`)
+	e.must(200, "GET", "/api/customers/1/stats", nil)
+
+	svc, err := NewService(broken, e.pool)
+	require.NoError(t, err, "compiling needs no database")
+	err = svc.Start(testCtx(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `starting service "orders"`)
+}

@@ -85,6 +85,7 @@ type Service struct {
 	notify  chan struct{} // wakes the outbox dispatcher after a commit
 
 	dispatcher *Dispatcher // set by Start when the recipe has events
+	described  atomic.Bool // Start described the named queries; reloads do it again
 }
 
 // runtime is one compiled recipe: swapped as a whole on reload.
@@ -114,7 +115,7 @@ func NewService(r *Recipe, db DB, opts ...Option) (*Service, error) {
 		return nil, fmt.Errorf("creating service %q: %w", r.Service, err)
 	}
 	s.metrics = m
-	rt, err := s.compile(r)
+	rt, err := s.compile(r, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +137,17 @@ func (s *Service) Reload(r *Recipe) error {
 		s.metrics.reloads.WithLabelValues("refused").Inc()
 		return fmt.Errorf("reloading recipe %s: the service is %q, not %q", r.File, old.Service, r.Service)
 	}
-	rt, err := s.compile(r)
+	var cols map[string][]queryColumn
+	if s.described.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if cols, err = describeQueries(ctx, s.db, r); err != nil {
+			s.metrics.reloads.WithLabelValues("refused").Inc()
+			return fmt.Errorf("reloading: %w", err)
+		}
+	}
+	rt, err := s.compile(r, cols)
 	if err != nil {
 		s.metrics.reloads.WithLabelValues("refused").Inc()
 		return err
@@ -146,7 +157,24 @@ func (s *Service) Reload(r *Recipe) error {
 	return nil
 }
 
-func (s *Service) compile(r *Recipe) (rt *runtime, err error) {
+// describe prepares the named queries against the database, refusing one
+// PostgreSQL does not accept, and types their rows in the OpenAPI document.
+func (s *Service) describe(ctx context.Context) error {
+	r := s.Recipe()
+	cols, err := describeQueries(ctx, s.db, r)
+	if err != nil {
+		return fmt.Errorf("starting service %q: %w", r.Service, err)
+	}
+	rt, err := s.compile(r, cols)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(rt)
+	s.described.Store(true)
+	return nil
+}
+
+func (s *Service) compile(r *Recipe, cols map[string][]queryColumn) (rt *runtime, err error) {
 	defer func() {
 		// ServeMux panics on overlapping patterns; Parse refuses them, but a
 		// recipe built by hand may not have been through it.
@@ -154,15 +182,15 @@ func (s *Service) compile(r *Recipe) (rt *runtime, err error) {
 			rt, err = nil, fmt.Errorf("compiling recipe %s: %v", r.File, v)
 		}
 	}()
-	return s.build(r)
+	return s.build(r, cols)
 }
 
-func (s *Service) build(r *Recipe) (*runtime, error) {
+func (s *Service) build(r *Recipe, cols map[string][]queryColumn) (*runtime, error) {
 	rt := &runtime{recipe: r, tables: map[string]*table{}, mux: http.NewServeMux()}
 	for i := range r.Resources {
 		rt.tables[r.Resources[i].Name] = newTable(&r.Resources[i])
 	}
-	doc, err := OpenAPI(r)
+	doc, err := openAPI(r, cols)
 	if err != nil {
 		return nil, fmt.Errorf("compiling recipe %s: %w", r.File, err)
 	}
