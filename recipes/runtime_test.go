@@ -192,7 +192,9 @@ func TestNamedQueriesAreDescribed(t *testing.T) {
 	_, body := e.must(200, "GET", "/openapi.json", nil)
 	assert.Contains(t, body, `"description": "a row of the query: orderCount, totalSpent"`)
 
-	broken := loadRecipe(t, func(s string) string { return strings.Replace(s, "from orders where customer_id", "from orderz where customer_id", 1) })
+	broken := loadRecipe(t, func(s string) string {
+		return strings.Replace(s, "from orders where customer_id", "from orderz where customer_id", 1)
+	})
 	err := e.svc.Reload(broken)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `endpoints[10] (customerStats): query does not prepare`)
