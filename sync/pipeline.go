@@ -19,6 +19,13 @@ import (
 	"github.com/stranglerfig/strangler/internal/config"
 )
 
+// Deadlines of the queries that have none of their own: a source read, a
+// target transaction (one batch or one snapshot chunk).
+const (
+	sourceReadTimeout = 2 * time.Minute
+	targetTxTimeout   = 5 * time.Minute
+)
+
 // Options tunes a Pipeline. The zero value is usable.
 type Options struct {
 	// Logger receives the pipeline's log lines. Nil: slog.Default().
@@ -298,6 +305,14 @@ func (p *Pipeline) session(ctx context.Context) error {
 		return permanent(fmt.Errorf("parsing the source DSN %q: %w", config.Redact(p.srcDSN), err))
 	}
 	myCfg.InterpolateParams = false
+	// Every receive has a deadline: a source that stops answering fails the
+	// read, and the session starts over.
+	if myCfg.ReadTimeout == 0 {
+		myCfg.ReadTimeout = sourceReadTimeout
+	}
+	if myCfg.WriteTimeout == 0 {
+		myCfg.WriteTimeout = sourceReadTimeout
+	}
 	myCfg.ParseTime = false
 	myCfg.MultiStatements = false
 	if myCfg.Params == nil {

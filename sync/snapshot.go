@@ -302,57 +302,70 @@ func (p *Pipeline) writeChunks(ctx context.Context, dst *pgx.Conn, t *table, st 
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		tx, err := dst.Begin(ctx)
-		if err != nil {
-			return targetErr(fmt.Errorf("beginning a snapshot transaction: %w", err))
-		}
-		r := &chanReader{ctx: ctx, ch: ch}
-		if first.end {
-			r.end = &first
-		} else {
-			r.cur = first.data
-		}
-		if _, err := dst.PgConn().CopyFrom(ctx, r, copySQL); err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-			return targetErr(fmt.Errorf("copying a chunk of %s into %s: %w", t.m.Name, t.target, err))
-		}
-		if r.end == nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return errors.New("snapshot chunk ended without its end mark")
-		}
-		st.Rows += r.end.rows
-		st.LastKey = r.end.lastKey
-		st.Done = r.end.lastKey == nil
-		if st.Done && st.Rows > st.Total {
-			st.Total = st.Rows
-		}
-		if err := saveSnapshot(ctx, tx, p.cfg.Name, st); err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-			return targetErr(err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return targetErr(fmt.Errorf("committing a chunk of %s: %w", t.m.Name, err))
-		}
-		p.applied.Add(r.end.rows)
-		rate.add(r.end.rows)
-		if m := p.o.Metrics; m != nil {
-			m.Changes.WithLabelValues(p.cfg.Name, t.m.Name, "snapshot").Add(float64(r.end.rows))
-		}
-		prog := SnapshotProgress{Pipeline: p.cfg.Name, Table: t.m.Name, Rows: st.Rows, Total: st.Total, Done: st.Done}
-		p.mu.Lock()
-		p.snapTables[t.m.Name] = &prog
-		p.mu.Unlock()
-		if p.o.Progress != nil {
-			p.o.Progress(prog)
+		if err := p.writeChunk(ctx, dst, t, &st, first, ch, copySQL, rate); err != nil {
+			return err
 		}
 		if st.Done {
-			p.log.Info(fmt.Sprintf("snapshot of %s done: %d rows, %.0f rows/s", t.m.Name, st.Rows, rate.overall()))
 			return nil
 		}
 	}
+}
+
+// writeChunk copies one chunk, whose first message is first, and saves
+// the table's progress in the same transaction.
+func (p *Pipeline) writeChunk(ctx context.Context, dst *pgx.Conn, t *table, st *snapshotState, first chunkMsg, ch <-chan chunkMsg, copySQL string, rate *rateMeter) error {
+	ctx, cancel := context.WithTimeout(ctx, targetTxTimeout)
+	defer cancel()
+	tx, err := dst.Begin(ctx)
+	if err != nil {
+		return targetErr(fmt.Errorf("beginning a snapshot transaction: %w", err))
+	}
+	r := &chanReader{ctx: ctx, ch: ch}
+	if first.end {
+		r.end = &first
+	} else {
+		r.cur = first.data
+	}
+	if _, err := dst.PgConn().CopyFrom(ctx, r, copySQL); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return targetErr(fmt.Errorf("copying a chunk of %s into %s: %w", t.m.Name, t.target, err))
+	}
+	if r.end == nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errors.New("snapshot chunk ended without its end mark")
+	}
+	st.Rows += r.end.rows
+	st.LastKey = r.end.lastKey
+	st.Done = r.end.lastKey == nil
+	if st.Done && st.Rows > st.Total {
+		st.Total = st.Rows
+	}
+	if err := saveSnapshot(ctx, tx, p.cfg.Name, *st); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return targetErr(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return targetErr(fmt.Errorf("committing a chunk of %s: %w", t.m.Name, err))
+	}
+	p.applied.Add(r.end.rows)
+	rate.add(r.end.rows)
+	if m := p.o.Metrics; m != nil {
+		m.Changes.WithLabelValues(p.cfg.Name, t.m.Name, "snapshot").Add(float64(r.end.rows))
+	}
+	prog := SnapshotProgress{Pipeline: p.cfg.Name, Table: t.m.Name, Rows: st.Rows, Total: st.Total, Done: st.Done}
+	p.mu.Lock()
+	p.snapTables[t.m.Name] = &prog
+	p.mu.Unlock()
+	if p.o.Progress != nil {
+		p.o.Progress(prog)
+	}
+	if st.Done {
+		p.log.Info(fmt.Sprintf("snapshot of %s done: %d rows, %.0f rows/s", t.m.Name, st.Rows, rate.overall()))
+	}
+	return nil
 }
 
 // chunkSQL is the query of the chunk after lastKey (nil: the first).

@@ -313,7 +313,10 @@ func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan apply
 			d.pause.Pos = p.currentPosition()
 			return d.pause
 		}
-		if err := a.applyDDL(ctx, d.action.Apply, d.ev.Pos, d.ev.Time); err != nil {
+		actx, cancel := context.WithTimeout(ctx, targetTxTimeout)
+		err := a.applyDDL(actx, d.action.Apply, d.ev.Pos, d.ev.Time)
+		cancel()
+		if err != nil {
 			if retryable(err) {
 				return targetErr(err)
 			}
@@ -349,7 +352,10 @@ func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan apply
 }
 
 func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {
-	if err := a.apply(ctx, b); err != nil {
+	actx, cancel := context.WithTimeout(ctx, targetTxTimeout)
+	err := a.apply(actx, b)
+	cancel()
+	if err != nil {
 		if retryable(err) {
 			return targetErr(err)
 		}
