@@ -71,7 +71,7 @@ func (r VerifyResult) Identical() bool { return len(r.Diffs) == 0 }
 // Verify compares the source table and its target row by row, in key
 // order, without moving the rows: it cuts the source's key space into
 // ranges of ChunkRows rows and has each side compute, in SQL, the row count
-// and the XOR of a 64-bit hash (the first 16 hex digits of MD5) of each
+// and the XOR of a 32-bit hash (the first 8 hex digits of MD5) of each
 // row's canonical text (see verify_sql.go). Ranges whose count and hash
 // match on both sides are identical; a range that differs is bisected at
 // its middle source key until it holds at most LeafRows rows, whose keys,
@@ -300,7 +300,7 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 		if err := w.pg.QueryRow(gctx, q, args...).Scan(&t.n, &h); err != nil {
 			return fmt.Errorf("checksumming a target range: %w", err)
 		}
-		t.hash = uint64(h)
+		t.hash = uint64(uint32(h))
 		if len(w.v.goCols) > 0 {
 			rows, err := w.pgRows(gctx, r, false)
 			if err != nil {
