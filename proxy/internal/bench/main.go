@@ -45,6 +45,9 @@ import (
 
 const roleEnv = "STRANGLER_BENCH_ROLE"
 
+// goProxyEnv is the environment of every Go proxy measured.
+var goProxyEnv = []string{"GOMAXPROCS=1"}
+
 func main() {
 	if role := os.Getenv(roleEnv); role != "" {
 		if err := child(role); err != nil {
@@ -60,8 +63,12 @@ func main() {
 		routes     = flag.Int("routes", 500, "routes of the large facade; the hit route is the last")
 		loadgen    = flag.String("loadgen", "auto", "wrk, go or auto (wrk when installed)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the large facade here")
+		gogc       = flag.Int("gogc", 0, "GOGC of every Go proxy (bare ones and facades alike); 0: Go's default")
 	)
 	flag.Parse()
+	if *gogc > 0 {
+		goProxyEnv = append(goProxyEnv, fmt.Sprintf("GOGC=%d", *gogc))
+	}
 	if err := run(*duration, *rounds, *conns, *bodySize, *routes, *loadgen, *cpuprofile); err != nil {
 		log.Fatal(err)
 	}
@@ -119,12 +126,12 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	hit := fmt.Sprintf("/api/svc%d/items/42", nroutes-1)
 	upPID := lastPID
 	subjects := []*subject{{name: "direct", url: upURL + hit, pid: upPID}}
-	bare, err := start("bare", "BENCH_UPSTREAM="+upURL, "GOMAXPROCS=1")
+	bare, err := start("bare", append([]string{"BENCH_UPSTREAM=" + upURL}, goProxyEnv...)...)
 	if err != nil {
 		return err
 	}
 	subjects = append(subjects, &subject{name: "bare httputil.ReverseProxy", url: "http://" + bare + hit, pid: lastPID})
-	pooled, err := start("bare", "BENCH_UPSTREAM="+upURL, "BENCH_POOL=1", "GOMAXPROCS=1")
+	pooled, err := start("bare", append([]string{"BENCH_UPSTREAM=" + upURL, "BENCH_POOL=1"}, goProxyEnv...)...)
 	if err != nil {
 		return err
 	}
@@ -137,12 +144,12 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 		defer stop()
 		subjects = append(subjects, &subject{name: "nginx", url: "http://" + nginxAddr + hit, pid: pid, withChildren: true})
 	}
-	f1, err := start("facade", "BENCH_UPSTREAM="+upURL, "BENCH_ROUTES=1", "GOMAXPROCS=1")
+	f1, err := start("facade", append([]string{"BENCH_UPSTREAM=" + upURL, "BENCH_ROUTES=1"}, goProxyEnv...)...)
 	if err != nil {
 		return err
 	}
 	subjects = append(subjects, &subject{name: "facade, 1 route", url: "http://" + f1 + "/api/svc0/items/42", pid: lastPID})
-	env := []string{"BENCH_UPSTREAM=" + upURL, fmt.Sprintf("BENCH_ROUTES=%d", nroutes), "GOMAXPROCS=1"}
+	env := append([]string{"BENCH_UPSTREAM=" + upURL, fmt.Sprintf("BENCH_ROUTES=%d", nroutes)}, goProxyEnv...)
 	if cpuprofile != "" {
 		abs, _ := filepath.Abs(cpuprofile)
 		env = append(env, "BENCH_CPUPROFILE="+abs)
@@ -158,8 +165,8 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	if useWrk {
 		gen = "wrk -t1"
 	}
-	fmt.Printf("load: %s, %d connections, %v per measurement, %d rounds, %d-byte answers; proxies on 1 core (GOMAXPROCS=1)\n",
-		gen, conns, d, rounds, bodySize)
+	fmt.Printf("load: %s, %d connections, %v per measurement, %d rounds, %d-byte answers; Go proxies with %s\n",
+		gen, conns, d, rounds, bodySize, strings.Join(goProxyEnv, " "))
 	for _, s := range subjects { // warm up connections and code paths
 		if _, err := measure(useWrk, s.url, conns, time.Second); err != nil {
 			return fmt.Errorf("warming up %s: %w", s.name, err)
