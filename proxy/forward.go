@@ -16,7 +16,9 @@ import (
 )
 
 // exchange is the state of one client request while the facade serves it.
-// The ReverseProxy hooks find it in the request context.
+// The ReverseProxy hooks find it in the request context. It lives exactly as
+// long as the request, which is why it may hold the request's context (as
+// http.Request does): nothing outlives ServeHTTP.
 type exchange struct {
 	f       *Facade
 	rec     statusRecorder
