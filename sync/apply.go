@@ -225,46 +225,103 @@ func (b *batch) forTable(t *table) *tableBatch {
 	return tb
 }
 
-// add decodes one row change into the batch. An update that changes the
-// key deletes the old key and upserts the new one.
-func (b *batch) add(t *table, tm *pgtype.Map, c RowChange) error {
-	if b.changes == 0 {
-		b.firstRecv = time.Now()
-	}
+// encodedChange is a row change encoded for the target, not yet merged
+// into a batch.
+type encodedChange struct {
+	t      *table
+	op     Op
+	oldKey string // key of the before image; "" for an insert
+	key    string // key of the after image; "" for a delete
+	line   []byte // COPY line of the after image
+}
+
+// encodeChange maps and encodes one row change.
+func encodeChange(t *table, tm *pgtype.Map, c RowChange) (encodedChange, error) {
+	ec := encodedChange{t: t, op: c.Op}
 	row := c.After
 	if row == nil {
 		row = c.Before
 	}
 	if err := t.mapColumns(c.Columns, len(row)); err != nil {
-		return err
+		return ec, err
 	}
-	tb := b.forTable(t)
-	tb.ops[c.Op]++
-	b.changes++
-	var oldKey string
+	var err error
 	if c.Before != nil {
-		var err error
-		if oldKey, err = t.encodeKey(tm, c.Before); err != nil {
-			return err
+		if ec.oldKey, err = t.encodeKey(tm, c.Before); err != nil {
+			return ec, t.withKey(err, c.Before)
 		}
 	}
-	if c.After == nil {
-		delete(tb.ups, oldKey)
-		tb.dels[oldKey] = []byte(oldKey + "\n")
-		return nil
+	if c.After != nil {
+		if ec.line, ec.key, err = t.encodeRow(nil, tm, c.After); err != nil {
+			return ec, t.withKey(err, c.After)
+		}
 	}
-	line, key, err := t.encodeRow(nil, tm, c.After)
+	return ec, nil
+}
+
+// withKey names the row's key in a *ValueError.
+func (t *table) withKey(err error, row []any) error {
+	vals := make([]any, len(t.m.Columns))
+	for j, ci := range t.copied {
+		if i := t.srcIdx[j]; i >= 0 && i < len(row) {
+			vals[ci] = row[i]
+		}
+	}
+	return t.m.WithKey(err, vals)
+}
+
+// addTxn encodes the row changes of one source transaction and adds them
+// to the batch, all or none: on an error the batch is as it was.
+func (b *batch) addTxn(tables map[string]*table, tm *pgtype.Map, rows []RowChange) error {
+	encoded := make([]encodedChange, 0, len(rows))
+	for _, c := range rows {
+		t := tables[c.Table]
+		if t == nil {
+			continue
+		}
+		ec, err := encodeChange(t, tm, c)
+		if err != nil {
+			return err
+		}
+		encoded = append(encoded, ec)
+	}
+	for _, ec := range encoded {
+		b.merge(ec)
+	}
+	return nil
+}
+
+// add encodes one row change into the batch.
+func (b *batch) add(t *table, tm *pgtype.Map, c RowChange) error {
+	ec, err := encodeChange(t, tm, c)
 	if err != nil {
 		return err
 	}
-	if c.Before != nil && oldKey != key {
-		// The key changed: the row under the old key goes away.
-		delete(tb.ups, oldKey)
-		tb.dels[oldKey] = []byte(oldKey + "\n")
-	}
-	delete(tb.dels, key)
-	tb.ups[key] = line
+	b.merge(ec)
 	return nil
+}
+
+// merge adds an encoded change: the last change of a key wins, and an
+// update that changes the key deletes the old key and upserts the new one.
+func (b *batch) merge(ec encodedChange) {
+	if b.changes == 0 {
+		b.firstRecv = time.Now()
+	}
+	tb := b.forTable(ec.t)
+	tb.ops[ec.op]++
+	b.changes++
+	if ec.line == nil {
+		delete(tb.ups, ec.oldKey)
+		tb.dels[ec.oldKey] = []byte(ec.oldKey + "\n")
+		return
+	}
+	if ec.op == OpUpdate && ec.oldKey != ec.key {
+		// The key changed: the row under the old key goes away.
+		delete(tb.ups, ec.oldKey)
+		tb.dels[ec.oldKey] = []byte(ec.oldKey + "\n")
+	}
+	delete(tb.dels, ec.key)
+	tb.ups[ec.key] = ec.line
 }
 
 // encodeKey returns the key of a binlog row image: the key fields' COPY

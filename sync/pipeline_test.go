@@ -255,3 +255,59 @@ func TestPipelineRefusesTableWithoutKey(t *testing.T) {
 	assert.False(t, exists, "nothing is created for a refused table")
 	assert.False(t, errors.Is(err, context.Canceled))
 }
+
+// TestPipelineSkipsItsOwnWrites is the no-echo hook: transactions the
+// source logged under a skipped server id (strangler's own writes into the
+// legacy database) are not applied, but the position moves past them.
+func TestPipelineSkipsItsOwnWrites(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, note varchar(20))`)
+	p, _ := e.start(pipelineConfig("echo", "orders"), Options{SkipServerIDs: []uint32{4242}})
+	waitPhase(t, p, PhaseStreaming, time.Minute)
+	conn, err := e.src.Conn(context.Background())
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, s := range []string{
+		`SET SESSION server_id = 4242`,
+		`INSERT INTO orders VALUES (1, 'echo')`,
+		`SET SESSION server_id = @@GLOBAL.server_id`,
+		`INSERT INTO orders VALUES (2, 'legacy')`,
+	} {
+		_, err := conn.ExecContext(context.Background(), s)
+		require.NoError(t, err, s)
+	}
+	e.waitCaughtUp("echo", 30*time.Second)
+	assert.Equal(t, []string{`{"id":2,"note":"legacy"}`}, targetRows(t, e.dst, "orders", "id"))
+}
+
+// TestPipelinePausesOnAValueItCannotStore pauses on a zero date under
+// zero_dates: error, naming the table, column and key, and tries again on
+// the next run (the fix is in the project file or the row).
+func TestPipelinePausesOnAValueItCannotStore(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, shipped datetime NULL)`)
+	cfg := pipelineConfig("values", "orders")
+	cfg.ZeroDates = "error"
+	p, _ := e.start(cfg, Options{})
+	waitPhase(t, p, PhaseStreaming, time.Minute)
+	e.exec(`INSERT INTO orders VALUES (1, '2024-01-01 00:00:00')`, "SET SESSION sql_mode = ''", `INSERT INTO orders VALUES (7, '0000-00-00 00:00:00')`)
+	err := p.Wait()
+	var pe *PausedError
+	require.ErrorAs(t, err, &pe)
+	assert.Contains(t, pe.Reason, "orders")
+	assert.Contains(t, pe.Reason, "shipped")
+	assert.Contains(t, pe.Reason, "key id=7")
+	st, err := ReadStatus(context.Background(), e.dst, "values")
+	require.NoError(t, err)
+	assert.Equal(t, PhasePaused, st.Phase)
+	assert.Contains(t, st.Reason, "shipped")
+	rows := targetRows(t, e.dst, "orders", "id")
+	assert.Len(t, rows, 1, "the transaction before the bad value is applied, the bad one is not")
+
+	cfg.ZeroDates = "null"
+	p2, logs := e.start(cfg, Options{})
+	waitPhase(t, p2, PhaseStreaming, 30*time.Second)
+	e.waitCaughtUp("values", 30*time.Second)
+	assert.Contains(t, logs.String(), "the last run paused")
+	assert.Len(t, targetRows(t, e.dst, "orders", "id"), 2)
+}

@@ -238,14 +238,14 @@ func (p *Pipeline) readChunks(ctx context.Context, conn *sql.Conn, t *table, las
 	}
 }
 
-// annotateValueError adds the row's key to a ValueError from the
-// converter.
+// annotateValueError names the row's key in a ValueError from the
+// converter ("id=7", as TableMap.WithKey does for binlog rows).
 func annotateValueError(err error, t *table, raw []sql.RawBytes) error {
 	var ve *ValueError
 	if errors.As(err, &ve) && ve.Key == "" {
 		var ks []string
 		for _, j := range t.keyPos {
-			ks = append(ks, string(raw[j]))
+			ks = append(ks, t.m.Columns[t.copied[j]].Name+"="+string(raw[j]))
 		}
 		ve.Key = strings.Join(ks, ",")
 	}

@@ -152,6 +152,7 @@ type streamHandler struct {
 	db      string
 	src     *sql.DB
 	dec     *Decoder
+	txn     []RowChange // row changes of the open source transaction
 }
 
 var _ Handler = (*streamHandler)(nil)
@@ -191,26 +192,31 @@ func (h *streamHandler) send(ctx context.Context, it applyItem) error {
 	}
 }
 
-// OnRow maps a row change into the open batch.
+// OnRow collects a row change of the open transaction.
 func (h *streamHandler) OnRow(_ context.Context, c RowChange) error {
-	t := h.tables[c.Table]
-	if t == nil {
+	if h.tables[c.Table] == nil {
 		return nil
 	}
-	if err := h.cur.add(t, h.tm, c); err != nil {
-		var ve *ValueError
-		if errors.As(err, &ve) {
-			return err
-		}
-		return permanent(fmt.Errorf("decoding a %s of %s.%s: %w", c.Op, c.Schema, c.Table, err))
-	}
+	h.txn = append(h.txn, c)
 	h.p.pending.Add(1)
 	return nil
 }
 
-// OnCommit closes a source transaction in the batch and hands the batch
-// over when the applier is idle or the batch is full.
+// OnCommit adds the transaction to the open batch, whole, and hands the
+// batch over when the applier is idle or the batch is full.
 func (h *streamHandler) OnCommit(ctx context.Context, c Commit) error {
+	rows := h.txn
+	h.txn = nil
+	if err := h.cur.addTxn(h.tables, h.tm, rows); err != nil {
+		h.p.pending.Add(-int64(len(rows)))
+		var ve *ValueError
+		if !errors.As(err, &ve) {
+			return permanent(fmt.Errorf("decoding the transaction ending at %s: %w", c.Pos, err))
+		}
+		// Everything before this transaction is applied, then the
+		// pipeline pauses before it.
+		return h.pause(ctx, &PausedError{Pipeline: h.p.cfg.Name, Reason: ve.Error()})
+	}
 	h.cur.pos, h.cur.eventTime = c.Pos, c.Time
 	h.cur.txns++
 	if h.cur.changes >= h.p.cfg.BatchSize {
@@ -226,6 +232,23 @@ func (h *streamHandler) OnCommit(ctx context.Context, c Commit) error {
 	default:
 	}
 	return nil
+}
+
+// pause hands the applier what is batched, then the pause, and waits for
+// the applier to stop the stream with it (so that the pause, not a
+// cancellation, is the stream's error).
+func (h *streamHandler) pause(ctx context.Context, pe *PausedError) error {
+	if !h.cur.empty() {
+		if err := h.send(ctx, applyItem{batch: h.cur}); err != nil {
+			return err
+		}
+		h.cur = newBatch()
+	}
+	if err := h.send(ctx, applyItem{ddl: &ddlItem{pause: pe, reply: make(chan *table, 1)}}); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 // OnPosition moves the batch's position past events that change nothing.
@@ -261,7 +284,6 @@ func (h *streamHandler) OnDDL(ctx context.Context, d DDLEvent) error {
 		}
 		h.cur = newBatch()
 	}
-	item := &ddlItem{ev: d, action: action, table: h.tables[action.Table], reply: make(chan *table, 1)}
 	if action.Pause {
 		reason := action.Reason
 		if reason == "" {
@@ -269,15 +291,18 @@ func (h *streamHandler) OnDDL(ctx context.Context, d DDLEvent) error {
 		}
 		// The stream stops before the statement: the position stays where
 		// the last batch left it.
-		item.pause = &PausedError{Pipeline: h.p.cfg.Name, Statement: d.Statement, Reason: reason, Resume: d.Pos}
+		return h.pause(ctx, &PausedError{Pipeline: h.p.cfg.Name, Statement: d.Statement, Reason: reason, Resume: d.Pos})
 	}
+	item := &ddlItem{ev: d, action: action, table: h.tables[action.Table], reply: make(chan *table, 1)}
 	if err := h.send(ctx, applyItem{ddl: item}); err != nil {
 		return err
 	}
 	select {
 	case nt, ok := <-item.reply:
 		if !ok {
-			return context.Canceled
+			// The applier failed; its error ends the stream.
+			<-ctx.Done()
+			return ctx.Err()
 		}
 		if nt != nil {
 			h.tables[nt.m.Name] = nt
