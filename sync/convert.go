@@ -83,6 +83,9 @@ func (m *TableMap) AppendCopyText(dst []byte, col int, raw []byte) ([]byte, erro
 	c := &m.Columns[col]
 	switch c.kind {
 	case kindInt, kindUint, kindYear:
+		if !numberText(raw, false) {
+			return dst, m.valueErr(col, raw, "not an integer")
+		}
 		if c.intCheck {
 			if err := m.checkIntText(col, raw); err != nil {
 				return dst, err
@@ -90,6 +93,9 @@ func (m *TableMap) AppendCopyText(dst []byte, col int, raw []byte) ([]byte, erro
 		}
 		return append(dst, raw...), nil
 	case kindDecimal, kindDouble, kindFloat:
+		if !numberText(raw, true) {
+			return dst, m.valueErr(col, raw, "not a number")
+		}
 		return append(dst, raw...), nil
 	case kindBool:
 		switch string(raw) {
@@ -101,6 +107,9 @@ func (m *TableMap) AppendCopyText(dst []byte, col int, raw []byte) ([]byte, erro
 		return dst, m.valueErr(col, raw, "a %s column mapped to boolean holds a value other than 0 or 1; map it to smallint with tables[].types: {%s: smallint}", c.SourceType, c.Name)
 	case kindBitBool:
 		if c.bitAsInt {
+			if !numberText(raw, false) {
+				return dst, m.valueErr(col, raw, "not an integer")
+			}
 			return append(dst, raw...), nil
 		}
 		if len(raw) == 1 && (raw[0] == '0' || raw[0] == '1') {
@@ -109,6 +118,9 @@ func (m *TableMap) AppendCopyText(dst []byte, col int, raw []byte) ([]byte, erro
 		return dst, m.valueErr(col, raw, "not a bit(1) value")
 	case kindBit:
 		if c.bitAsInt {
+			if !numberText(raw, false) {
+				return dst, m.valueErr(col, raw, "not an integer")
+			}
 			return append(dst, raw...), nil
 		}
 		for _, b := range raw {
@@ -158,6 +170,28 @@ func (m *TableMap) AppendCopyText(dst []byte, col int, raw []byte) ([]byte, erro
 		return hex.AppendEncode(dst, raw), nil
 	}
 	return dst, m.valueErr(col, raw, "no conversion for kind %s", c.kind)
+}
+
+// numberText reports whether raw looks like the text MySQL prints for a
+// number: an optional sign, digits, and with real a point and an exponent.
+// The server's text is trusted to be in range; this keeps anything else
+// from reaching the COPY stream.
+func numberText(raw []byte, real bool) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	digits := 0
+	for i, b := range raw {
+		switch {
+		case b >= '0' && b <= '9':
+			digits++
+		case (b == '-' || b == '+') && (i == 0 || real && (raw[i-1] == 'e' || raw[i-1] == 'E')):
+		case real && (b == '.' || b == 'e' || b == 'E'):
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 // cleanText applies the NUL-byte policy and checks UTF-8 (and, for JSON,
