@@ -69,6 +69,7 @@ func newTable(m *TableMap) (*table, error) {
 // key): without a key, changes cannot be applied exactly once.
 type NoKeyError struct{ Table string }
 
+// Error says which table and how to fix it.
 func (e *NoKeyError) Error() string {
 	return fmt.Sprintf("table %s has no primary key: it cannot be synced exactly once (add a primary key, or name a unique not-null key with `key:` in the pipeline's table entry)", e.Table)
 }

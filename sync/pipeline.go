@@ -90,6 +90,7 @@ type PausedError struct {
 	Resume    Position // the end of the paused statement, where --accept-ddl goes on
 }
 
+// Error names the pipeline, the position, the statement and the reason.
 func (e *PausedError) Error() string {
 	if e.Statement != "" {
 		return fmt.Sprintf("pipeline %q paused at %s on DDL %q: %s", e.Pipeline, e.Pos, e.Statement, e.Reason)
