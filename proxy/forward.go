@@ -27,7 +27,8 @@ type exchange struct {
 	cancel  context.CancelCauseFunc // cancels x.in's context: the first attempt's
 	start   time.Time
 	reqID   string
-	rt      *route // nil: unmatched
+	reqIDs  []string // {reqID}, as a header value
+	rt      *route   // nil: unmatched
 	mode    routeMode
 	vars    map[string]string // the route template's variables, once asked for
 	backend backend
@@ -60,10 +61,12 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{f: f, start: time.Now(), rec: statusRecorder{ResponseWriter: w}}
 	t := f.table.Load()
 
-	x.reqID = r.Header.Get("X-Request-Id")
-	if x.reqID == "" {
+	if ids := r.Header["X-Request-Id"]; len(ids) > 0 && ids[0] != "" {
+		x.reqID, x.reqIDs = ids[0], ids[:1:1]
+	} else {
 		x.reqID = f.ids.next()
-		r.Header.Set("X-Request-Id", x.reqID)
+		x.reqIDs = []string{x.reqID}
+		r.Header["X-Request-Id"] = x.reqIDs
 	}
 
 	var e *routeEntry
@@ -250,7 +253,7 @@ func (f *Facade) rewrite(pr *httputil.ProxyRequest) {
 func (f *Facade) modifyResponse(resp *http.Response) error {
 	x := exchangeOf(resp.Request)
 	if _, ok := resp.Header["X-Request-Id"]; !ok { // the client learns the id; an upstream's own wins
-		resp.Header["X-Request-Id"] = []string{x.reqID}
+		resp.Header["X-Request-Id"] = x.reqIDs // shared, never written to
 	}
 	streaming := resp.StatusCode == http.StatusSwitchingProtocols || isEventStream(resp.Header)
 	if streaming {

@@ -61,7 +61,9 @@ func (g *requestIDs) next() string {
 		_, _ = rand.Read(b[:])
 		g.prefix = hex.EncodeToString(b[:]) + "-"
 	})
-	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+	var buf [40]byte
+	b := append(buf[:0], g.prefix...)
+	return string(strconv.AppendUint(b, g.n.Add(1), 36))
 }
 
 // statusRecorder remembers the status of the answer. It passes Flush and,
