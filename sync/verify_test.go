@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -102,6 +103,30 @@ func TestAllTypesSnapshotAndVerify(t *testing.T) {
 	assert.Empty(t, res.Diffs)
 	assert.EqualValues(t, 4, res.SourceRows)
 	assert.EqualValues(t, 4, res.TargetRows)
+
+	// A change to any one column of the target is found, named, and
+	// repaired from the source (through the snapshot converters).
+	changes := map[string]string{
+		"ti": "ti - 1", "tu": "tu - 1", "si": "si - 1", "su": "su - 1", "mi": "mi - 1", "mu": "mu - 1",
+		"i": "i - 1", "iu": "iu - 1", "bi": "bi - 1", "bu": "bu - 1", "b1": "NOT b1", "b1s": "b1s + 1",
+		"dc": "dc - 0.000000000000000000000000000001", "dc2": "dc2 - 0.01", "f": "f / 2", "d": "d / 2",
+		"bt1": "NOT bt1", "bt64": "~bt64", "dt": "dt - 1", "dtn": "'2024-01-01'", "dtm": "dtm - interval '1 microsecond'",
+		"ts": "ts - interval '1 microsecond'", "tm": "tm + interval '1 microsecond'", "yr": "yr - 1",
+		"c": "'abcdefghiJ'", "vc": "vc || ' '", "l1": "'y'", "tx": "NULL", "lt": "''", "bn": "'\\x00'::bytea",
+		"vb": "'\\x01'::bytea", "bl": "bl || '\\x00'::bytea", "en": "'a'", "st": "'{x}'", "js": `'{"a": null}'`,
+	}
+	for _, col := range slices.Sorted(maps.Keys(changes)) {
+		t.Run("detects and repairs "+col, func(t *testing.T) {
+			d.pgExec(t, fmt.Sprintf("UPDATE alltypes SET %s = %s WHERE id = 2", col, changes[col]))
+			res, err := Verify(ctx, d.src, d.dst, m, VerifyOptions{Repair: true})
+			require.NoError(t, err)
+			assert.Equal(t, []RowDiff{{Key: []string{"2"}, Kind: DiffDifferent, Columns: []string{col}}}, res.Diffs)
+			assert.Equal(t, 1, res.Repaired)
+			res, err = Verify(ctx, d.src, d.dst, m, VerifyOptions{})
+			require.NoError(t, err)
+			assert.Empty(t, res.Diffs, "after the repair")
+		})
+	}
 }
 
 func TestAllTypesErrorPolicies(t *testing.T) {
