@@ -116,6 +116,7 @@ type ValueError struct {
 	Reason        string
 }
 
+// Error says which table, row, column and value, and why.
 func (e *ValueError) Error() string {
 	key := ""
 	if e.Key != "" {

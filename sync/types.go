@@ -36,6 +36,7 @@ var kindNames = map[kind]string{kindInt: "int", kindUint: "uint", kindBool: "boo
 	kindDatetime: "datetime", kindTimestamp: "timestamp", kindTime: "time", kindYear: "year", kindText: "text",
 	kindBinary: "binary", kindEnum: "enum", kindSet: "set", kindJSON: "json"}
 
+// String names the kind, for errors and logs.
 func (k kind) String() string {
 	if s, ok := kindNames[k]; ok {
 		return s

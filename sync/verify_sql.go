@@ -205,8 +205,13 @@ func newVerifySQL(m *TableMap) *verifySQL {
 			continue
 		}
 		v.hashed = append(v.hashed, c)
-		my = append(my, "IFNULL("+myCanon(c, m.policies, true)+", '\\\\N')")
-		pg = append(pg, "COALESCE("+pgCanon(c, true)+", '\\N')")
+		myc, pgc := myCanon(c, m.policies, true), pgCanon(c, true)
+		// NOT NULL columns need no NULL marker, except dates, whose zero
+		// values are NULL in the target.
+		if c.Nullable || c.kind == kindDate || c.kind == kindDatetime || c.kind == kindTimestamp {
+			myc, pgc = "IFNULL("+myc+", '\\\\N')", "COALESCE("+pgc+", '\\N')"
+		}
+		my, pg = append(my, myc), append(pg, pgc)
 	}
 	for _, c := range v.keys {
 		myk = append(myk, myCanon(c, m.policies, false))
