@@ -83,7 +83,7 @@ func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg
 		// Reconnection is ours: go-mysql would resume mid-transaction from
 		// the last event received, we resume from the last one committed.
 		DisableRetrySync: true,
-		Logger:           slog.New(&minLevelHandler{min: slog.LevelWarn, h: p.log.Handler()}),
+		Logger:           slog.New(&debugHandler{h: p.log.With("component", "go-mysql").Handler()}),
 	})
 	defer syncer.Close()
 	streamer, err := syncer.StartSync(gomysql.Position{Name: pos.File, Pos: pos.Pos})
@@ -416,20 +416,19 @@ func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {
 	return nil
 }
 
-// minLevelHandler drops records below min (go-mysql logs every connect at
-// info level).
-type minLevelHandler struct {
-	min slog.Level
-	h   slog.Handler
+// debugHandler logs go-mysql's records at debug level: its connect lines
+// and its errors on a lost connection repeat what the pipeline logs itself
+// ("legacy MySQL unreachable, retrying ...", "resumed at ...").
+type debugHandler struct{ h slog.Handler }
+
+func (d *debugHandler) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.h.Enabled(ctx, slog.LevelDebug)
 }
 
-func (m *minLevelHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= m.min && m.h.Enabled(ctx, l)
+func (d *debugHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return d.h.Handle(ctx, r)
 }
-func (m *minLevelHandler) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
-func (m *minLevelHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return &minLevelHandler{m.min, m.h.WithAttrs(a)}
-}
-func (m *minLevelHandler) WithGroup(n string) slog.Handler {
-	return &minLevelHandler{m.min, m.h.WithGroup(n)}
-}
+
+func (d *debugHandler) WithAttrs(a []slog.Attr) slog.Handler { return &debugHandler{d.h.WithAttrs(a)} }
+func (d *debugHandler) WithGroup(n string) slog.Handler      { return &debugHandler{d.h.WithGroup(n)} }
