@@ -42,6 +42,7 @@ func TestMapColumnTargetTypes(t *testing.T) {
 		{"year", colInfo{ColumnType: "year(4)", DataType: "year"}, "", "smallint", kindYear},
 		{"char latin1", colInfo{ColumnType: "char(10)", DataType: "char", CharLen: 10, Charset: "latin1"}, "", "varchar(10)", kindText},
 		{"varchar", colInfo{ColumnType: "varchar(255)", DataType: "varchar", CharLen: 255, Charset: "utf8mb4"}, "", "varchar(255)", kindText},
+		{"char(0)", colInfo{ColumnType: "char(0)", DataType: "char", Charset: "utf8mb4"}, "", "text", kindText},
 		{"longtext", colInfo{ColumnType: "longtext", DataType: "longtext", Charset: "utf8mb4"}, "", "text", kindText},
 		{"mariadb json", colInfo{ColumnType: "longtext", DataType: "longtext", Charset: "utf8mb4", JSON: true}, "", "jsonb", kindJSON},
 		{"json", colInfo{ColumnType: "json", DataType: "json"}, "", "jsonb", kindJSON},

@@ -135,6 +135,9 @@ func mapColumn(table string, ci colInfo, override string, p Policies) (Column, e
 		c.kind, c.TargetType = kindYear, "smallint"
 	case "char", "varchar":
 		c.kind, c.TargetType = kindText, fmt.Sprintf("varchar(%d)", ci.CharLen)
+		if ci.CharLen < 1 {
+			c.TargetType = "text" // char(0)/varchar(0): PostgreSQL has no varchar(0)
+		}
 		if c.Charset == "binary" {
 			c.kind, c.TargetType = kindBinary, "bytea"
 		}
