@@ -10,7 +10,7 @@ import (
 // no panic, errors are *ValueError, and a value never breaks out of its
 // COPY field (no raw tab or newline).
 func FuzzAppendCopyText(f *testing.F) {
-	m := convMap(&testing.T{}, Policies{NulBytes: NulBytesStrip})
+	m := convMap(f, Policies{NulBytes: NulBytesStrip})
 	f.Fuzz(func(t *testing.T, col uint8, raw []byte) {
 		c := int(col) % len(m.Columns)
 		out, err := m.AppendCopyText(nil, c, raw)
@@ -30,7 +30,7 @@ func FuzzAppendCopyText(f *testing.F) {
 // FuzzFromBinlog feeds arbitrary binlog values (as strings, bytes and
 // integers) to every column kind: no panic, errors are *ValueError.
 func FuzzFromBinlog(f *testing.F) {
-	m := convMap(&testing.T{}, Policies{})
+	m := convMap(f, Policies{})
 	f.Fuzz(func(t *testing.T, col uint8, s string, n int64) {
 		c := int(col) % len(m.Columns)
 		for _, v := range []any{s, []byte(s), n, int8(n), int16(n), int32(n), float32(n), float64(n), int(n)} {

@@ -24,7 +24,7 @@ func numericString(t *testing.T, v any) string {
 }
 
 // convMap is a map with one column of each kind, for the converters.
-func convMap(t *testing.T, p Policies) *TableMap {
+func convMap(t testing.TB, p Policies) *TableMap {
 	t.Helper()
 	cols := []colInfo{
 		{Name: "id", ColumnType: "int(11)", DataType: "int"},                                   // 0

@@ -9,7 +9,7 @@ import (
 	"github.com/stranglerfig/strangler/internal/config"
 )
 
-func ddlMaps(t *testing.T) map[string]*TableMap {
+func ddlMaps(t testing.TB) map[string]*TableMap {
 	t.Helper()
 	cols := []colInfo{
 		{Name: "id", ColumnType: "int(11)", DataType: "int"},
