@@ -32,7 +32,8 @@ import (
 //   - year: int -> int64
 //   - char/varchar/text/enum members: string or []byte in the column's
 //     character set -> string in UTF-8, NUL bytes by the policy
-//   - binary/blob: []byte or string -> []byte (a copy)
+//   - binary/blob: []byte or string -> []byte (a copy; binary(n) padded
+//     back to n bytes with zeros, which the binlog drops)
 //   - enum: int64 index (0 = the empty string) -> string
 //   - set: int64 bitmask -> []string (text[]), or the comma-joined string when
 //     overridden to text
@@ -171,7 +172,13 @@ func (m *TableMap) FromBinlog(col int, v any) (any, error) {
 		if !ok {
 			return nil, m.valueErr(col, v, "unexpected %T for %s", v, c.SourceType)
 		}
-		return append([]byte{}, b...), nil
+		out := append([]byte{}, b...)
+		if c.DataType == "binary" && int64(len(out)) < c.Length {
+			// The binlog drops binary(n)'s trailing zero padding; the
+			// column's value, and the snapshot's, keeps it.
+			out = append(out, make([]byte, c.Length-int64(len(out)))...)
+		}
+		return out, nil
 	case kindEnum:
 		if s, ok := asString(v); ok { // a text form, as some decoders give
 			return s, nil

@@ -52,6 +52,7 @@ func convMap(t testing.TB, p Policies) *TableMap {
 		{Name: "en", ColumnType: "enum('a','b c')", DataType: "enum", Charset: "utf8mb4", Nullable: true}, // 22
 		{Name: "st", ColumnType: "set('x','y','z')", DataType: "set", Charset: "utf8mb4", Nullable: true},
 		{Name: "js", ColumnType: "json", DataType: "json", Nullable: true}, // 24
+		{Name: "bn", ColumnType: "binary(4)", DataType: "binary", CharLen: 4, Nullable: true},
 	}
 	m, err := buildTableMap("db", config.Table{Name: "t"}, cols, []indexInfo{{Name: "PRIMARY", Columns: []string{"id"}}}, p)
 	require.NoError(t, err)
@@ -180,6 +181,8 @@ func TestFromBinlog(t *testing.T) {
 		{"empty set", 23, int64(0), []string{}},
 		{"json", 24, `{"a":1}`, `{"a":1}`},
 		{"json empty", 24, []byte{}, "null"},
+		{"binary padded back", 25, "\xff\x00\xff", []byte{0xff, 0, 0xff, 0}},
+		{"binary all zero", 25, "", []byte{0, 0, 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
