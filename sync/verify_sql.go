@@ -14,8 +14,8 @@ import (
 //	integers, decimal    the number (YEAR as y+0)                     col::text
 //	boolean (tinyint(1)) 0/1                                          col::int
 //	bit(1), bit(n)       b+0, LPAD(BIN(b), n, '0')                    col::int, col::text
-//	date                 DATE_FORMAT %Y-%m-%d, zero dates -> NULL      to_char YYYY-MM-DD
-//	datetime, timestamp  DATE_FORMAT ...%H:%i:%s.%f (session in UTC)  to_char ...HH24:MI:SS.US (timestamptz AT TIME ZONE 'UTC')
+//	date                 CAST AS CHAR, zero dates -> NULL (TO_DAYS)   to_char YYYY-MM-DD
+//	datetime, timestamp  CAST AS CHAR, fsp digits (session in UTC)    to_char ...HH24:MI:SS.FF<fsp> (timestamptz AT TIME ZONE 'UTC')
 //	time                 TIME_TO_SEC as decimal(20,6)                 EXTRACT(EPOCH) as numeric(20,6)
 //	text, enum, set      length ':' text (utf8mb4, NUL by the policy) length ':' text (set: array_to_string(col, ','))
 //	binary               LOWER(HEX(col))                              encode(col, 'hex')
@@ -54,10 +54,9 @@ func myCanon(c Column, p Policies, prefixed bool) string {
 		} else {
 			e = fmt.Sprintf("LPAD(BIN(%s), %d, '0')", q, c.Length)
 		}
-	case kindDate:
-		e = fmt.Sprintf("DATE_FORMAT(%s, '%%Y-%%m-%%d')", q)
-	case kindDatetime, kindTimestamp:
-		e = fmt.Sprintf("DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')", q)
+	case kindDate, kindDatetime, kindTimestamp:
+		// 'YYYY-MM-DD[ HH:MM:SS[.f{fsp}]]', in UTC for timestamps (session).
+		e = "CAST(" + q + " AS CHAR)"
 	case kindTime:
 		e = fmt.Sprintf("CAST(TIME_TO_SEC(%s) AS DECIMAL(20,6))", q)
 	case kindText, kindEnum, kindSet:
@@ -79,7 +78,9 @@ func myCanon(c Column, p Policies, prefixed bool) string {
 	if c.kind == kindDate || c.kind == kindDatetime || c.kind == kindTimestamp {
 		// Zero and partial zero dates are NULL in the target (policy null)
 		// or refused (policy error, so no target row holds them).
-		e = fmt.Sprintf("IF(YEAR(%s) = 0 OR MONTH(%s) = 0 OR DAYOFMONTH(%s) = 0, NULL, %s)", q, q, q, e)
+		// TO_DAYS is NULL for zero and partial zero dates and below 366
+		// for year 0, which the converters also treat as zero.
+		e = fmt.Sprintf("IF(IFNULL(TO_DAYS(%s), 0) < 366, NULL, %s)", q, e)
 	}
 	return e
 }
@@ -97,9 +98,9 @@ func pgCanon(c Column, prefixed bool) string {
 	case kindDate:
 		return "to_char(" + q + ", 'YYYY-MM-DD')"
 	case kindDatetime:
-		return "to_char(" + q + ", 'YYYY-MM-DD HH24:MI:SS.US')"
+		return "to_char(" + q + ", '" + pgTimeFormat(c.FSP) + "')"
 	case kindTimestamp:
-		return "to_char(" + q + " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+		return "to_char(" + q + " AT TIME ZONE 'UTC', '" + pgTimeFormat(c.FSP) + "')"
 	case kindTime:
 		return "CAST(EXTRACT(EPOCH FROM " + q + ") AS numeric(20,6))::text"
 	case kindText, kindEnum, kindSet:
@@ -115,6 +116,15 @@ func pgCanon(c Column, prefixed bool) string {
 		return "encode(" + q + ", 'hex')"
 	}
 	return ""
+}
+
+// pgTimeFormat is the to_char format of MySQL's text form of a datetime
+// with fsp fractional digits.
+func pgTimeFormat(fsp int) string {
+	if fsp <= 0 {
+		return "YYYY-MM-DD HH24:MI:SS"
+	}
+	return "YYYY-MM-DD HH24:MI:SS.FF" + strconv.Itoa(min(fsp, 6))
 }
 
 // myParam turns a canonical key text parameter back into a MySQL value.
