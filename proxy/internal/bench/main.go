@@ -9,7 +9,12 @@
 // the facade with 1 route and with 500 routes where the hit route is the
 // last one (breakers and metrics on, access log off). It loads each with
 // wrk when installed, else with a Go load generator, in interleaved rounds,
-// and prints the medians of requests/s, p50 and p99 latency, and ratios.
+// and prints the medians of requests/s, p50 and p99 latency, the CPU time
+// each subject's process spent per request, and ratios.
+//
+// Diagnostics: BENCH_PLAIN_SERVER=1 serves the facade from the same plain
+// http.Server as the bare proxies instead of Facade.Serve; BENCH_SERVER=h2c
+// or idle then adds one of Serve's settings to every Go server.
 package main
 
 import (
@@ -300,8 +305,10 @@ func child(role string) error {
 		if err != nil {
 			return err
 		}
-		h, closer = nil, f.Close
-		serve = func(ctx context.Context) error { return f.Serve(ctx, ln, 5*time.Second) }
+		h, closer = f, f.Close
+		if os.Getenv("BENCH_PLAIN_SERVER") == "" {
+			serve = func(ctx context.Context) error { return f.Serve(ctx, ln, 5*time.Second) }
+		}
 		if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
 			pf, err := os.Create(p)
 			if err != nil {
@@ -325,6 +332,15 @@ func child(role string) error {
 		return closer()
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	switch os.Getenv("BENCH_SERVER") { // diagnostics: one of Serve's settings at a time
+	case "h2c":
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		srv.Protocols = &p
+	case "idle":
+		srv.IdleTimeout = 2 * time.Minute
+	}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
