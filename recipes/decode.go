@@ -5,57 +5,19 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/stranglerfig/strangler/internal/yamlpos"
 	"gopkg.in/yaml.v3"
 )
 
 // FieldError is one mistake in a recipe.
-type FieldError struct {
-	File  string // the recipe file
-	Line  int    // 1-based; 0 when unknown
-	Field string // path of the key: resources[0].fields[2].type
-	Msg   string // what is wrong, with the value
-}
-
-// Error writes file:line: field: message.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+type FieldError = yamlpos.FieldError
 
 // Errors lists every mistake found in a recipe, in file order.
-type Errors []*FieldError
-
-// Error writes one mistake per line.
-func (es *Errors) Error() string {
-	lines := make([]string, len(*es))
-	for i, e := range *es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap exposes each FieldError to errors.As.
-func (es *Errors) Unwrap() []error {
-	out := make([]error, len(*es))
-	for i, e := range *es {
-		out[i] = e
-	}
-	return out
-}
+type Errors = yamlpos.Errors
 
 // Load reads, decodes, defaults and validates the recipe at path.
 func Load(path string) (*Recipe, error) {
@@ -72,7 +34,7 @@ func Parse(name string, data []byte) (*Recipe, error) {
 	r := &Recipe{File: name, pos: positions{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, syntaxError(name, err)
+		return nil, yamlpos.SyntaxError(name, err)
 	}
 	d := &decoder{file: name, pos: r.pos}
 	root := &yaml.Node{Kind: yaml.MappingNode, Line: 1}
@@ -99,37 +61,17 @@ func Parse(name string, data []byte) (*Recipe, error) {
 	return r, nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func syntaxError(name string, err error) error {
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return &Errors{{File: name, Line: n, Msg: "invalid YAML: " + m[2]}}
-	}
-	return &Errors{{File: name, Line: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}}
-}
-
 // positions maps key paths (resources[0].fields[2].type) to their line.
-type positions map[string]int
+type positions = yamlpos.Positions
 
-// line returns the line of path or of its closest ancestor in the file.
-func (p positions) line(path string) int {
-	for path != "" {
-		if l, ok := p[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
+// lineOf returns the line of path or of its closest ancestor in the file,
+// and the first line when none is written.
+func lineOf(p positions, path string) int {
+	if l := p.Line(path); l > 0 {
+		return l
 	}
 	return 1
 }
-
-// has reports whether path was written in the file.
-func (p positions) has(path string) bool { _, ok := p[path]; return ok }
 
 // maxDepth bounds nesting so that a hostile file cannot exhaust the stack.
 const maxDepth = 16
@@ -163,7 +105,7 @@ func (d *decoder) object(n *yaml.Node, v reflect.Value, spec *ObjectSpec, path s
 		n = n.Alias
 	}
 	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "expected a mapping (%s), found %s", spec.Name, describe(n))
+		d.fail(n, path, "expected a mapping (%s), found %s", spec.Name, yamlpos.Describe(n))
 		return
 	}
 	if depth > maxDepth {
@@ -182,7 +124,7 @@ func (d *decoder) object(n *yaml.Node, v reflect.Value, spec *ObjectSpec, path s
 		seen[k.Value] = true
 		fs := findKey(spec, k.Value)
 		if fs == nil {
-			d.fail(k, fp, "unknown field%s", suggest(k.Value, spec))
+			d.fail(k, fp, "unknown field%s", yamlpos.Suggest(k.Value, spec.keys()))
 			continue
 		}
 		d.pos[fp] = k.Line
@@ -246,7 +188,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, fs *FieldSpec, path strin
 		return
 	case KObjectList:
 		if n.Kind != yaml.SequenceNode {
-			d.fail(n, path, "expected a list of %ss, found %s", fs.Object, describe(n))
+			d.fail(n, path, "expected a list of %ss, found %s", fs.Object, yamlpos.Describe(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -259,7 +201,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, fs *FieldSpec, path strin
 		return
 	case KStrings:
 		if n.Kind != yaml.SequenceNode {
-			d.fail(n, path, "expected a list of strings, found %s", describe(n))
+			d.fail(n, path, "expected a list of strings, found %s", yamlpos.Describe(n))
 			return
 		}
 		out := make([]string, 0, len(n.Content))
@@ -268,7 +210,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, fs *FieldSpec, path strin
 				item = item.Alias
 			}
 			if item.Kind != yaml.ScalarNode {
-				d.fail(item, path, "expected a string, found %s", describe(item))
+				d.fail(item, path, "expected a string, found %s", yamlpos.Describe(item))
 				return
 			}
 			out = append(out, item.Value)
@@ -277,7 +219,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, fs *FieldSpec, path strin
 		return
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "expected %s, found %s", article(fs.Kind), describe(n))
+		d.fail(n, path, "expected %s, found %s", article(fs.Kind), yamlpos.Describe(n))
 		return
 	}
 	target := v
@@ -329,57 +271,6 @@ func article(k Kind) string {
 	}
 }
 
-// suggest names the known key closest to an unknown one, or lists them.
-func suggest(key string, spec *ObjectSpec) string {
-	best, bestD := "", 3
-	names := make([]string, 0, len(spec.Fields))
-	for _, f := range spec.Fields {
-		names = append(names, f.Key)
-		if dd := editDistance(key, f.Key); dd < bestD {
-			best, bestD = f.Key, dd
-		}
-	}
-	if best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
-	}
-	slices.Sort(names)
-	return " (known: " + strings.Join(names, ", ") + ")"
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	default:
-		return fmt.Sprintf("%q", n.Value)
-	}
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
-
 // errorsOf returns the positioned errors of err, for tests and callers that
 // list them.
 func errorsOf(err error) []*FieldError {
@@ -388,4 +279,13 @@ func errorsOf(err error) []*FieldError {
 		return *es
 	}
 	return nil
+}
+
+// keys lists the keys an object spec declares.
+func (o *ObjectSpec) keys() []string {
+	out := make([]string, len(o.Fields))
+	for i, f := range o.Fields {
+		out[i] = f.Key
+	}
+	return out
 }

@@ -21,7 +21,7 @@ type checker struct {
 }
 
 func (c *checker) fail(path, format string, args ...any) {
-	c.errs = append(c.errs, &FieldError{File: c.r.File, Line: c.r.pos.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &FieldError{File: c.r.File, Line: lineOf(c.r.pos, path), Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // validate fills the derived defaults and checks the rules that the Spec
@@ -80,7 +80,7 @@ func (r *Recipe) checkShape(c *checker) {
 	if s.DefaultLimit < 1 || s.DefaultLimit > s.MaxLimit {
 		c.fail("shape.default_limit", "%d must be between 1 and max_limit (%d)", s.DefaultLimit, s.MaxLimit)
 	}
-	if !r.pos.has("shape.meta") && s.Pagination == "cursor" {
+	if !r.pos.Has("shape.meta") && s.Pagination == "cursor" {
 		s.Meta = []string{"next_cursor", "limit"}
 	}
 	for _, m := range s.Meta {
@@ -190,7 +190,7 @@ func (r *Recipe) checkResource(c *checker, res *Resource, p string) {
 }
 
 func (r *Recipe) checkField(c *checker, f *Field, fp string) {
-	set := func(k string) bool { return r.pos.has(fp + "." + k) }
+	set := func(k string) bool { return r.pos.Has(fp + "." + k) }
 	num := f.Type == TypeInteger || f.Type == TypeNumber || f.Type == TypeDecimal
 	if f.Generated {
 		if f.Type != TypeInteger && f.Type != TypeUUID {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stranglerfig/strangler/internal/yamlpos"
 	"gopkg.in/yaml.v3"
 )
 
@@ -31,7 +33,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{File: name, pos: positions{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(quoteTemplates(data), &doc); err != nil {
-		return nil, syntaxError(name, err)
+		return nil, yamlpos.SyntaxError(name, err)
 	}
 	d := &decoder{file: name, pos: c.pos}
 	if len(doc.Content) > 0 {
@@ -72,92 +74,13 @@ func quoteTemplates(data []byte) []byte {
 }
 
 // FieldError is one mistake in the project file.
-type FieldError struct {
-	File  string // the project file
-	Line  int    // 1-based; 0 when unknown
-	Field string // path of the field: routes[2].mode
-	Msg   string // what is wrong, with the value
-}
-
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+type FieldError = yamlpos.FieldError
 
 // Errors lists every mistake found in a project file, in file order.
-type Errors []*FieldError
-
-func (es *Errors) Error() string {
-	lines := make([]string, len(*es))
-	for i, e := range *es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap exposes each FieldError to errors.As.
-func (es *Errors) Unwrap() []error {
-	out := make([]error, len(*es))
-	for i, e := range *es {
-		out[i] = e
-	}
-	return out
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func syntaxError(name string, err error) error {
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		if parserError(m[2]) {
-			n++ // yaml.v3 counts lines from 0 for parser (not scanner) errors
-		}
-		return &Errors{{File: name, Line: n, Msg: "invalid YAML: " + m[2]}}
-	}
-	return &Errors{{File: name, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}}
-}
-
-// parserError reports the messages of yaml.v3's parser, as opposed to its
-// scanner: they carry a 0-based line.
-func parserError(msg string) bool {
-	for _, p := range []string{"did not find expected <document start>", "did not find expected node content",
-		"did not find expected key", "did not find expected '-' indicator", "did not find expected ',' or",
-		"found undefined tag handle"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
-}
+type Errors = yamlpos.Errors
 
 // positions maps field paths (routes[2].mode) to the line of their value.
-type positions map[string]int
-
-// line returns the line of path or of its closest ancestor present in the
-// file (a missing field is reported at the object that lacks it).
-func (p positions) line(path string) int {
-	for path != "" {
-		if l, ok := p[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return 0
-}
+type positions = yamlpos.Positions
 
 // scalarForm is implemented by struct types that may also be written as a
 // single scalar in the file (a table given by its name).
@@ -216,7 +139,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.fail(n, path, "expected a list, found %s", describe(n))
+			d.fail(n, path, "expected a list, found %s", yamlpos.Describe(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -226,7 +149,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			d.fail(n, path, "expected a mapping, found %s", describe(n))
+			d.fail(n, path, "expected a mapping, found %s", yamlpos.Describe(n))
 			return
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -239,7 +162,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(m)
 	default:
 		if n.Kind != yaml.ScalarNode {
-			d.fail(n, path, "expected a single value, found %s", describe(n))
+			d.fail(n, path, "expected a single value, found %s", yamlpos.Describe(n))
 			return
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
@@ -250,7 +173,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "expected a mapping, found %s", describe(n))
+		d.fail(n, path, "expected a mapping, found %s", yamlpos.Describe(n))
 		return
 	}
 	fields := yamlFields(v.Type())
@@ -268,7 +191,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[k.Value] = true
 		idx, ok := fields[k.Value]
 		if !ok {
-			d.fail(k, fp, "unknown field%s", suggest(k.Value, fields))
+			d.fail(k, fp, "unknown field%s", yamlpos.Suggest(k.Value, slices.Collect(maps.Keys(fields))))
 			continue
 		}
 		d.decode(val, v.Field(idx), fp)
@@ -292,34 +215,6 @@ func yamlFields(t reflect.Type) map[string]int {
 	return m
 }
 
-// suggest names the known key closest to an unknown one, or lists them.
-func suggest(key string, fields map[string]int) string {
-	best, bestD := "", 3
-	names := make([]string, 0, len(fields))
-	for name := range fields {
-		names = append(names, name)
-		if dd := editDistance(key, name); dd < bestD {
-			best, bestD = name, dd
-		}
-	}
-	if best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
-	}
-	slices.Sort(names)
-	return " (known: " + strings.Join(names, ", ") + ")"
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	default:
-		return fmt.Sprintf("%q", n.Value)
-	}
-}
-
 var yamlErrPrefix = regexp.MustCompile(`^(yaml: unmarshal errors:\s*)?(line \d+: )?`)
 
 func cleanYAMLError(err error) string {
@@ -334,7 +229,7 @@ func cleanYAMLError(err error) string {
 // would be a guess.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("expected a duration such as 30s or 1m, found %s", describe(n))
+		return fmt.Errorf("expected a duration such as 30s or 1m, found %s", yamlpos.Describe(n))
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
@@ -350,7 +245,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // UnmarshalYAML reads a stage: a mode name or a canary percent.
 func (s *Stage) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("expected a mode or a percent, found %s", describe(n))
+		return fmt.Errorf("expected a mode or a percent, found %s", yamlpos.Describe(n))
 	}
 	if p, err := strconv.ParseFloat(strings.TrimSuffix(n.Value, "%"), 64); err == nil {
 		*s = Stage{Mode: ModeCanary, Percent: p}
@@ -379,24 +274,4 @@ func (c *Config) Resolve(p string) string {
 		return p
 	}
 	return filepath.Join(filepath.Dir(c.File), p)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

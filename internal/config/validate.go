@@ -141,7 +141,7 @@ type validator struct {
 }
 
 func (v *validator) fail(field, format string, args ...any) {
-	v.errs = append(v.errs, &FieldError{File: v.c.File, Line: v.c.pos.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &FieldError{File: v.c.File, Line: v.c.pos.Line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // Validate checks every field and returns all mistakes at once, each naming
@@ -518,7 +518,7 @@ func IsLoopback(addr string) bool {
 // warn records dangerous settings that are still legal.
 func (c *Config) warn() {
 	add := func(field, format string, args ...any) {
-		line := c.pos.line(field)
+		line := c.pos.Line(field)
 		prefix := c.File
 		if line > 0 {
 			prefix = fmt.Sprintf("%s:%d", c.File, line)
