@@ -317,7 +317,12 @@ func (s *PostgresStore) listen(ctx context.Context, fn func(State), connected fu
 	if err != nil {
 		return fmt.Errorf("connecting the route state listener: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// A clean close may block on a server that went away: bound it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pgQueryTimeout)
+		conn.Close(cctx)
+		cancel()
+	}()
 	load := func() (State, error) {
 		qctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
 		defer cancel()
