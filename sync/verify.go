@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	gosync "sync"
 	"time"
@@ -227,6 +226,11 @@ func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *ver
 	if err != nil {
 		return nil, err
 	}
+	// The range checksum joins a range's row texts (see myChunk).
+	if _, err := my.ExecContext(ctx, "SET SESSION group_concat_max_len = 4294967295"); err != nil {
+		my.Close()
+		return nil, fmt.Errorf("setting up the source session: %w", err)
+	}
 	pg, err := dst.Acquire(ctx)
 	if err != nil {
 		my.Close()
@@ -249,7 +253,7 @@ type rangeOutcome struct {
 // sums is the count and checksum of a range on one side.
 type sums struct {
 	n    int64
-	hash uint64
+	hash string // MD5 of the range's row texts in key order
 	goh  uint64 // XOR of the Go-side hashes of the Go-compared columns
 }
 
@@ -274,15 +278,18 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		q, args := w.v.myChunk(r)
-		var h string
-		if err := w.my.QueryRowContext(gctx, q, args...).Scan(&s.n, &h); err != nil {
+		if err := w.my.QueryRowContext(gctx, q, args...).Scan(&s.n, &s.hash); err != nil {
 			return fmt.Errorf("checksumming a source range: %w", err)
 		}
-		u, err := strconv.ParseUint(h, 10, 64)
-		if err != nil {
+		// GROUP_CONCAT truncates with a warning; a truncated join
+		// must not pass for a checksum.
+		var warnings int
+		if err := w.my.QueryRowContext(gctx, "SELECT @@warning_count").Scan(&warnings); err != nil {
 			return fmt.Errorf("checksumming a source range: %w", err)
 		}
-		s.hash = u
+		if warnings > 0 {
+			return fmt.Errorf("checksumming a source range: %d warnings (row texts longer than group_concat_max_len?)", warnings)
+		}
 		if len(w.v.goCols) > 0 {
 			rows, err := w.myRows(gctx, r, false)
 			if err != nil {
@@ -296,11 +303,9 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 	})
 	g.Go(func() error {
 		q, args := w.v.pgChunk(r)
-		var h int64
-		if err := w.pg.QueryRow(gctx, q, args...).Scan(&t.n, &h); err != nil {
+		if err := w.pg.QueryRow(gctx, q, args...).Scan(&t.n, &t.hash); err != nil {
 			return fmt.Errorf("checksumming a target range: %w", err)
 		}
-		t.hash = uint64(uint32(h))
 		if len(w.v.goCols) > 0 {
 			rows, err := w.pgRows(gctx, r, false)
 			if err != nil {

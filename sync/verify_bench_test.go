@@ -28,7 +28,7 @@ func benchRows(b *testing.B) int {
 
 // setupVerifyBench fills a MariaDB table and its PostgreSQL target with the
 // same n rows, generated on each server.
-func setupVerifyBench(b *testing.B, n int) (*vdb, *TableMap) {
+func setupVerifyBench(b testing.TB, n int) (*vdb, *TableMap) {
 	d := newVDB(b)
 	ctx := testCtx(b)
 	d.mysqlExec(b,
