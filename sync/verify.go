@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,7 +24,9 @@ type VerifyOptions struct {
 	// different rows are upserted, extra rows deleted, in one target
 	// transaction. Default false: only report.
 	Repair bool
-	// ChunkRows is the number of source rows per checksummed range.
+	// ChunkRows is the number of source rows per checksummed range,
+	// lowered for long rows so that a range's row texts come to about
+	// 32 MB (they are joined and hashed in one piece on each server).
 	// Default 100000; zero means the default.
 	ChunkRows int
 	// LeafRows is the range size below which differing ranges are
@@ -70,8 +73,8 @@ func (r VerifyResult) Identical() bool { return len(r.Diffs) == 0 }
 // Verify compares the source table and its target row by row, in key
 // order, without moving the rows: it cuts the source's key space into
 // ranges of ChunkRows rows and has each side compute, in SQL, the row count
-// and the XOR of a 32-bit hash (the first 8 hex digits of MD5) of each
-// row's canonical text (see verify_sql.go). Ranges whose count and hash
+// and the MD5 of the range's canonical row texts joined in key order (see
+// verify_sql.go). Ranges whose count and hash
 // match on both sides are identical; a range that differs is bisected at
 // its middle source key until it holds at most LeafRows rows, whose keys,
 // hashes and values are then fetched and compared in Go. Float, double and
@@ -103,6 +106,7 @@ func Verify(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, m *TableMap, o 
 	}
 	ranges := make(chan keyRange, o.Workers)
 	var mu gosync.Mutex
+	var ordered atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(ranges)
@@ -110,7 +114,7 @@ func Verify(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, m *TableMap, o 
 	})
 	for range o.Workers {
 		g.Go(func() error {
-			w, err := newVerifyWorker(gctx, src, dst, v, o)
+			w, err := newVerifyWorker(gctx, src, dst, v, o, &ordered)
 			if err != nil {
 				return err
 			}
@@ -172,6 +176,10 @@ func splitSource(ctx context.Context, src *sql.DB, v *verifySQL, n int64, out ch
 		return err
 	}
 	defer c.Close()
+	n, err = chunkRowsFor(ctx, c, v, n)
+	if err != nil {
+		return err
+	}
 	var lo []string
 	for {
 		q, args := v.mySplit(keyRange{Lo: lo}, n-1)
@@ -189,6 +197,25 @@ func splitSource(ctx context.Context, src *sql.DB, v *verifySQL, n int64, out ch
 		}
 		lo = hi
 	}
+}
+
+// chunkBytes is the size a range's joined row texts are kept near (see
+// myChunk): far below PostgreSQL's 1 GB limit on a string even where the
+// sampled rows are shorter than the rest.
+const chunkBytes = 32 << 20
+
+// chunkRowsFor caps the rows per range at n so that a range of rows as long
+// as the table's first thousand joins into about chunkBytes.
+func chunkRowsFor(ctx context.Context, c *sql.Conn, v *verifySQL, n int64) (int64, error) {
+	var rows, size int64
+	q := "SELECT COUNT(*), IFNULL(SUM(LENGTH(r)), 0) FROM (SELECT " + v.myRow + " AS r FROM " + v.m.SourceTable() + " LIMIT 1000) s"
+	if err := c.QueryRowContext(ctx, q).Scan(&rows, &size); err != nil {
+		return 0, fmt.Errorf("sampling row sizes: %w", err)
+	}
+	if rows == 0 || size == 0 {
+		return n, nil
+	}
+	return max(1, min(n, chunkBytes*rows/size)), nil
 }
 
 // scanKey reads one row of key texts; nil when there is no row.
@@ -219,9 +246,11 @@ type verifyWorker struct {
 	pg  *pgxpool.Conn
 	o   VerifyOptions
 	log *slog.Logger
+	// ordered is shared by the workers of one Verify (see myChunk).
+	ordered *atomic.Bool
 }
 
-func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, o VerifyOptions) (*verifyWorker, error) {
+func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, o VerifyOptions, ordered *atomic.Bool) (*verifyWorker, error) {
 	my, err := mySession(ctx, src)
 	if err != nil {
 		return nil, err
@@ -236,7 +265,7 @@ func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *ver
 		my.Close()
 		return nil, fmt.Errorf("opening a target session: %w", err)
 	}
-	return &verifyWorker{v: v, my: my, pg: pg, o: o, log: o.Logger}, nil
+	return &verifyWorker{v: v, my: my, pg: pg, o: o, log: o.Logger, ordered: ordered}, nil
 }
 
 func (w *verifyWorker) close() {
@@ -269,6 +298,12 @@ func (w *verifyWorker) check(ctx context.Context, r keyRange) (rangeOutcome, err
 	}
 	diffs, err := w.bisect(ctx, r, s, t)
 	out.diffs = diffs
+	if err == nil && len(diffs) == 0 && !w.ordered.Load() {
+		// The digests differed over equal rows: this source scans
+		// the range out of key order; sort from now on.
+		w.log.Info("verify: source rows come out of key order; sorting them for the range checksums", "table", w.v.m.Name)
+		w.ordered.Store(true)
+	}
 	return out, err
 }
 
@@ -277,7 +312,7 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 	var s, t sums
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		q, args := w.v.myChunk(r)
+		q, args := w.v.myChunk(r, w.ordered.Load())
 		if err := w.my.QueryRowContext(gctx, q, args...).Scan(&s.n, &s.hash); err != nil {
 			return fmt.Errorf("checksumming a source range: %w", err)
 		}

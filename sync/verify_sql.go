@@ -200,6 +200,7 @@ type verifySQL struct {
 	pgKeys  string
 	myOrder string
 	pgOrder string
+	textKey bool // a key column is text: MySQL's index order is the collation's
 }
 
 func newVerifySQL(m *TableMap) *verifySQL {
@@ -224,6 +225,9 @@ func newVerifySQL(m *TableMap) *verifySQL {
 		my, pg = append(my, myc), append(pg, pgc)
 	}
 	for _, c := range v.keys {
+		if c.kind == kindText || c.kind == kindEnum || c.kind == kindSet {
+			v.textKey = true
+		}
 		myk = append(myk, myCanon(c, m.policies, false))
 		pgk = append(pgk, pgCanon(c, false))
 		// Qualified: an unqualified ORDER BY name would mean the output
@@ -330,12 +334,19 @@ func (v *verifySQL) pgWhere(r keyRange) (string, []any) {
 // text). The rows are joined in the order of the key range scan, which is
 // key order; were a server to scan in another order, the digests would
 // differ and bisection would fall through to comparing the rows by key,
-// which is slower but never hides a difference. The worker's session sets
-// group_concat_max_len to its maximum and checks @@warning_count after
-// each checksum, so a truncated join is an error, not a match.
-func (v *verifySQL) myChunk(r keyRange) (string, []any) {
+// which is slower but never hides a difference. Where the scan order is
+// known or found to differ from the code point order PostgreSQL sorts by
+// (text keys, whose index follows the column's collation), ordered asks
+// GROUP_CONCAT to sort. The worker's session sets group_concat_max_len to
+// its maximum and checks @@warning_count after each checksum, so a
+// truncated join is an error, not a match.
+func (v *verifySQL) myChunk(r keyRange, ordered bool) (string, []any) {
 	w, args := v.myWhere(r)
-	return "SELECT COUNT(*), IFNULL(MD5(GROUP_CONCAT(" + v.myRow + " SEPARATOR '\\n')), '') FROM " +
+	order := ""
+	if ordered || v.textKey {
+		order = " ORDER BY " + v.myOrder
+	}
+	return "SELECT COUNT(*), IFNULL(MD5(GROUP_CONCAT(" + v.myRow + order + " SEPARATOR '\\n')), '') FROM " +
 		v.m.SourceTable() + w, args
 }
 

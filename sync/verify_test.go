@@ -1,7 +1,9 @@
 package sync
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -308,4 +310,58 @@ func TestVerifyCompositeTextKey(t *testing.T) {
 		{Key: []string{"c", "C2"}, Kind: DiffMissing},
 		{Key: []string{"B", "b1"}, Kind: DiffDifferent, Columns: []string{"v"}},
 	}, res.Diffs)
+}
+
+// TestVerifyKeyOutOfScanOrder verifies by a unique key whose order is the
+// reverse of the primary key's, so that MariaDB's table scan yields rows
+// out of key order: the range digests differ at first, the rows are equal,
+// and Verify sorts from then on, still finding a changed row.
+func TestVerifyKeyOutOfScanOrder(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t,
+		"CREATE TABLE rev (id int NOT NULL PRIMARY KEY, k int NOT NULL, v varchar(10), UNIQUE KEY (k))",
+		"INSERT INTO rev SELECT seq, 5000 - seq, CONCAT('v', seq) FROM seq_1_to_2000",
+	)
+	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "rev", Key: []string{"k"}}, Policies{})
+	require.NoError(t, err)
+	d.snapshotCopy(t, m)
+	var logs bytes.Buffer
+	opts := VerifyOptions{ChunkRows: 5000, LeafRows: 64, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	res, err := Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	require.Empty(t, res.Diffs)
+	assert.EqualValues(t, 2000, res.SourceRows)
+	assert.Contains(t, logs.String(), "out of key order", "the unsorted digests differed and Verify switched to sorting")
+
+	d.pgExec(t, "UPDATE rev SET v = 'changed' WHERE k = 4000")
+	res, err = Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	assert.Equal(t, []RowDiff{{Key: []string{"4000"}, Kind: DiffDifferent, Columns: []string{"v"}}}, res.Diffs)
+}
+
+// TestVerifyLongRowsCapChunk checks that long rows lower the rows per range
+// so that a range's joined row texts stay near chunkBytes, and that such a
+// table still verifies.
+func TestVerifyLongRowsCapChunk(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t,
+		"CREATE TABLE wide (id int NOT NULL PRIMARY KEY, body mediumtext)",
+		"INSERT INTO wide SELECT seq, REPEAT('x', 100000) FROM seq_1_to_50",
+	)
+	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "wide"}, Policies{})
+	require.NoError(t, err)
+	c, err := mySession(ctx, d.src)
+	require.NoError(t, err)
+	defer c.Close()
+	n, err := chunkRowsFor(ctx, c, newVerifySQL(m), 100000)
+	require.NoError(t, err)
+	assert.InDelta(t, chunkBytes/100010, n, 5, "rows of about 100 kB")
+
+	d.snapshotCopy(t, m)
+	d.pgExec(t, "UPDATE wide SET body = body || 'y' WHERE id = 30")
+	res, err := Verify(ctx, d.src, d.dst, m, VerifyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []RowDiff{{Key: []string{"30"}, Kind: DiffDifferent, Columns: []string{"body"}}}, res.Diffs)
 }
