@@ -73,7 +73,8 @@ func (r VerifyResult) Identical() bool { return len(r.Diffs) == 0 }
 // Verify compares the source table and its target row by row, in key
 // order, without moving the rows: it cuts the source's key space into
 // ranges of ChunkRows rows and has each side compute, in SQL, the row count
-// and the MD5 of the range's canonical row texts joined in key order (see
+// and the MD5 of the range's canonical row texts joined in key order (for
+// text keys, the XOR of a 32-bit hash of each row's text; see myChunk in
 // verify_sql.go). Ranges whose count and hash
 // match on both sides are identical; a range that differs is bisected at
 // its middle source key until it holds at most LeafRows rows, whose keys,
@@ -106,7 +107,7 @@ func Verify(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, m *TableMap, o 
 	}
 	ranges := make(chan keyRange, o.Workers)
 	var mu gosync.Mutex
-	var ordered atomic.Bool
+	var outOfOrder atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(ranges)
@@ -114,7 +115,7 @@ func Verify(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, m *TableMap, o 
 	})
 	for range o.Workers {
 		g.Go(func() error {
-			w, err := newVerifyWorker(gctx, src, dst, v, o, &ordered)
+			w, err := newVerifyWorker(gctx, src, dst, v, o, &outOfOrder)
 			if err != nil {
 				return err
 			}
@@ -246,11 +247,12 @@ type verifyWorker struct {
 	pg  *pgxpool.Conn
 	o   VerifyOptions
 	log *slog.Logger
-	// ordered is shared by the workers of one Verify (see myChunk).
-	ordered *atomic.Bool
+	// outOfOrder is set once a server was found to scan out of key order;
+	// shared by the workers of one Verify (see myChunk).
+	outOfOrder *atomic.Bool
 }
 
-func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, o VerifyOptions, ordered *atomic.Bool) (*verifyWorker, error) {
+func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, o VerifyOptions, outOfOrder *atomic.Bool) (*verifyWorker, error) {
 	my, err := mySession(ctx, src)
 	if err != nil {
 		return nil, err
@@ -265,7 +267,7 @@ func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *ver
 		my.Close()
 		return nil, fmt.Errorf("opening a target session: %w", err)
 	}
-	return &verifyWorker{v: v, my: my, pg: pg, o: o, log: o.Logger, ordered: ordered}, nil
+	return &verifyWorker{v: v, my: my, pg: pg, o: o, log: o.Logger, outOfOrder: outOfOrder}, nil
 }
 
 func (w *verifyWorker) close() {
@@ -298,11 +300,12 @@ func (w *verifyWorker) check(ctx context.Context, r keyRange) (rangeOutcome, err
 	}
 	diffs, err := w.bisect(ctx, r, s, t)
 	out.diffs = diffs
-	if err == nil && len(diffs) == 0 && !w.ordered.Load() {
-		// The digests differed over equal rows: this source scans
-		// the range out of key order; sort from now on.
-		w.log.Info("verify: source rows come out of key order; sorting them for the range checksums", "table", w.v.m.Name)
-		w.ordered.Store(true)
+	if err == nil && len(diffs) == 0 && !w.v.textKey && !w.outOfOrder.Load() {
+		// The digests differed over equal rows: a server scans the
+		// range out of key order; use the order-free checksum from
+		// now on.
+		w.log.Info("verify: rows come out of key order; checksumming ranges without order", "table", w.v.m.Name)
+		w.outOfOrder.Store(true)
 	}
 	return out, err
 }
@@ -310,9 +313,11 @@ func (w *verifyWorker) check(ctx context.Context, r keyRange) (rangeOutcome, err
 // sums computes both sides' sums of r at the same time.
 func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error) {
 	var s, t sums
+	// Both sides must compute the same checksum.
+	unordered := w.v.textKey || w.outOfOrder.Load()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		q, args := w.v.myChunk(r, w.ordered.Load())
+		q, args := w.v.myChunk(r, unordered)
 		if err := w.my.QueryRowContext(gctx, q, args...).Scan(&s.n, &s.hash); err != nil {
 			return fmt.Errorf("checksumming a source range: %w", err)
 		}
@@ -337,7 +342,7 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 		return nil
 	})
 	g.Go(func() error {
-		q, args := w.v.pgChunk(r)
+		q, args := w.v.pgChunk(r, unordered)
 		if err := w.pg.QueryRow(gctx, q, args...).Scan(&t.n, &t.hash); err != nil {
 			return fmt.Errorf("checksumming a target range: %w", err)
 		}
