@@ -187,6 +187,16 @@ func (e *env) requireVerified(table string) {
 	e.t.Logf("verify %s: %d rows identical", table, res.SourceRows)
 }
 
+// snapshotRows is the number of rows the snapshot of orders committed;
+// zero before the checkpoint tables exist.
+func (e *env) snapshotRows(pipeline string) int64 {
+	snaps, err := loadSnapshots(context.Background(), e.dst, pipeline)
+	if err != nil {
+		return 0
+	}
+	return snaps["orders"].Rows
+}
+
 func (e *env) snapshotDone(pipeline string) bool {
 	snaps, err := loadSnapshots(context.Background(), e.dst, pipeline)
 	return err == nil && snaps["orders"].Done
@@ -231,9 +241,21 @@ func TestPipelineSurvivesKill9(t *testing.T) {
 		last = pos
 	}
 	// Stage 1: kills during the snapshot.
+	// A kill point is either early (the child starting, opening the
+	// snapshot or copying its first chunk) or a few milliseconds after the
+	// child committed a chunk beyond the last child's, so that the kills
+	// land inside the snapshot however fast the machine copies.
 	for !e.snapshotDone("crash") && snapshotKills < 10 {
+		before := e.snapshotRows("crash")
 		c := e.spawn(spec)
-		time.Sleep(time.Duration(250+rng.IntN(600)) * time.Millisecond) // the random kill point (a child takes ~250 ms to start)
+		if rng.IntN(4) == 0 {
+			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+		} else {
+			require.Eventually(t, func() bool {
+				return e.snapshotRows("crash") > before || e.snapshotDone("crash")
+			}, time.Minute, 2*time.Millisecond, "the snapshot makes no progress")
+			time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
+		}
 		c.kill(t)
 		lastStderr = c.stderr.String()
 		kills++
