@@ -28,6 +28,7 @@ type exchange struct {
 	start   time.Time
 	reqID   string
 	reqIDs  []string // {reqID}, as a header value
+	reqID1  [1]string
 	rt      *route   // nil: unmatched
 	mode    routeMode
 	vars    map[string]string // the route template's variables, once asked for
@@ -65,7 +66,8 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.reqID, x.reqIDs = ids[0], ids[:1:1]
 	} else {
 		x.reqID = f.ids.next()
-		x.reqIDs = []string{x.reqID}
+		x.reqID1[0] = x.reqID
+		x.reqIDs = x.reqID1[:]
 		r.Header["X-Request-Id"] = x.reqIDs
 	}
 

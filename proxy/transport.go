@@ -30,21 +30,24 @@ func NewTransport() *http.Transport {
 }
 
 // bufferPool lends ReverseProxy its 32 KiB copy buffers instead of
-// allocating one per request.
+// allocating one per request. It pools the arrays themselves: a buffer given
+// back converts to its array pointer without allocating (a pool of *[]byte
+// would allocate a slice header on every Put).
 type bufferPool struct{ p sync.Pool }
 
+const copyBufferSize = 32 << 10
+
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 }
 
-func (b *bufferPool) Get() []byte { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Get() []byte { return b.p.Get().(*[copyBufferSize]byte)[:] }
 
 func (b *bufferPool) Put(buf []byte) {
-	if cap(buf) < 32<<10 {
+	if cap(buf) < copyBufferSize {
 		return
 	}
-	buf = buf[:cap(buf)]
-	b.p.Put(&buf)
+	b.p.Put((*[copyBufferSize]byte)(buf[:copyBufferSize]))
 }
 
 // requestIDs makes X-Request-Id values for requests that come without one:
