@@ -42,7 +42,7 @@ func TestApplyUnderLoad(t *testing.T) {
     target: `+target.srv.URL+`
 `)
 	f, base := startFacade(t, cfg)
-	c := newClient()
+	c := newClient(t)
 
 	var total, failed, misrouted atomic.Int64
 	ctx, stop := context.WithCancel(context.Background())

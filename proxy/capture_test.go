@@ -29,7 +29,7 @@ func TestCaptureRedacts(t *testing.T) {
 	f, err := New(cfg, WithLogger(quietLogger(t)))
 	require.NoError(t, err)
 	srv := httptest.NewServer(f)
-	c := newClient()
+	c := newClient(t)
 	for i := 0; i < 5; i++ {
 		code, _, _ := do(t, c, "POST", srv.URL+"/api/orders/7?v=1", `{"password":"s3cr3t-pw","qty":1}`, map[string]string{
 			"Authorization": "Bearer s3cr3t-bearer", "Cookie": "session=s3cr3t-session",

@@ -87,7 +87,7 @@ func TestFaultsWithoutFallback(t *testing.T) {
 				targetURL = target.srv.URL
 			}
 			f, base := startFacade(t, projectFile(t, legacy.srv.URL, faultRoute(targetURL, "none")))
-			c := newClient()
+			c := newClient(t)
 			for i := 0; i < 5; i++ {
 				resp, err := c.Get(base + "/api/orders/1")
 				if fl.wantStatus == 0 {
@@ -124,7 +124,7 @@ func TestFaultsWithFallback(t *testing.T) {
 				targetURL = target.srv.URL
 			}
 			f, base := startFacade(t, projectFile(t, legacy.srv.URL, faultRoute(targetURL, "legacy")))
-			c := newClient()
+			c := newClient(t)
 
 			t.Run("GETs see zero errors", func(t *testing.T) {
 				for i := 0; i < 20; i++ {
@@ -154,7 +154,7 @@ func TestUnsafeFallback(t *testing.T) {
 				targetURL = target.srv.URL
 			}
 			_, base := startFacade(t, projectFile(t, legacy.srv.URL, faultRoute(targetURL, "legacy")))
-			c := newClient()
+			c := newClient(t)
 			resp, err := c.Post(base+"/api/orders/1", "application/json", strings.NewReader(`{"qty":1}`))
 			if err == nil {
 				_, err = io.ReadAll(resp.Body)
@@ -181,7 +181,7 @@ func TestUnsafeFallback(t *testing.T) {
 		legacy := newUpstream(t, "legacy", nil)
 		target := newUpstream(t, "new", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 		f, base := startFacade(t, projectFile(t, legacy.srv.URL, faultRoute(target.srv.URL, "legacy")))
-		c := newClient()
+		c := newClient(t)
 		for i := 0; i < 5; i++ {
 			do(t, c, "GET", base+"/api/orders/1", "", nil)
 		}
@@ -217,7 +217,7 @@ func TestBreakerRecoversThroughCappedProbes(t *testing.T) {
     mode: new
     breaker: {consecutive_failures: 3, half_open_requests: 2, open_timeout: 100ms}
 `))
-	c := newClient()
+	c := newClient(t)
 	state := func() string { return f.Routes()[0].Breaker }
 	for i := 0; i < 3; i++ {
 		code, _, _ := do(t, c, "GET", base+"/api/orders/1", "", nil)
@@ -281,7 +281,7 @@ func TestBreakerFailureRatio(t *testing.T) {
     mode: new
     breaker: {consecutive_failures: 100, failure_ratio: 0.5, min_requests: 10, open_timeout: 1h}
 `))
-	c := newClient()
+	c := newClient(t)
 	for i := 0; i < 9; i++ {
 		do(t, c, "GET", base+"/api/orders/1", "", nil)
 		require.Equal(t, "closed", f.Routes()[0].Breaker, "request %d: fewer than min_requests", i+1)
@@ -305,7 +305,7 @@ func TestBreakerIgnoresClientsThatLeave(t *testing.T) {
     timeout: 1m
     breaker: {consecutive_failures: 2, open_timeout: 1h}
 `))
-	c := newClient()
+	c := newClient(t)
 	for i := 0; i < 5; i++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/orders/1", nil)

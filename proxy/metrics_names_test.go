@@ -36,7 +36,7 @@ func TestMetrics(t *testing.T) {
 	sh := &blockingShadower{got: make(chan struct{}, 10), release: make(chan struct{})}
 	f, base := startFacade(t, cfg, WithShadower(sh))
 	t.Cleanup(func() { close(sh.release) })
-	c := newClient()
+	c := newClient(t)
 
 	do(t, c, "GET", base+"/api/orders/1", "", nil)
 	do(t, c, "GET", base+"/elsewhere", "", nil)

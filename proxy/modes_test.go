@@ -30,7 +30,7 @@ func TestModes(t *testing.T) {
 `
 	cfg := projectFile(t, legacy.srv.URL, routes)
 	f, base := startFacade(t, cfg)
-	c := newClient()
+	c := newClient(t)
 
 	set := func(mode string, pct float64) {
 		t.Helper()
@@ -83,7 +83,7 @@ func TestCanaryShareWithoutSticky(t *testing.T) {
     percent: 25
 `)
 	_, base := startFacade(t, cfg)
-	c := newClient()
+	c := newClient(t)
 	const n = 2000
 	for i := 0; i < n; i++ {
 		code, _, _ := do(t, c, "GET", base+"/api/orders/1", "", nil)
@@ -116,7 +116,7 @@ func TestShadowCopies(t *testing.T) {
 `)
 	rec := &recordingShadower{}
 	_, base := startFacade(t, cfg, WithShadower(rec))
-	c := newClient()
+	c := newClient(t)
 
 	t.Run("a GET is copied with legacy's answer", func(t *testing.T) {
 		code, body, from := do(t, c, "GET", base+"/api/orders/7?full=1", "", map[string]string{"X-Request-Id": "req-1"})
@@ -159,7 +159,7 @@ func TestHeaders(t *testing.T) {
 	})
 	cfg := projectFile(t, legacy.srv.URL, "  []\n")
 	_, base := startFacade(t, cfg)
-	c := newClient()
+	c := newClient(t)
 
 	t.Run("forwarded, trace and hop-by-hop headers", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", base+"/x", nil)

@@ -47,7 +47,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 			}
 			got := make(chan result, 1)
 			go func() {
-				resp, err := newClient().Get("http://" + ln.Addr().String() + "/slow")
+				resp, err := newClient(t).Get("http://" + ln.Addr().String() + "/slow")
 				if err != nil {
 					got <- result{err: err}
 					return

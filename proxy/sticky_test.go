@@ -76,7 +76,7 @@ func TestStickyCanary(t *testing.T) {
     sticky: "`+tc.sticky+`"
 `)
 			f, base := startFacade(t, cfg)
-			c := newClient()
+			c := newClient(t)
 			keys := make([]string, tc.keys)
 			for i := range keys {
 				keys[i] = fmt.Sprintf("user-%d", i)

@@ -109,7 +109,7 @@ func TestServerSentEventsPassThrough(t *testing.T) {
     timeout: 300ms
     fallback: legacy
 `))
-	resp, err := newClient().Get(base + "/events")
+	resp, err := newClient(t).Get(base + "/events")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
