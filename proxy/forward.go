@@ -29,7 +29,7 @@ type exchange struct {
 	reqID   string
 	reqIDs  []string // {reqID}, as a header value
 	reqID1  [1]string
-	rt      *route   // nil: unmatched
+	rt      *route // nil: unmatched
 	mode    routeMode
 	vars    map[string]string // the route template's variables, once asked for
 	backend backend
