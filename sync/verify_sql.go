@@ -19,6 +19,9 @@ import (
 //	date (hashed)        TO_DAYS, zero dates -> NULL                  days since 0001-01-01 + 366
 //	datetime, timestamp  TO_SECONDS * 10^6 + MICROSECOND (session in  the int64 microseconds since 2000 of
 //	  (hashed)           UTC: microseconds since year 0)              timestamp[tz]_send + 63113904000 s
+//	  without fraction   TO_SECONDS - 62167219200, UNIX_TIMESTAMP      date_part('epoch') (exact for whole
+//	  (hashed)           (seconds since 1970)                         seconds)
+//	boolean (hashed)     0/1                                          CASE WHEN col THEN '1' ...
 //	date, datetime,      CAST AS CHAR (session in UTC), zero dates    to_char YYYY-MM-DD HH24:MI:SS.FF<fsp>
 //	  timestamp (shown)  -> NULL                                      (timestamptz AT TIME ZONE 'UTC')
 //	time                 TIME_TO_SEC as decimal(20,6)                 EXTRACT(EPOCH) as numeric(20,6)
@@ -71,6 +74,13 @@ func myCanon(c Column, p Policies, hashed bool) string {
 			e = "CAST(" + q + " AS CHAR)"
 		case c.kind == kindDate:
 			e = "TO_DAYS(" + q + ")"
+		case c.kind == kindTimestamp && c.FSP == 0:
+			// Seconds since 1970, as the column stores them; 0 is the
+			// zero timestamp (the smallest real one is 1 s).
+			return "NULLIF(UNIX_TIMESTAMP(" + q + "), 0)"
+		case c.FSP == 0:
+			// Seconds since 1970 (the nominal ones of a datetime).
+			e = "TO_SECONDS(" + q + ") - 62167219200"
 		default:
 			// Microseconds since year 0, in UTC for timestamps (session):
 			// about half the cost of the text form on either server.
@@ -112,6 +122,9 @@ func pgCanon(c Column, hashed bool) string {
 	case kindInt, kindUint, kindDecimal, kindYear:
 		return q + "::text"
 	case kindBool, kindBitBool:
+		if hashed {
+			return "CASE WHEN " + q + " THEN '1' WHEN NOT " + q + " THEN '0' END"
+		}
 		return q + "::int::text"
 	case kindBit:
 		return q + "::text"
@@ -122,6 +135,11 @@ func pgCanon(c Column, hashed bool) string {
 		}
 		return "to_char(" + q + ", 'YYYY-MM-DD')"
 	case kindDatetime, kindTimestamp:
+		if hashed && c.FSP == 0 {
+			// Whole seconds: their float8 epoch is exact and prints
+			// as an integer, at half the cost of the form below.
+			return "date_part('epoch', " + q + ")::text"
+		}
 		if hashed {
 			// The binary form is the int64 of microseconds since
 			// 2000-01-01 (UTC for timestamptz); TO_SECONDS counts from

@@ -24,25 +24,25 @@ const allTypesDDL = "CREATE TABLE alltypes (" +
 	"dt date, dtn date NOT NULL, dtm datetime(6), ts timestamp(6) NULL, tm time(6), yr year, " +
 	"c char(10), vc varchar(60), l1 varchar(20) CHARACTER SET latin1, tx text, lt longtext, " +
 	"bn binary(4), vb varbinary(10), bl longblob, en enum('a','b c'), st set('x','y','z'), js json, " +
-	"dt0 datetime, ts3 timestamp(3) NULL, gen bigint AS (i + 1) VIRTUAL, geom geometry NULL) DEFAULT CHARSET utf8mb4"
+	"dt0 datetime, ts3 timestamp(3) NULL, ts0 timestamp NULL, gen bigint AS (i + 1) VIRTUAL, geom geometry NULL) DEFAULT CHARSET utf8mb4"
 
 // allTypesRows are a row of minimum values, one of maximum values and one
 // of NULLs (and of empty strings where NULL is not allowed).
 var allTypesRows = []string{
 	"INSERT INTO alltypes (id, ti, tu, si, su, mi, mu, i, iu, bi, bu, b1, b1s, dc, dc2, f, d, bt1, bt64, dt, dtn, dtm, ts, tm, yr, " +
-		"c, vc, l1, tx, lt, bn, vb, bl, en, st, js, dt0, ts3) VALUES (1, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, " +
+		"c, vc, l1, tx, lt, bn, vb, bl, en, st, js, dt0, ts3, ts0) VALUES (1, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, " +
 		"-9223372036854775808, 0, 0, 5, -99999999999999999999999999999999999.999999999999999999999999999999, -99999999.99, " +
 		"-3.40282e38, -1.7976931348623157e308, b'0', b'0', '1000-01-01', '0000-00-00', '1000-01-01 00:00:00.000000', " +
-		"'1970-01-01 00:00:01.000000', '-838:59:59.000000', 1901, '', '', 'café €', '', '', 0x00000000, '', '', 'a', '', '{}', '0000-00-00 00:00:00', '1970-01-01 00:00:01.5')",
+		"'1970-01-01 00:00:01.000000', '-838:59:59.000000', 1901, '', '', 'café €', '', '', 0x00000000, '', '', 'a', '', '{}', '0000-00-00 00:00:00', '1970-01-01 00:00:01.5', '0000-00-00 00:00:00')",
 	"INSERT INTO alltypes (id, ti, tu, si, su, mi, mu, i, iu, bi, bu, b1, b1s, dc, dc2, f, d, bt1, bt64, dt, dtn, dtm, ts, tm, yr, " +
-		"c, vc, l1, tx, lt, bn, vb, bl, en, st, js, dt0, ts3) VALUES (2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, " +
+		"c, vc, l1, tx, lt, bn, vb, bl, en, st, js, dt0, ts3, ts0) VALUES (2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, " +
 		"9223372036854775807, 18446744073709551615, 1, 1, 99999999999999999999999999999999999.999999999999999999999999999999, 99999999.99, " +
 		"3.40282e38, 1.7976931348623157e308, b'1', 0xFFFFFFFFFFFFFFFF, '9999-12-31', '2024-00-15', '9999-12-31 23:59:59.999999', " +
 		"'2038-01-19 03:14:07.999999', '838:59:59.000000', 2155, 'abcdefghij', '😀 𝄞 tab\there\nnew \\\\ back|pipe', 'ÿ', " +
 		"CONCAT('a', CHAR(0), 'b'), REPEAT('long ', 10000), 0xFF00FF00, 0x00, REPEAT(0xDEADBEEF00, 300000), 'b c', 'x,z', " +
-		"'{\"b\": [1, 2.50, \"\\\\u00e9\"], \"a\": null}', '2024-05-06 07:08:09', '2024-05-06 07:08:09.123')",
+		"'{\"b\": [1, 2.50, \"\\\\u00e9\"], \"a\": null}', '2024-05-06 07:08:09', '2024-05-06 07:08:09.123', '2038-01-19 03:14:07')",
 	"INSERT INTO alltypes (id, dtn) VALUES (3, '2024-01-15')",
-	"INSERT INTO alltypes (id, dtn, tm, f, d) VALUES (4, '2024-02-29', '100:00:00.5', 0.1, 0.1)",
+	"INSERT INTO alltypes (id, dtn, tm, f, d, ts0) VALUES (4, '2024-02-29', '100:00:00.5', 0.1, 0.1, '1970-01-01 00:00:01')",
 }
 
 func allTypesTable() config.Table {
@@ -76,6 +76,8 @@ func TestAllTypesSnapshotAndVerify(t *testing.T) {
 		{"zero date is null", "SELECT coalesce(dtn::text, 'NULL') FROM alltypes WHERE id = 1", "NULL"},
 		{"partial zero date is null", "SELECT coalesce(dtn::text, 'NULL') FROM alltypes WHERE id = 2", "NULL"},
 		{"datetime 6 digits", "SELECT dtm::text FROM alltypes WHERE id = 2", "9999-12-31 23:59:59.999999"},
+		{"zero timestamp is null", "SELECT coalesce(ts0::text, 'NULL') FROM alltypes WHERE id = 1", "NULL"},
+		{"timestamp(0) min", "SELECT extract(epoch FROM ts0)::text FROM alltypes WHERE id = 4", "1.000000"},
 		{"timestamp utc", "SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM alltypes WHERE id = 2", "2038-01-19 03:14:07.999999"},
 		{"time negative", "SELECT tm::text FROM alltypes WHERE id = 1", "-838:59:59"},
 		{"time over a day", "SELECT tm::text FROM alltypes WHERE id = 4", "100:00:00.5"},
@@ -112,7 +114,7 @@ func TestAllTypesSnapshotAndVerify(t *testing.T) {
 		"ti": "ti - 1", "tu": "tu - 1", "si": "si - 1", "su": "su - 1", "mi": "mi - 1", "mu": "mu - 1",
 		"i": "i - 1", "iu": "iu - 1", "bi": "bi - 1", "bu": "bu - 1", "b1": "NOT b1", "b1s": "b1s + 1",
 		"dc": "dc - 0.000000000000000000000000000001", "dc2": "dc2 - 0.01", "f": "f / 2", "d": "d / 2",
-		"dt0": "dt0 + interval '1 second'", "ts3": "ts3 - interval '1 millisecond'",
+		"dt0": "dt0 + interval '1 second'", "ts3": "ts3 - interval '1 millisecond'", "ts0": "ts0 - interval '1 second'",
 		"bt1": "NOT bt1", "bt64": "~bt64", "dt": "dt - 1", "dtn": "'2024-01-01'", "dtm": "dtm - interval '1 microsecond'",
 		"ts": "ts - interval '1 microsecond'", "tm": "tm + interval '1 microsecond'", "yr": "yr - 1",
 		"c": "'abcdefghiJ'", "vc": "vc || ' '", "l1": "'y'", "tx": "NULL", "lt": "''", "bn": "'\\x00'::bytea",
