@@ -78,7 +78,8 @@ func WithShadower(s Shadower) Option {
 }
 
 // WithTransport sets the round tripper used for legacy and every target.
-// Default: NewTransport().
+// Default: the facade's own HTTP/1.1 client for plain-HTTP upstreams, with
+// NewTransport() for the rest.
 func WithTransport(rt http.RoundTripper) Option {
 	return func(f *Facade) error {
 		if rt == nil {
@@ -109,7 +110,9 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 		f.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if f.transport == nil {
-		f.transport = NewTransport()
+		// Plain-HTTP upstreams go through the facade's own client,
+		// the rest through the tuned net/http transport.
+		f.transport = newUpstreamTransport(NewTransport())
 	}
 	if f.shadower == nil {
 		f.nop = &NopShadower{}
@@ -243,7 +246,8 @@ func (f *Facade) ShadowCopies() uint64 {
 	return f.nop.Copies()
 }
 
-// Close stops the shadow dispatcher and flushes and closes capture files.
+// Close stops the shadow dispatcher, flushes and closes capture files and
+// closes idle upstream connections.
 // Requests still being served must have finished (see Serve).
 func (f *Facade) Close() error {
 	var err error
@@ -251,6 +255,9 @@ func (f *Facade) Close() error {
 		close(f.shadowQ)
 		<-f.shadowDone
 		err = f.closeCaptures()
+		if ci, ok := f.transport.(interface{ CloseIdleConnections() }); ok {
+			ci.CloseIdleConnections()
+		}
 	})
 	return err
 }

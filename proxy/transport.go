@@ -11,10 +11,12 @@ import (
 	"time"
 )
 
-// NewTransport returns the transport the facade uses unless WithTransport
-// gives another: plain HTTP/1.1 to upstreams, many idle connections kept
-// per upstream (the default of 2 halves a proxy's throughput), no
-// transparent compression (the facade never changes a body).
+// NewTransport returns the tuned net/http transport: plain HTTP/1.1 to
+// upstreams, many idle connections kept per upstream (the default of 2
+// halves a proxy's throughput), no transparent compression (the facade
+// never changes a body). Unless WithTransport gives another, the facade
+// sends plain-HTTP requests through its own client (upstreamTransport) and
+// the rest (https, protocol upgrades) through this transport.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		DialContext: (&net.Dialer{

@@ -1,0 +1,269 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"time"
+)
+
+// upstreamTransport is the facade's HTTP/1.1 client for plain-HTTP
+// upstreams. It writes the request and reads the response head on the
+// calling goroutine, over connections it keeps per upstream, where
+// net/http's transport hands each request to a writer goroutine and each
+// response to a reader goroutine. Requests it does not handle (other
+// schemes, protocol upgrades) go to the fallback transport.
+//
+// A connection is reused only once the previous response's body was read
+// to its end. A reused connection the upstream closed while idle is found
+// before the request is sent when the request is not safe to repeat (a
+// non-blocking read sees the close); a safe request without a body that
+// fails on a reused connection before any response byte arrived is sent
+// once more on a new connection, as net/http does.
+type upstreamTransport struct {
+	fallback    http.RoundTripper
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	maxIdle     int           // idle connections kept per upstream
+	idleTimeout time.Duration // idle connections older than this are closed
+
+	mu   sync.Mutex
+	idle map[string][]*upstreamConn
+}
+
+type upstreamConn struct {
+	net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	key    string
+	idleAt time.Time
+}
+
+func newUpstreamTransport(fallback *http.Transport) *upstreamTransport {
+	return &upstreamTransport{
+		fallback:    fallback,
+		dial:        fallback.DialContext,
+		maxIdle:     fallback.MaxIdleConnsPerHost,
+		idleTimeout: fallback.IdleConnTimeout,
+		idle:        map[string][]*upstreamConn{},
+	}
+}
+
+// aLongTimeAgo is a deadline that makes blocked reads and writes return.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" {
+		return t.fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	key := req.URL.Host
+	if req.URL.Port() == "" {
+		key = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	repeatable := safeMethod(req.Method) && (req.Body == nil || req.Body == http.NoBody)
+	for try := 0; ; try++ {
+		c, reused, err := t.get(ctx, key, !repeatable)
+		if err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+		resp, err := c.exchange(req)
+		if err == nil {
+			b := &upstreamBody{rc: resp.Body, c: c, t: t, stop: stop, keep: !resp.Close && !req.Close}
+			if resp.Body == http.NoBody {
+				b.done(true)
+			} else {
+				resp.Body = b
+			}
+			return resp, nil
+		}
+		stop()
+		c.Close()
+		if ctx.Err() != nil {
+			closeBody(req)
+			return nil, context.Cause(ctx)
+		}
+		if reused && repeatable && try == 0 && !errors.Is(err, errResponseStarted) {
+			continue // the upstream closed the idle connection: once more on a new one
+		}
+		closeBody(req)
+		return nil, err
+	}
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// errResponseStarted marks a failure after the response began to arrive.
+var errResponseStarted = errors.New("upstream response cut short")
+
+// exchange writes req and reads the response head, skipping informational
+// answers other than 101.
+func (c *upstreamConn) exchange(req *http.Request) (*http.Response, error) {
+	if err := req.Write(c.bw); err != nil {
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, err
+	}
+	trace := httptrace.ContextClientTrace(req.Context())
+	for {
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, err
+		}
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, errors.Join(errResponseStarted, err)
+		}
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			// Informational answers go to the ReverseProxy's trace,
+			// which passes them to the client.
+			if trace != nil && trace.Got1xxResponse != nil {
+				if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+					return nil, errors.Join(errResponseStarted, err)
+				}
+			}
+			continue
+		}
+		return resp, nil
+	}
+}
+
+// get returns an idle connection to key or dials one. With check, an idle
+// connection is first probed for a close by the upstream.
+func (t *upstreamTransport) get(ctx context.Context, key string, check bool) (*upstreamConn, bool, error) {
+	now := time.Now()
+	for {
+		t.mu.Lock()
+		list := t.idle[key]
+		var c *upstreamConn
+		if n := len(list); n > 0 {
+			c = list[n-1]
+			list[n-1] = nil
+			t.idle[key] = list[:n-1]
+		}
+		t.mu.Unlock()
+		if c == nil {
+			break
+		}
+		if t.idleTimeout > 0 && now.Sub(c.idleAt) > t.idleTimeout || check && !c.alive() {
+			c.Close()
+			continue
+		}
+		return c, true, nil
+	}
+	nc, err := t.dial(ctx, "tcp", key)
+	if err != nil {
+		return nil, false, err
+	}
+	return &upstreamConn{Conn: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096), key: key}, false, nil
+}
+
+// alive reports whether an idle connection is still open: nothing
+// buffered and nothing to read (see peekClosed).
+func (c *upstreamConn) alive() bool {
+	if c.br.Buffered() > 0 {
+		return false // bytes nobody asked for
+	}
+	return !peekClosed(c.Conn)
+}
+
+// put keeps c for the next request to its upstream, or closes it. The
+// list is used last in, first out, so its oldest connection is at the
+// front; one past the idle timeout is closed here, so that connections the
+// upstream closed do not linger unused.
+func (t *upstreamTransport) put(c *upstreamConn) {
+	c.idleAt = time.Now()
+	key := c.key
+	var expired *upstreamConn
+	t.mu.Lock()
+	list := t.idle[key]
+	if len(list) > 0 && t.idleTimeout > 0 && c.idleAt.Sub(list[0].idleAt) > t.idleTimeout {
+		expired = list[0]
+		list = list[1:]
+	}
+	if len(list) < t.maxIdle {
+		list = append(list, c)
+		c = nil
+	}
+	t.idle[key] = list
+	t.mu.Unlock()
+	if expired != nil {
+		expired.Close()
+	}
+	if c != nil {
+		c.Close()
+	}
+}
+
+// CloseIdleConnections closes the kept connections (and the fallback's).
+func (t *upstreamTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = map[string][]*upstreamConn{}
+	t.mu.Unlock()
+	for _, list := range idle {
+		for _, c := range list {
+			c.Close()
+		}
+	}
+	if ci, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// upstreamBody is a response body; at its end the connection goes back to
+// the transport when the exchange allows it.
+type upstreamBody struct {
+	rc   io.ReadCloser
+	c    *upstreamConn
+	t    *upstreamTransport
+	stop func() bool
+	keep bool
+	mu   sync.Mutex
+	fin  bool
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.done(true)
+	} else if err != nil {
+		b.done(false)
+	}
+	return n, err
+}
+
+func (b *upstreamBody) Close() error {
+	err := b.rc.Close()
+	b.done(false)
+	return err
+}
+
+// done ends the exchange once: the connection is kept when the body was
+// read to its end, the upstream keeps it open, and no cancellation set its
+// deadline.
+func (b *upstreamBody) done(eof bool) {
+	b.mu.Lock()
+	if b.fin {
+		b.mu.Unlock()
+		return
+	}
+	b.fin = true
+	b.mu.Unlock()
+	if b.stop() && eof && b.keep {
+		b.t.put(b.c)
+		return
+	}
+	b.c.Close()
+}
