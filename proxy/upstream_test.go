@@ -190,12 +190,8 @@ func TestUpstreamTransportCancelAndTimeout(t *testing.T) {
 }
 
 func TestUpstreamTransportRefusedIsNeverReached(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
 	tr := newTestUpstreamTransport(t)
-	_, err = tr.RoundTrip(httptest.NewRequest("POST", "http://"+addr+"/", strings.NewReader("x")))
+	_, err := tr.RoundTrip(httptest.NewRequest("POST", closedURL(t)+"/", strings.NewReader("x")))
 	require.Error(t, err)
 	assert.True(t, neverReached(err), "%v", err)
 }
