@@ -14,18 +14,20 @@ import (
 )
 
 // upstreamTransport is the facade's HTTP/1.1 client for plain-HTTP
-// upstreams. It writes the request and reads the response head on the
-// calling goroutine, over connections it keeps per upstream, where
-// net/http's transport hands each request to a writer goroutine and each
-// response to a reader goroutine. Requests it does not handle (other
-// schemes, protocol upgrades) go to the fallback transport.
+// requests without a body, most of a facade's traffic. It writes the
+// request and reads the response head on the calling goroutine, over
+// connections it keeps per upstream, where net/http's transport hands each
+// request to a writer goroutine and each response to a reader goroutine.
+// Requests with a body go to the fallback transport, which reads the
+// answer while it still writes the body (an upstream may answer 413 or 401
+// without reading it), as do other schemes and protocol upgrades.
 //
 // A connection is reused only once the previous response's body was read
-// to its end. A reused connection the upstream closed while idle is found
-// before the request is sent when the request is not safe to repeat (a
-// non-blocking read sees the close); a safe request without a body that
-// fails on a reused connection before any response byte arrived is sent
-// once more on a new connection, as net/http does.
+// to its end. A kept connection the upstream closed while idle is found
+// before an unsafe request is sent on it (a non-blocking peek sees the
+// close); a safe request that fails on a kept connection before any byte
+// of the answer arrived is sent once more on a new connection, as net/http
+// does.
 type upstreamTransport struct {
 	fallback    http.RoundTripper
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -58,7 +60,7 @@ func newUpstreamTransport(fallback *http.Transport) *upstreamTransport {
 var aLongTimeAgo = time.Unix(1, 0)
 
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" {
+	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" || req.Body != nil && req.Body != http.NoBody {
 		return t.fallback.RoundTrip(req)
 	}
 	ctx := req.Context()
@@ -66,11 +68,10 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if req.URL.Port() == "" {
 		key = net.JoinHostPort(req.URL.Hostname(), "80")
 	}
-	repeatable := safeMethod(req.Method) && (req.Body == nil || req.Body == http.NoBody)
+	repeatable := safeMethod(req.Method)
 	for try := 0; ; try++ {
 		c, reused, err := t.get(ctx, key, !repeatable)
 		if err != nil {
-			closeBody(req)
 			return nil, err
 		}
 		stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
@@ -87,20 +88,12 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		stop()
 		c.Close()
 		if ctx.Err() != nil {
-			closeBody(req)
 			return nil, context.Cause(ctx)
 		}
 		if reused && repeatable && try == 0 && !errors.Is(err, errResponseStarted) {
 			continue // the upstream closed the idle connection: once more on a new one
 		}
-		closeBody(req)
 		return nil, err
-	}
-}
-
-func closeBody(req *http.Request) {
-	if req.Body != nil {
-		req.Body.Close()
 	}
 }
 
@@ -127,8 +120,9 @@ func (c *upstreamConn) exchange(req *http.Request) (*http.Response, error) {
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			// Informational answers go to the ReverseProxy's trace,
-			// which passes them to the client.
-			if trace != nil && trace.Got1xxResponse != nil {
+			// which passes them to the client; 100 Continue concerns
+			// this connection only.
+			if trace != nil && trace.Got1xxResponse != nil && resp.StatusCode != http.StatusContinue {
 				if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
 					return nil, errors.Join(errResponseStarted, err)
 				}
