@@ -25,8 +25,8 @@ import (
 //	date, datetime,      CAST AS CHAR (session in UTC), zero dates    to_char YYYY-MM-DD HH24:MI:SS.FF<fsp>
 //	  timestamp (shown)  -> NULL                                      (timestamptz AT TIME ZONE 'UTC')
 //	time                 TIME_TO_SEC as decimal(20,6)                 EXTRACT(EPOCH) as numeric(20,6)
-//	text, enum, set      length ':' text (utf8mb4, NUL by the policy;  length ':' text (set:
-//	                     shown without the length)                    array_to_string(col, ','))
+//	text, enum, set      length '|' text (utf8mb4, NUL by the policy;  length '|' text (set:
+//	                     in bytes; shown without the length)         array_to_string(col, ','))
 //	binary               LOWER(HEX(col))                              encode(col, 'hex')
 //	NULL                 \N (text is length-prefixed, so no value renders as \N)
 //
@@ -46,9 +46,10 @@ func (c Column) inGo() bool {
 }
 
 // myCanon is the MySQL expression of the canonical text of column c;
-// hashed selects the form row hashes use (text length-prefixed, dates as
-// numbers), otherwise the readable form of keys shown to people and passed
-// back as parameters.
+// hashed selects the form row hashes use (dates as numbers), otherwise the
+// readable form of keys shown to people and passed back as parameters.
+// Text is the same in both; row hashes put its length in front of it (see
+// newVerifySQL).
 func myCanon(c Column, p Policies, hashed bool) string {
 	q := myIdent(c.Name)
 	var e string
@@ -95,9 +96,6 @@ func myCanon(c Column, p Policies, hashed bool) string {
 		}
 		if p.NulBytes == NulBytesStrip {
 			e = "REPLACE(" + e + ", CHAR(0 USING utf8mb4), '')"
-		}
-		if hashed {
-			e = fmt.Sprintf("CONCAT(CHAR_LENGTH(%s), ':', %s)", e, e)
 		}
 	case kindBinary:
 		e = "LOWER(HEX(" + q + "))"
@@ -160,9 +158,6 @@ func pgCanon(c Column, hashed bool) string {
 		e := q + "::text"
 		if c.kind == kindSet && !c.Overridden {
 			e = "array_to_string(" + q + ", ',')"
-		}
-		if hashed {
-			return "length(" + e + ")::text || ':' || " + e
 		}
 		return e
 	case kindBinary:
@@ -256,6 +251,9 @@ type verifySQL struct {
 	textKey bool // a key column is text: MySQL's index order is the collation's (see myChunk)
 }
 
+// newVerifySQL builds the statements for m, for a target database encoded
+// in UTF-8 (Verify checks): text is hashed as the same bytes on both sides
+// (MySQL's utf8mb4 is UTF-8), and its length counted in bytes.
 func newVerifySQL(m *TableMap) *verifySQL {
 	v := &verifySQL{m: m}
 	for _, k := range m.Key {
@@ -270,6 +268,17 @@ func newVerifySQL(m *TableMap) *verifySQL {
 		}
 		v.hashed = append(v.hashed, c)
 		myc, pgc := myCanon(c, m.policies, true), pgCanon(c, true)
+		if c.kind == kindText || c.kind == kindEnum || c.kind == kindSet {
+			// Text goes in as two fields, its length and itself, so
+			// that no text can pass for another's fields. A NULL text
+			// leaves its length NULL (the marker) and is skipped.
+			myl, pgl := "LENGTH("+myc+")", "octet_length("+pgc+")"
+			if c.Nullable {
+				myl, pgl = "IFNULL("+myl+", '\\\\N')", "COALESCE("+pgl+"::text, '\\N')"
+			}
+			my, pg = append(my, myl, myc), append(pg, pgl, pgc)
+			continue
+		}
 		// NOT NULL columns need no NULL marker, except dates, whose zero
 		// values are NULL in the target.
 		if c.Nullable || c.kind == kindDate || c.kind == kindDatetime || c.kind == kindTimestamp {

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -366,4 +368,26 @@ func TestVerifyLongRowsCapChunk(t *testing.T) {
 	res, err := Verify(ctx, d.src, d.dst, m, VerifyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []RowDiff{{Key: []string{"30"}, Kind: DiffDifferent, Columns: []string{"body"}}}, res.Diffs)
+}
+
+// TestVerifyRefusesNonUTF8Target: verify hashes UTF-8 text on both sides,
+// so a target database in another encoding is refused with its name.
+func TestVerifyRefusesNonUTF8Target(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	name := "latin1_verify"
+	d.pgExec(t, "DROP DATABASE IF EXISTS "+name,
+		"CREATE DATABASE "+name+" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+	t.Cleanup(func() { _, _ = d.dst.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	cfg := d.dst.Config().Copy()
+	cfg.ConnConfig.Database = name
+	latin, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(latin.Close)
+
+	d.mysqlExec(t, "CREATE TABLE words (id int NOT NULL PRIMARY KEY, w varchar(20))")
+	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "words"}, Policies{})
+	require.NoError(t, err)
+	_, err = Verify(ctx, d.src, latin, m, VerifyOptions{})
+	require.EqualError(t, err, "verifying words: the target database is encoded in LATIN1; verify compares UTF-8 text and needs a UTF8 database")
 }
