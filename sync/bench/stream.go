@@ -287,29 +287,39 @@ func (b *bench) lagTxn(rng *rand.Rand, id int) error {
 
 // verify compares the streamed orders table with the source.
 func (b *bench) verify(db string) error {
-	pool, err := pgxpool.New(b.ctx, b.pg.URL(db))
+	rates, err := b.verifyRates(db, b.runs)
 	if err != nil {
 		return err
+	}
+	b.figure["verify"] = median(rates)
+	b.report("verify on identical tables, after streaming  %9.0f rows/s  (median of %s; target >= 1000000)", median(rates), fmtRates(rates))
+	return nil
+}
+
+// verifyRates runs Verify of orders in db runs times and returns its rows/s;
+// the tables must be identical.
+func (b *bench) verifyRates(db string, runs int) ([]float64, error) {
+	pool, err := pgxpool.New(b.ctx, b.pg.URL(db))
+	if err != nil {
+		return nil, err
 	}
 	defer pool.Close()
 	m, err := ssync.LoadTableMap(b.ctx, b.src, "bench", config.Table{Name: "orders", Target: "orders"}, ssync.Policies{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var rates []float64
-	for range b.runs {
+	for range runs {
 		res, err := ssync.Verify(b.ctx, b.src, pool, m, ssync.VerifyOptions{Logger: b.log})
 		if err != nil {
-			return fmt.Errorf("verify: %w", err)
+			return nil, fmt.Errorf("verify: %w", err)
 		}
 		if len(res.Diffs) > 0 {
-			return fmt.Errorf("verify found %d differences after streaming, first %+v", len(res.Diffs), res.Diffs[0])
+			return nil, fmt.Errorf("verify found %d differences, first %+v", len(res.Diffs), res.Diffs[0])
 		}
 		rates = append(rates, float64(res.SourceRows)/res.Elapsed.Seconds())
 	}
-	b.figure["verify"] = median(rates)
-	b.report("verify on identical tables %9.0f rows/s  (median of %s; target >= 1000000)", median(rates), fmtRates(rates))
-	return nil
+	return rates, nil
 }
 
 func (b *bench) summary() {
