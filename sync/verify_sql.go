@@ -28,7 +28,7 @@ import (
 //	text, enum, set      length '|' text (utf8mb4, NUL by the policy;  length '|' text (set:
 //	                     in bytes; shown without the length)         array_to_string(col, ','))
 //	binary               LOWER(HEX(col))                              encode(col, 'hex')
-//	NULL                 \N (text is length-prefixed, so no value renders as \N)
+//	NULL                 \N (a text follows its length, so no text passes for the marker)
 //
 // Zero and partial zero dates are those whose TO_DAYS is NULL or below 366
 // (year 0), as the converters see them.
@@ -389,11 +389,11 @@ func (v *verifySQL) pgWhere(r keyRange) (string, []any) {
 }
 
 // myChunk counts and checksums the rows of r on MySQL: the MD5 of the
-// rows' canonical texts joined by newlines in key order. Row texts cannot
-// contain a bare newline (text is length-prefixed), so equal digests mean
-// equal sequences of rows. One MD5 over the range costs a fraction of one
-// per row (MariaDB spends as long on a short MD5 as on building the row's
-// text). The rows are joined in the order of the key range scan, which is
+// rows' canonical texts joined by newlines in key order. The join reads
+// back one way only (numbers hold no separator, and each text follows its
+// byte length), so equal digests mean equal sequences of rows. One MD5 over
+// the range costs a fraction of one per row (MariaDB spends as long on a
+// short MD5 as on building the row's text). The rows are joined in the order of the key range scan, which is
 // key order for the primary key; were a server to scan in another order,
 // the digests would differ and bisection would fall through to comparing
 // the rows by key, which is slower but never hides a difference. The
