@@ -189,6 +189,7 @@ type pgState struct {
 	MaxSenders      int
 	UsedSenders     int
 	User, Database  string
+	Encoding        string // server_encoding of the database
 	Replication     bool   // rolreplication or rolsuper
 	CanCreate       bool   // CREATE on the database (publications, checkpoint table)
 	IdentifyError   string // a replication connection's IDENTIFY_SYSTEM error, "" when it worked
@@ -205,9 +206,9 @@ func CheckPostgres(ctx context.Context, conn *pgx.Conn, connStr string) ([]Check
 		current_setting('max_wal_senders')::int, (SELECT count(*) FROM pg_stat_replication)::int,
 		current_user, current_database(),
 		(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),
-		has_database_privilege(current_database(), 'CREATE')`).Scan(
+		has_database_privilege(current_database(), 'CREATE'), current_setting('server_encoding')`).Scan(
 		&st.WALLevel, &st.MaxSlots, &st.UsedSlots, &st.MaxSenders, &st.UsedSenders,
-		&st.User, &st.Database, &st.Replication, &st.CanCreate)
+		&st.User, &st.Database, &st.Replication, &st.CanCreate, &st.Encoding)
 	if err != nil {
 		return nil, fmt.Errorf("reading server settings: %w", err)
 	}
@@ -256,6 +257,9 @@ func evalPostgres(st pgState) []Check {
 		fmt.Sprintf("ALTER SYSTEM SET max_wal_senders = %d; then restart PostgreSQL", max(10, st.UsedSenders+4)))
 	add("REPLICATION privilege", st.Replication, fmt.Sprintf("role %s replication=%t", st.User, st.Replication),
 		fmt.Sprintf("ALTER ROLE %s WITH REPLICATION;", pgx.Identifier{st.User}.Sanitize()))
+	add("database encoded in UTF8", st.Encoding == "UTF8", fmt.Sprintf("database %s encoding=%s", st.Database, st.Encoding),
+		fmt.Sprintf("a database's encoding cannot change: CREATE DATABASE %s ENCODING 'UTF8' TEMPLATE template0; and point the target DSN at it",
+			pgx.Identifier{st.Database + "_utf8"}.Sanitize()))
 	add("CREATE on the database", st.CanCreate, fmt.Sprintf("database %s create=%t", st.Database, st.CanCreate),
 		fmt.Sprintf("GRANT CREATE ON DATABASE %s TO %s;", pgx.Identifier{st.Database}.Sanitize(), pgx.Identifier{st.User}.Sanitize()))
 	if !st.IdentifySkipped {

@@ -81,16 +81,19 @@ func TestMissingGrants(t *testing.T) {
 
 func TestEvalPostgres(t *testing.T) {
 	ready := pgState{WALLevel: "logical", MaxSlots: 10, UsedSlots: 2, MaxSenders: 10, UsedSenders: 1,
-		User: "app", Database: "shop", Replication: true, CanCreate: true}
+		User: "app", Database: "shop", Replication: true, CanCreate: true, Encoding: "UTF8"}
 	for _, c := range evalPostgres(ready) {
 		assert.True(t, c.OK, c.Name)
 	}
 	bad := ready
 	bad.WALLevel, bad.UsedSlots, bad.Replication, bad.IdentifyError = "replica", 10, false, "no pg_hba.conf entry"
+	bad.Encoding = "LATIN1"
 	checks := byName(evalPostgres(bad))
 	assert.Equal(t, "ALTER SYSTEM SET wal_level = logical; and restart PostgreSQL (or `wal_level = logical` in postgresql.conf)", checks["wal_level is logical"].Fix)
 	assert.Contains(t, checks["free replication slot"].Fix, "ALTER SYSTEM SET max_replication_slots = 14;")
 	assert.Equal(t, `ALTER ROLE "app" WITH REPLICATION;`, checks["REPLICATION privilege"].Fix)
 	assert.False(t, checks["replication connection"].OK)
 	assert.True(t, checks["CREATE on the database"].OK)
+	assert.Equal(t, `a database's encoding cannot change: CREATE DATABASE "shop_utf8" ENCODING 'UTF8' TEMPLATE template0; and point the target DSN at it`,
+		checks["database encoded in UTF8"].Fix)
 }

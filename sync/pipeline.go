@@ -554,6 +554,18 @@ func connectTarget(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", config.Redact(dsn), err)
 	}
+	// Text is written as UTF-8: into a database in another encoding it
+	// would be stored as that encoding's reading of the UTF-8 bytes.
+	var encoding string
+	if err := c.QueryRow(ctx, "SHOW server_encoding").Scan(&encoding); err != nil {
+		c.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("reading the target database's encoding: %w", err)
+	}
+	if encoding != "UTF8" {
+		c.Close(context.WithoutCancel(ctx))
+		return nil, permanent(fmt.Errorf("the target database %s is encoded in %s: strangler writes UTF-8 text and needs a database created with ENCODING 'UTF8'",
+			cfg.Database, encoding))
+	}
 	return c, nil
 }
 

@@ -370,20 +370,34 @@ func TestVerifyLongRowsCapChunk(t *testing.T) {
 	assert.Equal(t, []RowDiff{{Key: []string{"30"}, Kind: DiffDifferent, Columns: []string{"body"}}}, res.Diffs)
 }
 
-// TestVerifyRefusesNonUTF8Target: verify hashes UTF-8 text on both sides,
-// so a target database in another encoding is refused with its name.
-func TestVerifyRefusesNonUTF8Target(t *testing.T) {
-	d := newVDB(t)
+// latin1Target creates a PostgreSQL database encoded in LATIN1 beside d's
+// target and returns a pool on it and its DSN.
+func latin1Target(t *testing.T, d *vdb) (*pgxpool.Pool, string) {
+	t.Helper()
 	ctx := testCtx(t)
-	name := "latin1_verify"
+	name := "latin1_" + strings.ToLower(t.Name())
 	d.pgExec(t, "DROP DATABASE IF EXISTS "+name,
 		"CREATE DATABASE "+name+" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
 	t.Cleanup(func() { _, _ = d.dst.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	cfg := d.dst.Config().Copy()
-	cfg.ConnConfig.Database = name
-	latin, err := pgxpool.NewWithConfig(ctx, cfg)
+	cc := d.dst.Config().ConnConfig
+	dsn := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cc.User, cc.Host, cc.Port, name)
+	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
-	t.Cleanup(latin.Close)
+	t.Cleanup(pool.Close)
+	return pool, dsn
+}
+
+// TestNonUTF8TargetRefused: strangler writes and hashes UTF-8 text, so a
+// target database in another encoding is refused, by name, by the
+// pipeline's target connection and by verify.
+func TestNonUTF8TargetRefused(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	latin, dsn := latin1Target(t, d)
+	_, err := connectTarget(ctx, dsn)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is encoded in LATIN1: strangler writes UTF-8 text and needs a database created with ENCODING 'UTF8'")
+	assert.False(t, retryable(err), "the pipeline stops instead of retrying")
 
 	d.mysqlExec(t, "CREATE TABLE words (id int NOT NULL PRIMARY KEY, w varchar(20))")
 	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "words"}, Policies{})
