@@ -238,10 +238,11 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close before the end closes the connection first: closing net/http's
+// body reads it to its end, which for a stream never comes.
 func (b *upstreamBody) Close() error {
-	err := b.rc.Close()
 	b.done(false)
-	return err
+	return b.rc.Close()
 }
 
 // done ends the exchange once: the connection is kept when the body was

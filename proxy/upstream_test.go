@@ -112,6 +112,36 @@ func TestUpstreamTransportUnreadBodyClosesConnection(t *testing.T) {
 	assert.EqualValues(t, 2, up.conns.Load())
 }
 
+// Closing a stream's body before its end returns at once and drops the
+// connection (closing net/http's body alone would read the stream on).
+func TestUpstreamTransportCloseStream(t *testing.T) {
+	up := newCountingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for r.Context().Err() == nil {
+			io.WriteString(w, "data: tick\n\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Millisecond)
+		}
+	})
+	tr := newTestUpstreamTransport(t)
+	resp, err := tr.RoundTrip(httptest.NewRequest("GET", up.srv.URL, nil))
+	require.NoError(t, err)
+	_, err = resp.Body.Read(make([]byte, 16))
+	require.NoError(t, err)
+	closed := make(chan error, 1)
+	go func() { closed <- resp.Body.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing a stream's body did not return")
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, l := range tr.idle {
+		assert.Empty(t, l, "the stream's connection is not kept")
+	}
+}
+
 // An upstream that closes idle connections: a safe request is sent once
 // more on a new connection; an unsafe one finds the close before it is
 // sent, and reaches the upstream exactly once.
