@@ -158,7 +158,18 @@ func TestUpstreamTransportStaleConnection(t *testing.T) {
 		_, _, err := roundTrip(t, tr, httptest.NewRequest("GET", up.srv.URL, nil))
 		require.NoError(t, err)
 		up.srv.CloseClientConnections()
-		time.Sleep(20 * time.Millisecond) // the close reaches the kept connection
+		require.Eventually(t, func() bool { // the close reached the kept connection
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			for _, l := range tr.idle {
+				for _, c := range l {
+					if !peekClosed(c.Conn) {
+						return false
+					}
+				}
+			}
+			return true
+		}, 5*time.Second, time.Millisecond)
 		req, _ := http.NewRequest(method, up.srv.URL, nil)
 		code, got, err := roundTrip(t, tr, req)
 		require.NoError(t, err, method)
