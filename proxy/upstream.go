@@ -224,8 +224,7 @@ type upstreamBody struct {
 	t    *upstreamTransport
 	stop func() bool
 	keep bool
-	mu   sync.Mutex
-	fin  bool
+	once sync.Once
 }
 
 func (b *upstreamBody) Read(p []byte) (int, error) {
@@ -249,16 +248,11 @@ func (b *upstreamBody) Close() error {
 // read to its end, the upstream keeps it open, and no cancellation set its
 // deadline.
 func (b *upstreamBody) done(eof bool) {
-	b.mu.Lock()
-	if b.fin {
-		b.mu.Unlock()
-		return
-	}
-	b.fin = true
-	b.mu.Unlock()
-	if b.stop() && eof && b.keep {
-		b.t.put(b.c)
-		return
-	}
-	b.c.Close()
+	b.once.Do(func() {
+		if b.stop() && eof && b.keep {
+			b.t.put(b.c)
+			return
+		}
+		b.c.Close()
+	})
 }

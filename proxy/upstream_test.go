@@ -53,6 +53,17 @@ func roundTrip(t *testing.T, tr http.RoundTripper, req *http.Request) (int, stri
 	return resp.StatusCode, string(b), err
 }
 
+// keptConns lists the idle connections tr keeps, of every upstream.
+func keptConns(tr *upstreamTransport) []*upstreamConn {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var out []*upstreamConn
+	for _, l := range tr.idle {
+		out = append(out, l...)
+	}
+	return out
+}
+
 func newTestUpstreamTransport(t *testing.T) *upstreamTransport {
 	tr := newUpstreamTransport(NewTransport())
 	t.Cleanup(tr.CloseIdleConnections)
@@ -135,11 +146,7 @@ func TestUpstreamTransportCloseStream(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("closing a stream's body did not return")
 	}
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	for _, l := range tr.idle {
-		assert.Empty(t, l, "the stream's connection is not kept")
-	}
+	assert.Empty(t, keptConns(tr), "the stream's connection is not kept")
 }
 
 // An upstream that closes idle connections: a safe request is sent once
@@ -159,13 +166,9 @@ func TestUpstreamTransportStaleConnection(t *testing.T) {
 		require.NoError(t, err)
 		up.srv.CloseClientConnections()
 		require.Eventually(t, func() bool { // the close reached the kept connection
-			tr.mu.Lock()
-			defer tr.mu.Unlock()
-			for _, l := range tr.idle {
-				for _, c := range l {
-					if !peekClosed(c.Conn) {
-						return false
-					}
+			for _, c := range keptConns(tr) {
+				if !peekClosed(c.Conn) {
+					return false
 				}
 			}
 			return true
@@ -212,13 +215,7 @@ func TestUpstreamTransportCancelAndTimeout(t *testing.T) {
 	_, err = io.ReadAll(resp.Body)
 	require.Error(t, err, "a cancelled exchange ends the body")
 	resp.Body.Close()
-	tr.mu.Lock()
-	idle := len(tr.idle)
-	for _, l := range tr.idle {
-		idle += len(l) - 1
-	}
-	tr.mu.Unlock()
-	assert.Zero(t, idle, "no connection of a cancelled exchange is kept")
+	assert.Empty(t, keptConns(tr), "no connection of a cancelled exchange is kept")
 }
 
 func TestUpstreamTransportRefusedIsNeverReached(t *testing.T) {

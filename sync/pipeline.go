@@ -556,10 +556,10 @@ func connectTarget(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	}
 	// Text is written as UTF-8: into a database in another encoding it
 	// would be stored as that encoding's reading of the UTF-8 bytes.
-	var encoding string
-	if err := c.QueryRow(ctx, "SHOW server_encoding").Scan(&encoding); err != nil {
+	encoding, err := targetEncoding(ctx, c)
+	if err != nil {
 		c.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("reading the target database's encoding: %w", err)
+		return nil, err
 	}
 	if encoding != "UTF8" {
 		c.Close(context.WithoutCancel(ctx))
@@ -567,6 +567,16 @@ func connectTarget(ctx context.Context, dsn string) (*pgx.Conn, error) {
 			cfg.Database, encoding))
 	}
 	return c, nil
+}
+
+// targetEncoding reads the target database's server_encoding; strangler
+// writes and compares UTF-8 text and needs "UTF8".
+func targetEncoding(ctx context.Context, q querier) (string, error) {
+	var encoding string
+	if err := q.QueryRow(ctx, "SHOW server_encoding").Scan(&encoding); err != nil {
+		return "", fmt.Errorf("reading the target database's encoding: %w", err)
+	}
+	return encoding, nil
 }
 
 // sqlQueryer is a *sql.DB or *sql.Conn.

@@ -100,9 +100,9 @@ func Verify(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, m *TableMap, o 
 	}
 	res := VerifyResult{Table: m.Name}
 	// Both sides hash the UTF-8 bytes of the row texts.
-	var encoding string
-	if err := dst.QueryRow(ctx, "SHOW server_encoding").Scan(&encoding); err != nil {
-		return res, fmt.Errorf("verifying %s: reading the target database's encoding: %w", m.Name, err)
+	encoding, err := targetEncoding(ctx, dst)
+	if err != nil {
+		return res, fmt.Errorf("verifying %s: %w", m.Name, err)
 	}
 	if encoding != "UTF8" {
 		return res, fmt.Errorf("verifying %s: the target database is encoded in %s; verify compares UTF-8 text and needs a UTF8 database", m.Name, encoding)
