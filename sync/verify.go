@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math/big"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -176,9 +177,10 @@ func mySession(ctx context.Context, src *sql.DB) (*sql.Conn, error) {
 	return c, nil
 }
 
-// splitSource walks the source key index and sends consecutive ranges of
-// about n rows; the first and last ranges are open so that target rows
-// outside the source's keys are compared too.
+// splitSource sends consecutive ranges of about n source rows; the first
+// and last ranges are open so that target rows outside the source's keys
+// are compared too. A single integer key is cut by value (splitByValue);
+// other keys by walking the key index.
 func splitSource(ctx context.Context, src *sql.DB, v *verifySQL, n int64, out chan<- keyRange) error {
 	c, err := mySession(ctx, src)
 	if err != nil {
@@ -189,6 +191,30 @@ func splitSource(ctx context.Context, src *sql.DB, v *verifySQL, n int64, out ch
 	if err != nil {
 		return err
 	}
+	send := func(r keyRange) error {
+		select {
+		case out <- r:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if len(v.keys) == 1 && (v.keys[0].kind == kindInt || v.keys[0].kind == kindUint) {
+		bounds, ok, err := splitByValue(ctx, c, v, n)
+		if err != nil {
+			return fmt.Errorf("finding range bounds: %w", err)
+		}
+		if ok {
+			var lo []string
+			for _, b := range bounds {
+				if err := send(keyRange{Lo: lo, Hi: []string{b}}); err != nil {
+					return err
+				}
+				lo = []string{b}
+			}
+			return send(keyRange{Lo: lo})
+		}
+	}
 	var lo []string
 	for {
 		q, args := v.mySplit(keyRange{Lo: lo}, n-1)
@@ -196,10 +222,8 @@ func splitSource(ctx context.Context, src *sql.DB, v *verifySQL, n int64, out ch
 		if err != nil {
 			return fmt.Errorf("finding range bounds: %w", err)
 		}
-		select {
-		case out <- keyRange{Lo: lo, Hi: hi}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := send(keyRange{Lo: lo, Hi: hi}); err != nil {
+			return err
 		}
 		if hi == nil {
 			return nil
@@ -208,23 +232,74 @@ func splitSource(ctx context.Context, src *sql.DB, v *verifySQL, n int64, out ch
 	}
 }
 
+// splitByValue cuts the span of a single integer key into equal key
+// intervals meant to hold about n rows each, by the table's row estimate
+// (InnoDB keeps it current as rows come and go), and returns the upper
+// bounds of all but the last. Walking the key index instead reads every
+// key of the table once more, a tenth of the cost of checksumming it. Keys
+// that cluster put more rows in some intervals: a range whose rows do not
+// fit one checksum is split further (see check). ok is false when the
+// table has no estimate.
+func splitByValue(ctx context.Context, c *sql.Conn, v *verifySQL, n int64) (bounds []string, ok bool, err error) {
+	var est sql.NullInt64
+	err = c.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+		v.m.Schema, v.m.Name).Scan(&est)
+	if err != nil || !est.Valid || est.Int64 <= 0 {
+		return nil, false, err
+	}
+	k := myIdent(v.keys[0].Name)
+	var lo, hi sql.NullString
+	if err := c.QueryRowContext(ctx, "SELECT MIN("+k+"), MAX("+k+") FROM "+v.m.SourceTable()).Scan(&lo, &hi); err != nil {
+		return nil, false, err
+	}
+	if !lo.Valid || est.Int64 <= n {
+		// Empty or small: one open range.
+		return nil, true, nil
+	}
+	kmin, ok1 := new(big.Int).SetString(lo.String, 10)
+	kmax, ok2 := new(big.Int).SetString(hi.String, 10)
+	if !ok1 || !ok2 {
+		return nil, false, fmt.Errorf("reading the key span: %q, %q", lo.String, hi.String)
+	}
+	parts := (est.Int64 + n - 1) / n
+	span := new(big.Int).Sub(kmax, kmin)
+	span.Add(span, big.NewInt(1))
+	step := new(big.Int).Div(span, big.NewInt(parts))
+	if step.Sign() == 0 {
+		step.SetInt64(1)
+	}
+	b := new(big.Int).Set(kmin)
+	for i := int64(1); i < parts; i++ {
+		// (bound, next bound]: the first range ends at min + step - 1.
+		b.Add(b, step)
+		if b.Cmp(kmax) >= 0 {
+			break
+		}
+		bounds = append(bounds, new(big.Int).Sub(b, big.NewInt(1)).String())
+	}
+	return bounds, true, nil
+}
+
 // chunkBytes is the size a range's joined row texts are kept near (see
 // myChunk): far below PostgreSQL's 1 GB limit on a string even where the
-// sampled rows are shorter than the rest.
+// sampled rows are shorter than the rest. MariaDB also caps a join at
+// max_allowed_packet (see chunkRowsFor).
 const chunkBytes = 32 << 20
 
 // chunkRowsFor caps the rows per range at n so that a range of rows as long
-// as the table's first thousand joins into about chunkBytes.
+// as the table's first thousand joins into about chunkBytes, or half of the
+// source's max_allowed_packet where that is less.
 func chunkRowsFor(ctx context.Context, c *sql.Conn, v *verifySQL, n int64) (int64, error) {
-	var rows, size int64
-	q := "SELECT COUNT(*), IFNULL(SUM(LENGTH(r)), 0) FROM (SELECT " + v.myRow + " AS r FROM " + v.m.SourceTable() + " LIMIT 1000) s"
-	if err := c.QueryRowContext(ctx, q).Scan(&rows, &size); err != nil {
+	var rows, size, packet int64
+	q := "SELECT COUNT(*), IFNULL(SUM(LENGTH(r)), 0), @@max_allowed_packet FROM (SELECT " + v.myRow + " AS r FROM " + v.m.SourceTable() + " LIMIT 1000) s"
+	if err := c.QueryRowContext(ctx, q).Scan(&rows, &size, &packet); err != nil {
 		return 0, fmt.Errorf("sampling row sizes: %w", err)
 	}
 	if rows == 0 || size == 0 {
 		return n, nil
 	}
-	return max(1, min(n, chunkBytes*rows/size)), nil
+	budget := min(int64(chunkBytes), packet/2)
+	return max(1, min(n, budget*rows/size)), nil
 }
 
 // scanKey reads one row of key texts; nil when there is no row.
@@ -275,11 +350,17 @@ func newVerifyWorker(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *ver
 		my.Close()
 		return nil, fmt.Errorf("opening a target session: %w", err)
 	}
+	if _, err := pg.Exec(ctx, "SET enable_sort = off; SET enable_bitmapscan = off"); err != nil {
+		my.Close()
+		pg.Release()
+		return nil, fmt.Errorf("setting up the target session: %w", err)
+	}
 	return &verifyWorker{v: v, my: my, pg: pg, o: o, log: o.Logger, outOfOrder: outOfOrder}, nil
 }
 
 func (w *verifyWorker) close() {
 	w.my.Close()
+	w.pg.Exec(context.Background(), "RESET enable_sort; RESET enable_bitmapscan")
 	w.pg.Release()
 }
 
@@ -296,19 +377,14 @@ type sums struct {
 	goh  uint64 // XOR of the Go-side hashes of the Go-compared columns
 }
 
-// check compares range r, bisecting where it differs.
+// errJoinTooLong is a source checksum whose joined row texts MariaDB cut
+// at max_allowed_packet (GROUP_CONCAT truncates with a warning).
+var errJoinTooLong = errors.New("the range's row texts are longer than the source's max_allowed_packet")
+
+// check compares range r, splitting it where it differs.
 func (w *verifyWorker) check(ctx context.Context, r keyRange) (rangeOutcome, error) {
-	s, t, err := w.sums(ctx, r)
-	if err != nil {
-		return rangeOutcome{}, err
-	}
-	out := rangeOutcome{src: s.n, dst: t.n}
-	if s == t {
-		return out, nil
-	}
-	diffs, err := w.bisect(ctx, r, s, t)
-	out.diffs = diffs
-	if err == nil && len(diffs) == 0 && !w.v.textKey && !w.outOfOrder.Load() {
+	out, differed, err := w.compare(ctx, r)
+	if err == nil && differed && len(out.diffs) == 0 && !w.v.textKey && !w.outOfOrder.Load() {
 		// The digests differed over equal rows: a server scans the
 		// range out of key order; use the order-free checksum from
 		// now on.
@@ -318,12 +394,56 @@ func (w *verifyWorker) check(ctx context.Context, r keyRange) (rangeOutcome, err
 	return out, err
 }
 
+// compare checksums r on both sides; a range that differs is split at its
+// middle source key until it holds at most LeafRows rows, which are then
+// compared row by row. A range too long for one source checksum is split
+// the same way. differed reports whether any checksum differed.
+func (w *verifyWorker) compare(ctx context.Context, r keyRange) (out rangeOutcome, differed bool, err error) {
+	s, t, err := w.sums(ctx, r)
+	tooLong := errors.Is(err, errJoinTooLong)
+	if err != nil && !tooLong {
+		return out, false, err
+	}
+	if !tooLong && s == t {
+		return rangeOutcome{src: s.n, dst: t.n}, false, nil
+	}
+	if tooLong || s.n > int64(w.o.LeafRows) {
+		q, args := w.v.mySplit(r, s.n/2-1)
+		mid, err := scanKey(ctx, w.my, q, args, len(w.v.keys))
+		if err != nil {
+			return out, false, fmt.Errorf("splitting a range: %w", err)
+		}
+		if mid != nil {
+			differed = !tooLong
+			for _, half := range []keyRange{{Lo: r.Lo, Hi: mid}, {Lo: mid, Hi: r.Hi}} {
+				o, d, err := w.compare(ctx, half)
+				if err != nil {
+					return out, false, err
+				}
+				out.src, out.dst = out.src+o.src, out.dst+o.dst
+				out.diffs = append(out.diffs, o.diffs...)
+				differed = differed || d
+			}
+			return out, differed, nil
+		}
+		if tooLong {
+			return out, false, fmt.Errorf("checksumming a source range: %w", errJoinTooLong)
+		}
+	}
+	diffs, err := w.compareRows(ctx, r)
+	return rangeOutcome{src: s.n, dst: t.n, diffs: diffs}, true, err
+}
+
 // sums computes both sides' sums of r at the same time.
 func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error) {
 	var s, t sums
 	// Both sides must compute the same checksum.
 	unordered := w.v.textKey || w.outOfOrder.Load()
-	g, gctx := errgroup.WithContext(ctx)
+	// No shared cancellation: a source range too long to checksum is
+	// split and checked again on the same sessions, which a cancelled
+	// query would have closed.
+	var g errgroup.Group
+	gctx := ctx
 	g.Go(func() error {
 		q, args := w.v.myChunk(r, unordered)
 		if err := w.my.QueryRowContext(gctx, q, args...).Scan(&s.n, &s.hash); err != nil {
@@ -336,7 +456,7 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 			return fmt.Errorf("checksumming a source range: %w", err)
 		}
 		if warnings > 0 {
-			return fmt.Errorf("checksumming a source range: %d warnings (row texts longer than group_concat_max_len?)", warnings)
+			return errJoinTooLong
 		}
 		if len(w.v.goCols) > 0 {
 			rows, err := w.myRows(gctx, r, false)
@@ -367,38 +487,6 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 	})
 	err := g.Wait()
 	return s, t, err
-}
-
-// bisect narrows a differing range down to ranges of at most LeafRows
-// source rows and compares those row by row.
-func (w *verifyWorker) bisect(ctx context.Context, r keyRange, s, t sums) ([]RowDiff, error) {
-	if s.n <= int64(w.o.LeafRows) {
-		return w.compareRows(ctx, r)
-	}
-	q, args := w.v.mySplit(r, s.n/2-1)
-	mid, err := scanKey(ctx, w.my, q, args, len(w.v.keys))
-	if err != nil {
-		return nil, fmt.Errorf("bisecting a range: %w", err)
-	}
-	if mid == nil {
-		return w.compareRows(ctx, r)
-	}
-	var out []RowDiff
-	for _, half := range []keyRange{{Lo: r.Lo, Hi: mid}, {Lo: mid, Hi: r.Hi}} {
-		hs, ht, err := w.sums(ctx, half)
-		if err != nil {
-			return nil, err
-		}
-		if hs == ht {
-			continue
-		}
-		d, err := w.bisect(ctx, half, hs, ht)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d...)
-	}
-	return out, nil
 }
 
 // verifyRow is one row as compareRows sees it.

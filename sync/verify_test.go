@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -226,10 +227,9 @@ func TestLoadTableMapRefusals(t *testing.T) {
 // sortDiffs orders diffs by their first key as a number.
 func sortDiffs(d []RowDiff) {
 	slices.SortFunc(d, func(a, b RowDiff) int {
-		var x, y int
-		fmt.Sscan(a.Key[0], &x)
-		fmt.Sscan(b.Key[0], &y)
-		return x - y
+		x, _ := new(big.Int).SetString(a.Key[0], 10)
+		y, _ := new(big.Int).SetString(b.Key[0], 10)
+		return x.Cmp(y)
 	})
 }
 
@@ -361,13 +361,101 @@ func TestVerifyLongRowsCapChunk(t *testing.T) {
 	defer c.Close()
 	n, err := chunkRowsFor(ctx, c, newVerifySQL(m), 100000)
 	require.NoError(t, err)
-	assert.InDelta(t, chunkBytes/100010, n, 5, "rows of about 100 kB")
+	var packet int64
+	require.NoError(t, c.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet))
+	assert.InDelta(t, min(chunkBytes, packet/2)/100010, n, 5, "rows of about 100 kB, a range within half a packet")
 
 	d.snapshotCopy(t, m)
 	d.pgExec(t, "UPDATE wide SET body = body || 'y' WHERE id = 30")
 	res, err := Verify(ctx, d.src, d.dst, m, VerifyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []RowDiff{{Key: []string{"30"}, Kind: DiffDifferent, Columns: []string{"body"}}}, res.Diffs)
+}
+
+// TestVerifyRangeLongerThanPacket: the row sample sees short rows, the
+// rows after it are long, so a range's joined texts outgrow MariaDB's
+// max_allowed_packet, where GROUP_CONCAT cuts them; such a range is split
+// until its halves fit, and a changed long row is still found.
+func TestVerifyRangeLongerThanPacket(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t,
+		"CREATE TABLE tall (id int NOT NULL PRIMARY KEY, body mediumtext)",
+		"INSERT INTO tall SELECT seq, IF(seq <= 1000, CONCAT('short ', seq), REPEAT(CHAR(96 + seq % 26), 1000000)) FROM seq_1_to_1030",
+	)
+	var packet int64
+	require.NoError(t, d.src.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet))
+	require.Less(t, packet, int64(30_000_000), "the long rows must not fit one packet")
+	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "tall"}, Policies{})
+	require.NoError(t, err)
+	d.snapshotCopy(t, m)
+
+	res, err := Verify(ctx, d.src, d.dst, m, VerifyOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, res.Diffs)
+	assert.EqualValues(t, 1030, res.SourceRows)
+	assert.EqualValues(t, 1030, res.TargetRows)
+
+	d.pgExec(t, "UPDATE tall SET body = body || 'y' WHERE id = 1017")
+	res, err = Verify(ctx, d.src, d.dst, m, VerifyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []RowDiff{{Key: []string{"1017"}, Kind: DiffDifferent, Columns: []string{"body"}}}, res.Diffs)
+	assert.EqualValues(t, 1030, res.SourceRows)
+}
+
+// TestVerifySplitByValue: a single integer key is cut into ranges by value.
+// Keys in two clusters far apart (up to the largest bigint unsigned) leave
+// most ranges empty and a few full; every row is still compared, and rows
+// outside the source's key span are found in the open end ranges.
+func TestVerifySplitByValue(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t,
+		"CREATE TABLE sparse (id bigint unsigned NOT NULL PRIMARY KEY, v int NOT NULL)",
+		"INSERT INTO sparse SELECT seq, seq FROM seq_1_to_1000",
+		"INSERT INTO sparse SELECT 18446744073709551615 - seq, seq FROM seq_0_to_999",
+	)
+	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "sparse"}, Policies{})
+	require.NoError(t, err)
+	d.snapshotCopy(t, m)
+
+	c, err := mySession(ctx, d.src)
+	require.NoError(t, err)
+	defer c.Close()
+	bounds, ok, err := splitByValue(ctx, c, newVerifySQL(m), 200)
+	require.NoError(t, err)
+	require.True(t, ok)
+	// About 2000 rows (the estimate) in ranges of 200: about ten equal
+	// spans of 1..2^64-1.
+	require.GreaterOrEqual(t, len(bounds), 5)
+	prev := big.NewInt(1)
+	for _, b := range bounds {
+		x, ok := new(big.Int).SetString(b, 10)
+		require.True(t, ok, b)
+		require.Equal(t, 1, x.Cmp(prev), "bounds increase: %v", bounds)
+		prev = x
+	}
+	span, _ := new(big.Int).SetString("18446744073709551615", 10)
+	step := new(big.Int).Div(span, big.NewInt(int64(len(bounds)+1)))
+	assert.Equal(t, step.String(), bounds[0], "the first span ends at 1 + step - 1")
+
+	opts := VerifyOptions{ChunkRows: 200, LeafRows: 16}
+	res, err := Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	assert.Empty(t, res.Diffs)
+	assert.EqualValues(t, 2000, res.SourceRows)
+
+	d.pgExec(t, "UPDATE sparse SET v = -1 WHERE id IN (500, 18446744073709551000)",
+		"INSERT INTO sparse VALUES (0, 0)", "DELETE FROM sparse WHERE id = 18446744073709551615")
+	res, err = Verify(ctx, d.src, d.dst, m, opts)
+	require.NoError(t, err)
+	sortDiffs(res.Diffs)
+	assert.Equal(t, []RowDiff{
+		{Key: []string{"0"}, Kind: DiffExtra},
+		{Key: []string{"500"}, Kind: DiffDifferent, Columns: []string{"v"}},
+		{Key: []string{"18446744073709551000"}, Kind: DiffDifferent, Columns: []string{"v"}},
+		{Key: []string{"18446744073709551615"}, Kind: DiffMissing},
+	}, res.Diffs)
 }
 
 // latin1Target creates a PostgreSQL database encoded in LATIN1 beside d's

@@ -310,6 +310,7 @@ func (b *bench) verifyRates(db string, runs int) ([]float64, error) {
 	}
 	var rates []float64
 	for range runs {
+		my0, pg0 := treeCPU(b.my.PID()), treeCPU(b.pg.PID())
 		res, err := ssync.Verify(b.ctx, b.src, pool, m, ssync.VerifyOptions{Logger: b.log})
 		if err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
@@ -318,6 +319,12 @@ func (b *bench) verifyRates(db string, runs int) ([]float64, error) {
 			return nil, fmt.Errorf("verify found %d differences, first %+v", len(res.Diffs), res.Diffs[0])
 		}
 		rates = append(rates, float64(res.SourceRows)/res.Elapsed.Seconds())
+		// Where the time went: the two servers share the machine's cores.
+		perM := 1e6 / float64(res.SourceRows)
+		myCPU, pgCPU := treeCPU(b.my.PID())-my0, treeCPU(b.pg.PID())-pg0
+		fmt.Printf("    verify %d rows in %s: %.0f rows/s; CPU per 1M rows: MariaDB %.2f s, PostgreSQL %.2f s\n",
+			res.SourceRows, res.Elapsed.Round(time.Millisecond), rates[len(rates)-1],
+			myCPU.Seconds()*perM, pgCPU.Seconds()*perM)
 	}
 	return rates, nil
 }
