@@ -74,7 +74,7 @@ func (r VerifyResult) Identical() bool { return len(r.Diffs) == 0 }
 // Verify compares the source table and its target row by row, in key
 // order, without moving the rows: it cuts the source's key space into
 // ranges of ChunkRows rows and has each side compute, in SQL, the row count
-// and the MD5 of the range's canonical row texts joined in key order (for
+// and the SHA-256 of the range's canonical row texts joined in key order (for
 // text keys, the XOR of a 32-bit hash of each row's text; see myChunk in
 // verify_sql.go). Ranges whose count and hash
 // match on both sides are identical; a range that differs is bisected at
@@ -373,7 +373,7 @@ type rangeOutcome struct {
 // sums is the count and checksum of a range on one side.
 type sums struct {
 	n    int64
-	hash string // MD5 of the range's row texts in key order
+	hash string // SHA-256 of the range's row texts in key order
 	goh  uint64 // XOR of the Go-side hashes of the Go-compared columns
 }
 
