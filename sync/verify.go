@@ -27,7 +27,8 @@ type VerifyOptions struct {
 	Repair bool
 	// ChunkRows is the number of source rows per checksummed range,
 	// lowered for long rows so that a range's row texts come to about
-	// 32 MB (they are joined and hashed in one piece on each server).
+	// 32 MB, or half the source's max_allowed_packet where that is less
+	// (they are joined and hashed in one piece on each server).
 	// Default 100000; zero means the default.
 	ChunkRows int
 	// LeafRows is the range size below which differing ranges are
@@ -73,18 +74,20 @@ func (r VerifyResult) Identical() bool { return len(r.Diffs) == 0 }
 
 // Verify compares the source table and its target row by row, in key
 // order, without moving the rows: it cuts the source's key space into
-// ranges of ChunkRows rows and has each side compute, in SQL, the row count
-// and the SHA-256 of the range's canonical row texts joined in key order (for
-// text keys, the XOR of a 32-bit hash of each row's text; see myChunk in
-// verify_sql.go). Ranges whose count and hash
-// match on both sides are identical; a range that differs is bisected at
-// its middle source key until it holds at most LeafRows rows, whose keys,
-// hashes and values are then fetched and compared in Go. Float, double and
-// json columns are fetched and compared in Go in every range.
+// ranges of about ChunkRows rows (see splitSource) and has each side
+// compute, in SQL, the row count and the SHA-256 of the range's canonical
+// row texts joined in key order (for text keys, the XOR of a 32-bit hash of
+// each row's text; see myChunk in verify_sql.go). Ranges whose count and
+// hash match on both sides are identical; a range that differs, or whose
+// texts are too long for one source checksum, is bisected at its middle
+// source key until it holds at most LeafRows rows, whose keys, hashes and
+// values are then fetched and compared in Go. Float, double and json
+// columns are fetched and compared in Go in every range.
 //
 // src is the MySQL source; Verify takes its own sessions from it and sets
 // time_zone '+00:00' on them. dst is a pool of the PostgreSQL target; each
-// worker holds one connection while it runs.
+// worker holds one connection while it runs, with sorts and bitmap scans
+// turned off (reset when it is released).
 func Verify(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, m *TableMap, o VerifyOptions) (VerifyResult, error) {
 	start := time.Now()
 	if o.ChunkRows <= 0 {
