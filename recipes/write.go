@@ -377,7 +377,7 @@ func constraintProblem(t *table, err error) *Problem {
 		return problem(http.StatusUnprocessableEntity, "a referenced row does not exist", fieldProblem{Field: field(), Message: "refers to a row that does not exist"})
 	case "23502":
 		return problem(http.StatusUnprocessableEntity, "a required value is missing", fieldProblem{Field: field(), Message: "must not be null"})
-	case "23514", "22001", "22003":
+	case "23514", "22001", "22003", "22P05": // 22P05: a character the database's encoding cannot hold
 		return problem(http.StatusUnprocessableEntity, "the database refused a value: "+pe.Message, fieldProblem{Field: field(), Message: pe.Message})
 	case "40001", "40P01":
 		return problem(http.StatusConflict, "a concurrent write conflicted; retry")

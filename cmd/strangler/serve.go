@@ -120,7 +120,11 @@ func (a *app) serve(ctx context.Context, o *serveOptions, args []string) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("serve %s: no database: give --database, set STRANGLER_DATABASE or databases.new in the project file", specs[i].recipe)}
 		}
 		if _, ok := pools[dsn]; !ok {
-			pool, err := pgxpool.New(ctx, dsn)
+			pcfg, err := config.ParsePostgresPool(dsn)
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", config.Redact(dsn), err)}
+			}
+			pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", config.Redact(dsn), err)}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stranglerfig/strangler/internal/config"
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,9 +49,11 @@ func TestServeRefusesABadRecipe(t *testing.T) {
 	assert.Contains(t, stderr, bad+`:4: shape.casing: "shouty" is not one of snake, camel, pascal, kebab, as_is`)
 }
 
-// TestServeRuns migrates and serves the shop recipe from the project file,
-// answers on it, and stops cleanly when its context ends.
-func TestServeRuns(t *testing.T) {
+// startServe runs `serve --migrate` of the shop recipe on database dsn from
+// a project file until it answers; stop ends it and returns its exit code,
+// standard output and standard error.
+func startServe(t *testing.T, dsn string) (base string, stop func() (int, string, string)) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -56,14 +62,24 @@ func TestServeRuns(t *testing.T) {
 	abs, err := filepath.Abs(shopRecipe)
 	require.NoError(t, err)
 	project := filepath.Join(dir, "strangler.yaml")
-	require.NoError(t, os.WriteFile(project, []byte("databases:\n  new: "+dbtest.Postgres(t)+"\nservices:\n  - recipe: "+abs+"\n    listen: "+addr+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(project, []byte("databases:\n  new: "+dsn+"\nservices:\n  - recipe: "+abs+"\n    listen: "+addr+"\n"), 0o644))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut serveOutput
+	out, errOut := &serveOutput{}, &serveOutput{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"-c", project, "serve", "--migrate"}, &out, &errOut) }()
+	go func() { done <- run(ctx, []string{"-c", project, "serve", "--migrate"}, out, errOut) }()
+	stop = func() (int, string, string) {
+		cancel()
+		select {
+		case code := <-done:
+			return code, out.String(), errOut.String()
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return 0, "", ""
+		}
+	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	require.Eventually(t, func() bool {
+	up := assert.Eventually(t, func() bool {
 		resp, err := client.Get("http://" + addr + "/healthz")
 		if err != nil {
 			return false
@@ -71,26 +87,78 @@ func TestServeRuns(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 30*time.Second, 20*time.Millisecond, "serve did not come up")
-
-	resp, err := client.Post("http://"+addr+"/api/customers", "application/json", strings.NewReader(`{"name":"Ada","email":"ada@example.com"}`))
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode, string(body))
-	resp, err = client.Get("http://" + addr + "/metrics")
-	require.NoError(t, err)
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Contains(t, string(body), `strangler_recipe_requests_total{code="201",endpoint="createCustomer",service="orders"} 1`)
-
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, exitOK, code, errOut.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if !up {
+		_, _, stderr := stop()
+		t.Fatalf("serve's standard error: %s", stderr)
 	}
-	assert.Contains(t, out.String(), `orders: applied: CREATE TABLE "public"."customers" (`)
+	return "http://" + addr, stop
+}
+
+// post sends body as JSON and returns the status and the answer.
+func post(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(url, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeRuns migrates and serves the shop recipe from the project file,
+// answers on it, and stops cleanly when its context ends.
+func TestServeRuns(t *testing.T) {
+	base, stop := startServe(t, dbtest.Postgres(t))
+	code, body := post(t, base+"/api/customers", `{"name":"Ada","email":"ada@example.com"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(metrics), `strangler_recipe_requests_total{code="201",endpoint="createCustomer",service="orders"} 1`)
+
+	code, out, stderr := stop()
+	assert.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, `orders: applied: CREATE TABLE "public"."customers" (`)
+}
+
+// TestServeOnLatin1Database serves a recipe from a database encoded in
+// LATIN1: text is stored as its characters, not as LATIN1's reading of
+// their UTF-8 bytes, and a character LATIN1 cannot hold is refused with a
+// 422 that says so.
+func TestServeOnLatin1Database(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, dbtest.Postgres(t))
+	require.NoError(t, err)
+	defer admin.Close(context.Background())
+	name := "latin1_" + strings.ToLower(t.Name())
+	_, err = admin.Exec(ctx, "CREATE DATABASE "+name+" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	cc := admin.Config()
+	dsn := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cc.User, cc.Host, cc.Port, name)
+
+	base, stop := startServe(t, dsn)
+	code, body := post(t, base+"/api/customers", `{"name":"Renée Müller","email":"renee@example.com"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	assert.Contains(t, body, `"name":"Renée Müller"`)
+	code, body = post(t, base+"/api/customers", `{"name":"Euro €","email":"euro@example.com"}`)
+	assert.Equal(t, http.StatusUnprocessableEntity, code, body)
+	assert.Contains(t, body, "has no equivalent in encoding")
+	code, _, stderr := stop()
+	assert.Equal(t, exitOK, code, stderr)
+
+	cfg, err := config.ParsePostgres(dsn)
+	require.NoError(t, err)
+	db, err := pgx.ConnectConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer db.Close(context.Background())
+	var stored string
+	var chars int
+	require.NoError(t, db.QueryRow(ctx, "SELECT name, length(name) FROM customers").Scan(&stored, &chars))
+	assert.Equal(t, "Renée Müller", stored)
+	assert.Equal(t, 12, chars, "two accented letters, one LATIN1 character each")
 }
 
 // serveOutput is a bytes.Buffer safe for the server's goroutines and the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ParseMySQL reads a MySQL/MariaDB DSN in either form:
@@ -59,15 +60,36 @@ func ParseMySQL(dsn string) (*mysql.Config, error) {
 	return out, nil
 }
 
-// ParsePostgres reads a PostgreSQL URL or keyword/value DSN the way pgx does.
-// Errors never contain the password.
+// ParsePostgres reads a PostgreSQL URL or keyword/value DSN the way pgx does,
+// with client_encoding UTF8 (see clientUTF8). Errors never contain the
+// password.
 func ParsePostgres(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		// pgconn.ParseConfigError already redacts the password.
 		return nil, fmt.Errorf("parsing PostgreSQL DSN: %w", err)
 	}
+	clientUTF8(cfg)
 	return cfg, nil
+}
+
+// ParsePostgresPool is ParsePostgres for a pgxpool.
+func ParsePostgresPool(dsn string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parsing PostgreSQL DSN: %w", err)
+	}
+	clientUTF8(cfg.ConnConfig)
+	return cfg, nil
+}
+
+// clientUTF8 asks the server for UTF-8 on the connection. pgx sends Go's
+// strings, which are UTF-8, as they are, and leaves client_encoding at the
+// database's encoding: in a LATIN1 database 'café' would be stored as the
+// five LATIN1 characters of its UTF-8 bytes. With UTF8 the server converts,
+// and refuses a character the database's encoding cannot hold.
+func clientUTF8(cfg *pgx.ConnConfig) {
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
 }
 
 var (
