@@ -241,13 +241,16 @@ func splitSource(ctx context.Context, src *sql.DB, v *verifySQL, n int64, out ch
 // bounds of all but the last. Walking the key index instead reads every
 // key of the table once more, a tenth of the cost of checksumming it. Keys
 // that cluster put more rows in some intervals: a range whose rows do not
-// fit one checksum is split further (see check). ok is false when the
+// fit one checksum is split further (see compare). ok is false when the
 // table has no estimate.
 func splitByValue(ctx context.Context, c *sql.Conn, v *verifySQL, n int64) (bounds []string, ok bool, err error) {
 	var est sql.NullInt64
 	err = c.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
 		v.m.Schema, v.m.Name).Scan(&est)
-	if err != nil || !est.Valid || est.Int64 <= 0 {
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (!est.Valid || est.Int64 <= 0) {
+		return nil, false, nil
+	}
+	if err != nil {
 		return nil, false, err
 	}
 	k := myIdent(v.keys[0].Name)
@@ -410,6 +413,9 @@ func (w *verifyWorker) compare(ctx context.Context, r keyRange) (out rangeOutcom
 	if !tooLong && s == t {
 		return rangeOutcome{src: s.n, dst: t.n}, false, nil
 	}
+	if tooLong && s.n < 2 {
+		return out, false, fmt.Errorf("checksumming a source range (%s): one row's text is longer than the source's max_allowed_packet; raise it to verify this table", r.text())
+	}
 	if tooLong || s.n > int64(w.o.LeafRows) {
 		q, args := w.v.mySplit(r, s.n/2-1)
 		mid, err := scanKey(ctx, w.my, q, args, len(w.v.keys))
@@ -446,23 +452,18 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 	// split and checked again on the same sessions, which a cancelled
 	// query would have closed.
 	var g errgroup.Group
-	gctx := ctx
 	g.Go(func() error {
 		q, args := w.v.myChunk(r, unordered)
-		if err := w.my.QueryRowContext(gctx, q, args...).Scan(&s.n, &s.hash); err != nil {
+		if err := w.my.QueryRowContext(ctx, q, args...).Scan(&s.n, &s.hash); err != nil {
 			return fmt.Errorf("checksumming a source range: %w", err)
 		}
 		// GROUP_CONCAT truncates with a warning; a truncated join
 		// must not pass for a checksum.
-		var warnings int
-		if err := w.my.QueryRowContext(gctx, "SELECT @@warning_count").Scan(&warnings); err != nil {
-			return fmt.Errorf("checksumming a source range: %w", err)
-		}
-		if warnings > 0 {
-			return errJoinTooLong
+		if err := w.checkWarnings(ctx, r); err != nil {
+			return err
 		}
 		if len(w.v.goCols) > 0 {
-			rows, err := w.myRows(gctx, r, false)
+			rows, err := w.myRows(ctx, r, false)
 			if err != nil {
 				return err
 			}
@@ -474,11 +475,11 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 	})
 	g.Go(func() error {
 		q, args := w.v.pgChunk(r, unordered)
-		if err := w.pg.QueryRow(gctx, q, args...).Scan(&t.n, &t.hash); err != nil {
+		if err := w.pg.QueryRow(ctx, q, args...).Scan(&t.n, &t.hash); err != nil {
 			return fmt.Errorf("checksumming a target range: %w", err)
 		}
 		if len(w.v.goCols) > 0 {
-			rows, err := w.pgRows(gctx, r, false)
+			rows, err := w.pgRows(ctx, r, false)
 			if err != nil {
 				return err
 			}
@@ -490,6 +491,46 @@ func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error)
 	})
 	err := g.Wait()
 	return s, t, err
+}
+
+// erCutGroupConcat is MariaDB's warning "Row %u was cut by GROUP_CONCAT()".
+const erCutGroupConcat = 1260
+
+// checkWarnings reads the warnings of the source session's last checksum,
+// of range r: errJoinTooLong when GROUP_CONCAT cut the join, an error
+// quoting the warning for any other (the checksum may not be what it
+// seems; a row whose own text is longer than max_allowed_packet is NULL).
+func (w *verifyWorker) checkWarnings(ctx context.Context, r keyRange) error {
+	var n int
+	if err := w.my.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&n); err != nil {
+		return fmt.Errorf("checksumming a source range: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	rows, err := w.my.QueryContext(ctx, "SHOW WARNINGS")
+	if err != nil {
+		return fmt.Errorf("checksumming a source range: %w", err)
+	}
+	defer rows.Close()
+	var other string
+	for rows.Next() {
+		var level, msg string
+		var code int
+		if err := rows.Scan(&level, &code, &msg); err != nil {
+			return fmt.Errorf("checksumming a source range: %w", err)
+		}
+		if code == erCutGroupConcat {
+			return errJoinTooLong
+		}
+		if other == "" {
+			other = fmt.Sprintf("%s %d: %s", level, code, msg)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("checksumming a source range: %w", err)
+	}
+	return fmt.Errorf("checksumming the source range of %s: MariaDB warned: %s", r.text(), other)
 }
 
 // verifyRow is one row as compareRows sees it.

@@ -346,6 +346,18 @@ type keyRange struct {
 	Lo, Hi []string
 }
 
+// text describes r for people: "keys after 10 up to 20".
+func (r keyRange) text() string {
+	lo, hi := "from the first", "to the last"
+	if r.Lo != nil {
+		lo = "after " + strings.Join(r.Lo, ",")
+	}
+	if r.Hi != nil {
+		hi = "up to " + strings.Join(r.Hi, ",")
+	}
+	return "keys " + lo + " " + hi
+}
+
 // after builds "key > lo" for composite keys as an OR of prefixes, which
 // both optimisers turn into index ranges.
 func tupleCmp(exprs, params []string, op string) string {

@@ -403,6 +403,28 @@ func TestVerifyRangeLongerThanPacket(t *testing.T) {
 	assert.EqualValues(t, 1030, res.SourceRows)
 }
 
+// TestVerifyRowLongerThanPacket: a row whose own text is longer than
+// max_allowed_packet (a 9 MB blob is 18 MB of hex) cannot be checksummed on
+// MariaDB, which makes it NULL with a warning; verify says so instead of
+// comparing a checksum that left the row out.
+func TestVerifyRowLongerThanPacket(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	d.mysqlExec(t,
+		"CREATE TABLE blobs (id int NOT NULL PRIMARY KEY, b longblob)",
+		"INSERT INTO blobs VALUES (1, 'small'), (2, REPEAT(0xAB, 9000000)), (3, 'small')",
+	)
+	var packet int64
+	require.NoError(t, d.src.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet))
+	require.Less(t, packet, int64(18_000_000), "the row's hex must not fit one packet")
+	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "blobs"}, Policies{})
+	require.NoError(t, err)
+	d.snapshotCopy(t, m)
+	_, err = Verify(ctx, d.src, d.dst, m, VerifyOptions{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "checksumming the source range of keys from the first to the last: MariaDB warned: Warning 1301: Result of hex() was larger than max_allowed_packet")
+}
+
 // TestVerifySplitByValue: a single integer key is cut into ranges by value.
 // Keys in two clusters far apart (up to the largest bigint unsigned) leave
 // most ranges empty and a few full; every row is still compared, and rows
