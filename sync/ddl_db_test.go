@@ -20,9 +20,7 @@ func TestClassifyDDLAppliesOnPostgres(t *testing.T) {
 		"CREATE TABLE orders (id int NOT NULL PRIMARY KEY, name varchar(40), qty smallint NOT NULL, price decimal(10,2), state enum('new','paid'))",
 		"INSERT INTO orders SELECT seq, CONCAT('o', seq), seq, seq / 3, ELT(1 + seq % 2, 'new', 'paid') FROM seq_1_to_50",
 	)
-	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "orders"}, Policies{})
-	require.NoError(t, err)
-	d.snapshotCopy(t, m)
+	m := d.copiedTable(t, config.Table{Name: "orders"})
 	maps := map[string]*TableMap{"orders": m}
 	for _, stmt := range []string{
 		"ALTER TABLE orders ADD COLUMN note varchar(100) NULL AFTER id",

@@ -63,6 +63,24 @@ func (d *vdb) pgExec(t testing.TB, stmts ...string) {
 	}
 }
 
+// copiedTable loads the table map of tbl (default policies) and copies the
+// source table to its target (see snapshotCopy).
+func (d *vdb) copiedTable(t testing.TB, tbl config.Table) *TableMap {
+	t.Helper()
+	m, err := LoadTableMap(testCtx(t), d.src, d.schema, tbl, Policies{})
+	require.NoError(t, err)
+	d.snapshotCopy(t, m)
+	return m
+}
+
+// maxAllowedPacket is the source's max_allowed_packet.
+func (d *vdb) maxAllowedPacket(t testing.TB) int64 {
+	t.Helper()
+	var packet int64
+	require.NoError(t, d.src.QueryRowContext(testCtx(t), "SELECT @@max_allowed_packet").Scan(&packet))
+	return packet
+}
+
 // snapshotCopy creates the target table and copies the source rows the way
 // the snapshot does: SelectSQL, AppendCopyText, COPY.
 func (d *vdb) snapshotCopy(t testing.TB, m *TableMap) {

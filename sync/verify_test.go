@@ -241,9 +241,7 @@ func TestVerifyListsAndRepairsDiffs(t *testing.T) {
 		"INSERT INTO items SELECT seq, CONCAT('item ', seq), seq / 4, TIMESTAMPADD(SECOND, seq, '2024-01-01'), seq / 3, "+
 			"JSON_OBJECT('n', seq, 'tags', JSON_ARRAY('a', 'b')) FROM seq_1_to_3000",
 	)
-	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "items"}, Policies{})
-	require.NoError(t, err)
-	d.snapshotCopy(t, m)
+	m := d.copiedTable(t, config.Table{Name: "items"})
 	opts := VerifyOptions{ChunkRows: 1000, LeafRows: 16}
 
 	res, err := Verify(ctx, d.src, d.dst, m, opts)
@@ -297,9 +295,7 @@ func TestVerifyCompositeTextKey(t *testing.T) {
 		"CREATE TABLE kv (ns varchar(10) NOT NULL, k varchar(10) NOT NULL, v int, PRIMARY KEY (ns, k)) DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_general_ci",
 		"INSERT INTO kv SELECT ELT(1 + seq % 3, 'a', 'B', 'c'), CONCAT(CHAR(65 + seq % 26 + 32 * (seq % 2)), seq), seq FROM seq_1_to_2000",
 	)
-	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "kv"}, Policies{})
-	require.NoError(t, err)
-	d.snapshotCopy(t, m)
+	m := d.copiedTable(t, config.Table{Name: "kv"})
 	opts := VerifyOptions{ChunkRows: 300, LeafRows: 8}
 	res, err := Verify(ctx, d.src, d.dst, m, opts)
 	require.NoError(t, err)
@@ -327,9 +323,7 @@ func TestVerifyKeyOutOfScanOrder(t *testing.T) {
 		"CREATE TABLE rev (id int NOT NULL PRIMARY KEY, k int NOT NULL, v varchar(10), UNIQUE KEY (k))",
 		"INSERT INTO rev SELECT seq, 5000 - seq, CONCAT('v', seq) FROM seq_1_to_2000",
 	)
-	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "rev", Key: []string{"k"}}, Policies{})
-	require.NoError(t, err)
-	d.snapshotCopy(t, m)
+	m := d.copiedTable(t, config.Table{Name: "rev", Key: []string{"k"}})
 	var logs bytes.Buffer
 	opts := VerifyOptions{ChunkRows: 5000, LeafRows: 64, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	res, err := Verify(ctx, d.src, d.dst, m, opts)
@@ -383,12 +377,8 @@ func TestVerifyRangeLongerThanPacket(t *testing.T) {
 		"CREATE TABLE tall (id int NOT NULL PRIMARY KEY, body mediumtext)",
 		"INSERT INTO tall SELECT seq, IF(seq <= 1000, CONCAT('short ', seq), REPEAT(CHAR(96 + seq % 26), 1000000)) FROM seq_1_to_1030",
 	)
-	var packet int64
-	require.NoError(t, d.src.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet))
-	require.Less(t, packet, int64(30_000_000), "the long rows must not fit one packet")
-	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "tall"}, Policies{})
-	require.NoError(t, err)
-	d.snapshotCopy(t, m)
+	require.Less(t, d.maxAllowedPacket(t), int64(30_000_000), "the long rows must not fit one packet")
+	m := d.copiedTable(t, config.Table{Name: "tall"})
 
 	res, err := Verify(ctx, d.src, d.dst, m, VerifyOptions{})
 	require.NoError(t, err)
@@ -414,13 +404,9 @@ func TestVerifyRowLongerThanPacket(t *testing.T) {
 		"CREATE TABLE blobs (id int NOT NULL PRIMARY KEY, b longblob)",
 		"INSERT INTO blobs VALUES (1, 'small'), (2, REPEAT(0xAB, 9000000)), (3, 'small')",
 	)
-	var packet int64
-	require.NoError(t, d.src.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet))
-	require.Less(t, packet, int64(18_000_000), "the row's hex must not fit one packet")
-	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "blobs"}, Policies{})
-	require.NoError(t, err)
-	d.snapshotCopy(t, m)
-	_, err = Verify(ctx, d.src, d.dst, m, VerifyOptions{})
+	require.Less(t, d.maxAllowedPacket(t), int64(18_000_000), "the row's hex must not fit one packet")
+	m := d.copiedTable(t, config.Table{Name: "blobs"})
+	_, err := Verify(ctx, d.src, d.dst, m, VerifyOptions{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "checksumming the source range of keys from the first to the last: MariaDB warned: Warning 1301: Result of hex() was larger than max_allowed_packet")
 }
@@ -437,9 +423,7 @@ func TestVerifySplitByValue(t *testing.T) {
 		"INSERT INTO sparse SELECT seq, seq FROM seq_1_to_1000",
 		"INSERT INTO sparse SELECT 18446744073709551615 - seq, seq FROM seq_0_to_999",
 	)
-	m, err := LoadTableMap(ctx, d.src, d.schema, config.Table{Name: "sparse"}, Policies{})
-	require.NoError(t, err)
-	d.snapshotCopy(t, m)
+	m := d.copiedTable(t, config.Table{Name: "sparse"})
 
 	c, err := mySession(ctx, d.src)
 	require.NoError(t, err)
