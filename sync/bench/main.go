@@ -15,7 +15,8 @@
 //	go run ./sync/bench
 //
 // Knobs (environment): STRANGLER_BENCH_ROWS (default 1000000),
-// STRANGLER_BENCH_RUNS (snapshot runs per tool, median reported; default 3),
+// STRANGLER_BENCH_RUNS (snapshot runs per tool, median reported, and verify
+// runs after streaming, at least 5; default 3),
 // STRANGLER_BENCH_BACKLOG (changes drained; default 200000),
 // STRANGLER_BENCH_RATE (changes/s of the lag run; default 2000),
 // STRANGLER_BENCH_SECONDS (length of the saturating and lag runs; default 10),
