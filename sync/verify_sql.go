@@ -21,14 +21,16 @@ import (
 //	  (hashed)           UTC: microseconds since year 0)              timestamp[tz]_send + 63113904000 s
 //	  without fraction   TO_SECONDS - 62167219200, UNIX_TIMESTAMP      date_part('epoch') (exact for whole
 //	  (hashed)           (seconds since 1970)                         seconds)
-//	boolean (hashed)     0/1                                          CASE WHEN col THEN '1' ...
+//	boolean (hashed)     0/1                                          col::int (NOT NULL), CASE WHEN col ...
 //	date, datetime,      CAST AS CHAR (session in UTC), zero dates    to_char YYYY-MM-DD HH24:MI:SS.FF<fsp>
 //	  timestamp (shown)  -> NULL                                      (timestamptz AT TIME ZONE 'UTC')
 //	time                 TIME_TO_SEC as decimal(20,6)                 EXTRACT(EPOCH) as numeric(20,6)
 //	text, enum, set      length '|' text (utf8mb4, NUL by the policy;  length '|' text (set:
 //	                     in bytes; shown without the length)         array_to_string(col, ','))
 //	binary               LOWER(HEX(col))                              encode(col, 'hex')
-//	NULL                 \N (a text follows its length, so no text passes for the marker)
+//	NULL                 \N (a text follows its length, so no text passes for the marker);
+//	                     for hashed dates and times a number no date gives: NaN (seconds), -1
+//	                     (days, microseconds)
 //
 // Zero and partial zero dates are those whose TO_DAYS is NULL or below 366
 // (year 0), as the converters see them.
@@ -128,6 +130,11 @@ func pgCanon(c Column, hashed bool) string {
 	case kindInt, kindUint, kindDecimal, kindYear:
 		return q + "::text"
 	case kindBool, kindBitBool:
+		if hashed && !c.Nullable {
+			// An int, rendered by concat_ws: a NULL the target should
+			// not hold drops the field, which changes the row's text.
+			return q + "::int"
+		}
 		if hashed {
 			return "CASE WHEN " + q + " THEN '1' WHEN NOT " + q + " THEN '0' END"
 		}
@@ -136,15 +143,16 @@ func pgCanon(c Column, hashed bool) string {
 		return q + "::text"
 	case kindDate:
 		if hashed {
-			// TO_DAYS: 0001-01-01 is day 366.
-			return "(" + q + "::date - date '0001-01-01' + 366)::text"
+			// TO_DAYS: 0001-01-01 is day 366. A number (see
+			// hashedNullMarkers).
+			return "(" + q + "::date - date '0001-01-01' + 366)"
 		}
 		return "to_char(" + q + ", 'YYYY-MM-DD')"
 	case kindDatetime, kindTimestamp:
 		if hashed && c.FSP == 0 {
 			// Whole seconds: their float8 epoch is exact and prints
 			// as an integer, at half the cost of the form below.
-			return "date_part('epoch', " + q + ")::text"
+			return "date_part('epoch', " + q + ")"
 		}
 		if hashed {
 			// The binary form is the int64 of microseconds since
@@ -154,7 +162,7 @@ func pgCanon(c Column, hashed bool) string {
 			if c.kind == kindTimestamp {
 				send = "timestamptz_send(" + q + "::timestamptz)"
 			}
-			return "(('x' || encode(" + send + ", 'hex'))::bit(64)::bigint + 63113904000000000)::text"
+			return "(('x' || encode(" + send + ", 'hex'))::bit(64)::bigint + 63113904000000000)"
 		}
 		if c.kind == kindTimestamp {
 			return "to_char(" + q + " AT TIME ZONE 'UTC', '" + pgTimeFormat(c.FSP) + "')"
@@ -298,7 +306,8 @@ func newVerifySQL(m *TableMap) *verifySQL {
 		// NOT NULL columns need no NULL marker, except dates, whose zero
 		// values are NULL in the target.
 		if c.Nullable || c.kind == kindDate || c.kind == kindDatetime || c.kind == kindTimestamp {
-			myc, pgc = "IFNULL("+myc+", '\\\\N')", "COALESCE("+pgc+", '\\N')"
+			mym, pgm := hashedNullMarkers(c)
+			myc, pgc = "IFNULL("+myc+", "+mym+")", "COALESCE("+pgc+", "+pgm+")"
 		}
 		my, pg = append(my, myc), append(pg, pgc)
 	}
@@ -321,6 +330,24 @@ func newVerifySQL(m *TableMap) *verifySQL {
 	v.myKeys, v.pgKeys = strings.Join(myk, ", "), strings.Join(pgk, ", ")
 	v.myOrder, v.pgOrder = strings.Join(myo, ", "), strings.Join(pgo, ", ")
 	return v
+}
+
+// hashedNullMarkers are what a NULL of c is hashed as on each side: \N,
+// except for dates and times, hashed as numbers, whose marker is a number
+// no date gives (NaN for the float8 seconds, -1 for day and microsecond
+// counts), so that PostgreSQL's concat_ws renders the number itself instead
+// of taking it through a ::text cast (a tenth of its time per row on the
+// orders table).
+func hashedNullMarkers(c Column) (my, pg string) {
+	switch {
+	case c.kind == kindDate:
+		return "-1", "-1"
+	case (c.kind == kindDatetime || c.kind == kindTimestamp) && c.FSP == 0:
+		return "'NaN'", "'NaN'"
+	case c.kind == kindDatetime || c.kind == kindTimestamp:
+		return "-1", "-1"
+	}
+	return "'\\\\N'", "'\\N'"
 }
 
 // pgBare reports whether a hashed column goes into the row text as itself

@@ -237,9 +237,9 @@ func TestVerifyListsAndRepairsDiffs(t *testing.T) {
 	d := newVDB(t)
 	ctx := testCtx(t)
 	d.mysqlExec(t,
-		"CREATE TABLE items (id int NOT NULL PRIMARY KEY, name varchar(20), price decimal(8,2), at datetime(6), score double, doc json)",
+		"CREATE TABLE items (id int NOT NULL PRIMARY KEY, name varchar(20), price decimal(8,2), at datetime(6), score double, doc json, seen datetime)",
 		"INSERT INTO items SELECT seq, CONCAT('item ', seq), seq / 4, TIMESTAMPADD(SECOND, seq, '2024-01-01'), seq / 3, "+
-			"JSON_OBJECT('n', seq, 'tags', JSON_ARRAY('a', 'b')) FROM seq_1_to_3000",
+			"JSON_OBJECT('n', seq, 'tags', JSON_ARRAY('a', 'b')), TIMESTAMPADD(MINUTE, seq, '2024-01-01') FROM seq_1_to_3000",
 	)
 	m := d.copiedTable(t, config.Table{Name: "items"})
 	opts := VerifyOptions{ChunkRows: 1000, LeafRows: 16}
@@ -252,9 +252,11 @@ func TestVerifyListsAndRepairsDiffs(t *testing.T) {
 
 	d.pgExec(t,
 		"DELETE FROM items WHERE id IN (1, 1500)",
-		"INSERT INTO items VALUES (5000, 'extra', 1, '2024-01-01', 1, '{}'), (0, 'before', 1, '2024-01-01', 1, '{}')",
+		"INSERT INTO items VALUES (5000, 'extra', 1, '2024-01-01', 1, '{}', NULL), (0, 'before', 1, '2024-01-01', 1, '{}', NULL)",
 		"UPDATE items SET name = 'changed' WHERE id = 2000",
 		"UPDATE items SET price = price + 0.01, at = at + interval '1 microsecond' WHERE id = 2999",
+		"UPDATE items SET at = NULL WHERE id = 2500", // NULL against a value: the marker is no date
+		"UPDATE items SET seen = NULL WHERE id = 2600", // the same for whole seconds (NaN)
 		`UPDATE items SET score = score + 1e-12, doc = '{"n": 7, "tags": ["a"]}' WHERE id = 7`,
 		`UPDATE items SET doc = '{"tags": ["a", "b"], "n": 8.0}' WHERE id = 8`, // same JSON value, other text
 	)
@@ -267,6 +269,8 @@ func TestVerifyListsAndRepairsDiffs(t *testing.T) {
 		{Key: []string{"7"}, Kind: DiffDifferent, Columns: []string{"score", "doc"}},
 		{Key: []string{"1500"}, Kind: DiffMissing},
 		{Key: []string{"2000"}, Kind: DiffDifferent, Columns: []string{"name"}},
+		{Key: []string{"2500"}, Kind: DiffDifferent, Columns: []string{"at"}},
+		{Key: []string{"2600"}, Kind: DiffDifferent, Columns: []string{"seen"}},
 		{Key: []string{"2999"}, Kind: DiffDifferent, Columns: []string{"price", "at"}},
 		{Key: []string{"5000"}, Kind: DiffExtra},
 	}, res.Diffs)
@@ -276,8 +280,8 @@ func TestVerifyListsAndRepairsDiffs(t *testing.T) {
 	opts.Repair = true
 	res, err = Verify(ctx, d.src, d.dst, m, opts)
 	require.NoError(t, err)
-	assert.Len(t, res.Diffs, 7)
-	assert.Equal(t, 7, res.Repaired)
+	assert.Len(t, res.Diffs, 9)
+	assert.Equal(t, 9, res.Repaired)
 
 	opts.Repair = false
 	res, err = Verify(ctx, d.src, d.dst, m, opts)
