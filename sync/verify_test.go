@@ -255,7 +255,7 @@ func TestVerifyListsAndRepairsDiffs(t *testing.T) {
 		"INSERT INTO items VALUES (5000, 'extra', 1, '2024-01-01', 1, '{}', NULL), (0, 'before', 1, '2024-01-01', 1, '{}', NULL)",
 		"UPDATE items SET name = 'changed' WHERE id = 2000",
 		"UPDATE items SET price = price + 0.01, at = at + interval '1 microsecond' WHERE id = 2999",
-		"UPDATE items SET at = NULL WHERE id = 2500", // NULL against a value: the marker is no date
+		"UPDATE items SET at = NULL WHERE id = 2500",   // NULL against a value: the marker is no date
 		"UPDATE items SET seen = NULL WHERE id = 2600", // the same for whole seconds (NaN)
 		`UPDATE items SET score = score + 1e-12, doc = '{"n": 7, "tags": ["a"]}' WHERE id = 7`,
 		`UPDATE items SET doc = '{"tags": ["a", "b"], "n": 8.0}' WHERE id = 8`, // same JSON value, other text
