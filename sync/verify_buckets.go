@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,17 +36,52 @@ type bucketSum struct {
 // bucket, count and XOR of row hashes, in one pass over the table; the
 // buckets that differ (all of them when Go-compared columns are present)
 // are then read from both sides, a group of buckets at a time, and compared
-// row by row.
+// row by row. The sums need no order, so each server's pass is cut into
+// Workers parts by its own key order, which its index serves, and the
+// parts run at once on the workers' sessions.
 func verifyBuckets(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, o VerifyOptions, outOfOrder *atomic.Bool, res *VerifyResult) error {
-	w, err := newVerifyWorker(ctx, src, dst, v, o, outOfOrder)
+	workers := make([]*verifyWorker, o.Workers)
+	for i := range workers {
+		w, err := newVerifyWorker(ctx, src, dst, v, o, outOfOrder)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		workers[i] = w
+	}
+	w := workers[0]
+	myParts, err := w.nativeParts(ctx, true, len(workers))
 	if err != nil {
 		return err
 	}
-	defer w.close()
-	var s, t map[int]bucketSum
+	pgParts, err := w.nativeParts(ctx, false, len(workers))
+	if err != nil {
+		return err
+	}
+	s, t := map[int]bucketSum{}, map[int]bucketSum{}
+	var mu gosync.Mutex
+	merge := func(into, part map[int]bucketSum) {
+		mu.Lock()
+		defer mu.Unlock()
+		for b, p := range part {
+			into[b] = bucketSum{n: into[b].n + p.n, x: into[b].x ^ p.x}
+		}
+	}
 	var g errgroup.Group
-	g.Go(func() (err error) { s, err = w.myBuckets(ctx); return err })
-	g.Go(func() (err error) { t, err = w.pgBuckets(ctx); return err })
+	for i, r := range myParts {
+		g.Go(func() error {
+			part, err := workers[i].myBuckets(ctx, r)
+			merge(s, part)
+			return err
+		})
+	}
+	for i, r := range pgParts {
+		g.Go(func() error {
+			part, err := workers[i].pgBuckets(ctx, r)
+			merge(t, part)
+			return err
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -74,9 +110,71 @@ func bucketGroup(rows int64) int {
 	return int(max(1, min(keyBuckets, bucketRows/perBucket)))
 }
 
-// myBuckets sums the source's buckets.
-func (w *verifyWorker) myBuckets(ctx context.Context) (map[int]bucketSum, error) {
-	rows, err := w.my.QueryContext(ctx, w.v.myBucketSums())
+// nativeParts cuts one server's table (the source with my) into up to n
+// ranges of about equal rows in its own key order, by its row estimate
+// (one range for a small or unestimated table); the first and last are
+// open.
+func (w *verifyWorker) nativeParts(ctx context.Context, my bool, n int) ([]keyRange, error) {
+	var est int64
+	var err error
+	if my {
+		err = w.my.QueryRowContext(ctx, "SELECT IFNULL(MAX(TABLE_ROWS), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+			w.v.m.Schema, w.v.m.Name).Scan(&est)
+	} else {
+		err = w.pg.QueryRow(ctx, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::regclass", w.v.m.TargetTable()).Scan(&est)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("estimating the rows of %s: %w", w.v.m.Name, err)
+	}
+	parts := []keyRange{{Native: true}}
+	for i := 1; i < n && est >= int64(n); i++ {
+		var q string
+		if my {
+			q = "SELECT " + w.v.myKeys + " FROM " + w.v.m.SourceTable() + " ORDER BY " + w.v.myNativeOrder() + " LIMIT 1 OFFSET " + strconv.FormatInt(est*int64(i)/int64(n), 10)
+		} else {
+			q = "SELECT " + w.v.pgKeys + " FROM " + w.v.m.TargetTable() + " ORDER BY " + w.v.pgNativeOrder() + " LIMIT 1 OFFSET " + strconv.FormatInt(est*int64(i)/int64(n), 10)
+		}
+		var k []string
+		if my {
+			k, err = scanKey(ctx, w.my, q, nil, len(w.v.keys))
+		} else {
+			k, err = w.pgScanKey(ctx, q)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cutting %s into parts: %w", w.v.m.Name, err)
+		}
+		if k == nil {
+			break
+		}
+		last := &parts[len(parts)-1]
+		last.Hi = k
+		parts = append(parts, keyRange{Lo: k, Native: true})
+	}
+	return parts, nil
+}
+
+// pgScanKey reads one row of key texts on the target; nil when there is none.
+func (w *verifyWorker) pgScanKey(ctx context.Context, q string) ([]string, error) {
+	rows, err := w.pg.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	raw := rows.RawValues()
+	k := make([]string, len(raw))
+	for i, b := range raw {
+		k[i] = string(b)
+	}
+	return k, rows.Err()
+}
+
+// myBuckets sums the source's buckets over the rows of r.
+func (w *verifyWorker) myBuckets(ctx context.Context, r keyRange) (map[int]bucketSum, error) {
+	where, args := w.v.myWhere(r)
+	rows, err := w.my.QueryContext(ctx, w.v.myBucketSums(where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("checksumming the source's key buckets: %w", err)
 	}
@@ -96,9 +194,10 @@ func (w *verifyWorker) myBuckets(ctx context.Context) (map[int]bucketSum, error)
 	return out, w.checkWarnings(ctx, keyRange{})
 }
 
-// pgBuckets sums the target's buckets.
-func (w *verifyWorker) pgBuckets(ctx context.Context) (map[int]bucketSum, error) {
-	rows, err := w.pg.Query(ctx, w.v.pgBucketSums())
+// pgBuckets sums the target's buckets over the rows of r.
+func (w *verifyWorker) pgBuckets(ctx context.Context, r keyRange) (map[int]bucketSum, error) {
+	where, args := w.v.pgWhere(r)
+	rows, err := w.pg.Query(ctx, w.v.pgBucketSums(where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("checksumming the target's key buckets: %w", err)
 	}
@@ -138,16 +237,34 @@ func (v *verifySQL) pgBucket() string {
 }
 
 // myBucketSums counts each bucket's rows and XORs their 32-bit row hashes,
-// the order-free checksum of myChunk.
-func (v *verifySQL) myBucketSums() string {
+// the order-free checksum of myChunk, over the rows where selects.
+func (v *verifySQL) myBucketSums(where string) string {
 	return "SELECT " + v.myBucket() + " AS b, COUNT(*), BIT_XOR(CONV(LEFT(MD5(" + v.myRow + "), 8), 16, 10)) FROM " +
-		v.m.SourceTable() + " GROUP BY b"
+		v.m.SourceTable() + where + " GROUP BY b"
 }
 
 // pgBucketSums is myBucketSums on PostgreSQL.
-func (v *verifySQL) pgBucketSums() string {
+func (v *verifySQL) pgBucketSums(where string) string {
 	return "SELECT " + v.pgBucket() + " AS b, count(*), bit_xor(('x' || left(md5(" + v.pgRow + "), 8))::bit(32)::int)::bigint & 4294967295 FROM " +
-		v.m.TargetTable() + " GROUP BY b"
+		v.m.TargetTable() + where + " GROUP BY b"
+}
+
+// myNativeOrder is the source's own key order, which its key index serves.
+func (v *verifySQL) myNativeOrder() string {
+	var o []string
+	for _, c := range v.keys {
+		o = append(o, v.m.SourceTable()+"."+myIdent(c.Name))
+	}
+	return strings.Join(o, ", ")
+}
+
+// pgNativeOrder is the target's own key order.
+func (v *verifySQL) pgNativeOrder() string {
+	var o []string
+	for _, c := range v.keys {
+		o = append(o, v.m.TargetTable()+"."+pgIdent(c.Target))
+	}
+	return strings.Join(o, ", ")
 }
 
 // bucketWhere is " WHERE <bucket> IN (b, ...)".

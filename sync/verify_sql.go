@@ -374,6 +374,10 @@ type keyRange struct {
 	// Buckets, when set, selects the rows whose keys hash to these
 	// buckets instead (see verifyBuckets); Lo and Hi are then unused.
 	Buckets []int
+	// Native bounds are in one server's own key order (its collation, so
+	// that its index serves them) rather than in code point order; such a
+	// range means something on that server only (see verifyBuckets).
+	Native bool
 }
 
 // text describes r for people: "keys after 10 up to 20".
@@ -421,6 +425,12 @@ func (v *verifySQL) myWhere(r keyRange) (string, []any) {
 	params := make([]string, len(v.keys))
 	for i, c := range v.keys {
 		exprs[i], params[i] = myKey(c), myParam(c)
+		if r.Native {
+			exprs[i] = myIdent(c.Name)
+			if c.kind == kindText || c.kind == kindEnum || c.kind == kindSet {
+				params[i] = "?"
+			}
+		}
 	}
 	add := func(b []string, op string) {
 		conds = append(conds, tupleCmp(exprs, params, op))
@@ -456,6 +466,12 @@ func (v *verifySQL) pgWhere(r keyRange) (string, []any) {
 		for i, c := range v.keys {
 			exprs[i] = pgKey(c)
 			params[i] = pgParam(c, len(args)+1)
+			if r.Native {
+				exprs[i] = pgIdent(c.Target)
+				if c.kind == kindText || c.kind == kindEnum || c.kind == kindSet {
+					params[i] = "$" + strconv.Itoa(len(args)+1) + "::text"
+				}
+			}
 			args = append(args, b[i])
 		}
 		conds = append(conds, tupleCmp(exprs, params, op))
