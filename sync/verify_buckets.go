@@ -22,23 +22,29 @@ const keyBuckets = 4096
 // row per query: differing buckets are fetched in groups of this size.
 const bucketRows = 100000
 
-// bucketSum is the row count and the XOR of 32-bit row hashes of one bucket.
+// bucketSum is the row count of one bucket and the XOR of its rows' 32-bit
+// hashes.
 type bucketSum struct {
-	n int64
-	x uint64
+	n, x int64
+}
+
+// add combines the sums of two sets of rows.
+func (a bucketSum) add(b bucketSum) bucketSum {
+	return bucketSum{n: a.n + b.n, x: a.x ^ b.x}
 }
 
 // verifyBuckets verifies a table with a text key. Key ranges do not work
 // there: MySQL's index orders text by the column's collation, PostgreSQL's
 // by its own, and a range in code point order can use neither index, so
-// each range would scan the whole table on both servers. Instead each side
-// hashes every row's key into one of keyBuckets buckets and sums each
-// bucket, count and XOR of row hashes, in one pass over the table; the
-// buckets that differ (all of them when Go-compared columns are present)
-// are then read from both sides, a group of buckets at a time, and compared
-// row by row. The sums need no order, so each server's pass is cut into
-// Workers parts by its own key order, which its index serves, and the
-// parts run at once on the workers' sessions.
+// each range would scan the whole table on both servers. Instead the
+// checksum needs no order: each side first sums the whole table, count and
+// XOR of 32-bit row hashes; only when those differ does each side hash
+// every row's key into one of keyBuckets buckets and sum each bucket, and
+// the buckets that differ (all of them when Go-compared columns are
+// present) are then read from both sides, a group of buckets at a time,
+// and compared row by row. Each server's passes are cut into Workers parts
+// by its own key order, which its index serves, and the parts run at once
+// on the workers' sessions.
 func verifyBuckets(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, o VerifyOptions, outOfOrder *atomic.Bool, res *VerifyResult) error {
 	workers := make([]*verifyWorker, o.Workers)
 	for i := range workers {
@@ -58,31 +64,18 @@ func verifyBuckets(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verif
 	if err != nil {
 		return err
 	}
-	s, t := map[int]bucketSum{}, map[int]bucketSum{}
-	var mu gosync.Mutex
-	merge := func(into, part map[int]bucketSum) {
-		mu.Lock()
-		defer mu.Unlock()
-		for b, p := range part {
-			into[b] = bucketSum{n: into[b].n + p.n, x: into[b].x ^ p.x}
+	if len(v.goCols) == 0 {
+		s, t, err := sumParts(ctx, workers, myParts, pgParts, false)
+		if err != nil {
+			return err
+		}
+		if s[0] == t[0] {
+			res.SourceRows, res.TargetRows = s[0].n, t[0].n
+			return nil
 		}
 	}
-	var g errgroup.Group
-	for i, r := range myParts {
-		g.Go(func() error {
-			part, err := workers[i].myBuckets(ctx, r)
-			merge(s, part)
-			return err
-		})
-	}
-	for i, r := range pgParts {
-		g.Go(func() error {
-			part, err := workers[i].pgBuckets(ctx, r)
-			merge(t, part)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	s, t, err := sumParts(ctx, workers, myParts, pgParts, true)
+	if err != nil {
 		return err
 	}
 	var differing []int
@@ -101,6 +94,37 @@ func verifyBuckets(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verif
 		res.Diffs = append(res.Diffs, diffs...)
 	}
 	return nil
+}
+
+// sumParts sums the rows of each side's parts at once, each part on its
+// own worker, and adds the parts up: by key bucket, or with byBucket false
+// the whole table as bucket 0.
+func sumParts(ctx context.Context, workers []*verifyWorker, myParts, pgParts []keyRange, byBucket bool) (s, t map[int]bucketSum, err error) {
+	s, t = map[int]bucketSum{}, map[int]bucketSum{}
+	var mu gosync.Mutex
+	merge := func(into, part map[int]bucketSum) {
+		mu.Lock()
+		defer mu.Unlock()
+		for b, p := range part {
+			into[b] = into[b].add(p)
+		}
+	}
+	var g errgroup.Group
+	for i, r := range myParts {
+		g.Go(func() error {
+			part, err := workers[i].myBuckets(ctx, r, byBucket)
+			merge(s, part)
+			return err
+		})
+	}
+	for i, r := range pgParts {
+		g.Go(func() error {
+			part, err := workers[i].pgBuckets(ctx, r, byBucket)
+			merge(t, part)
+			return err
+		})
+	}
+	return s, t, g.Wait()
 }
 
 // bucketGroup is how many buckets of a table of rows rows hold about
@@ -171,10 +195,11 @@ func (w *verifyWorker) pgScanKey(ctx context.Context, q string) ([]string, error
 	return k, rows.Err()
 }
 
-// myBuckets sums the source's buckets over the rows of r.
-func (w *verifyWorker) myBuckets(ctx context.Context, r keyRange) (map[int]bucketSum, error) {
+// myBuckets sums the source's buckets (or, without byBucket, the whole
+// table as bucket 0) over the rows of r.
+func (w *verifyWorker) myBuckets(ctx context.Context, r keyRange, byBucket bool) (map[int]bucketSum, error) {
 	where, args := w.v.myWhere(r)
-	rows, err := w.my.QueryContext(ctx, w.v.myBucketSums(where), args...)
+	rows, err := w.my.QueryContext(ctx, w.v.myBucketSums(where, byBucket), args...)
 	if err != nil {
 		return nil, fmt.Errorf("checksumming the source's key buckets: %w", err)
 	}
@@ -194,10 +219,10 @@ func (w *verifyWorker) myBuckets(ctx context.Context, r keyRange) (map[int]bucke
 	return out, w.checkWarnings(ctx, keyRange{})
 }
 
-// pgBuckets sums the target's buckets over the rows of r.
-func (w *verifyWorker) pgBuckets(ctx context.Context, r keyRange) (map[int]bucketSum, error) {
+// pgBuckets is myBuckets on the target.
+func (w *verifyWorker) pgBuckets(ctx context.Context, r keyRange, byBucket bool) (map[int]bucketSum, error) {
 	where, args := w.v.pgWhere(r)
-	rows, err := w.pg.Query(ctx, w.v.pgBucketSums(where), args...)
+	rows, err := w.pg.Query(ctx, w.v.pgBucketSums(where, byBucket), args...)
 	if err != nil {
 		return nil, fmt.Errorf("checksumming the target's key buckets: %w", err)
 	}
@@ -205,11 +230,11 @@ func (w *verifyWorker) pgBuckets(ctx context.Context, r keyRange) (map[int]bucke
 	out := map[int]bucketSum{}
 	for rows.Next() {
 		var b int
-		var n, x int64
-		if err := rows.Scan(&b, &n, &x); err != nil {
+		var s bucketSum
+		if err := rows.Scan(&b, &s.n, &s.x); err != nil {
 			return nil, fmt.Errorf("checksumming the target's key buckets: %w", err)
 		}
-		out[b] = bucketSum{n: n, x: uint64(x)}
+		out[b] = s
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("checksumming the target's key buckets: %w", err)
@@ -236,17 +261,25 @@ func (v *verifySQL) pgBucket() string {
 	return "('x' || left(md5(concat_ws('|', " + strings.Join(ks, ", ") + ")), 3))::bit(12)::int"
 }
 
-// myBucketSums counts each bucket's rows and XORs their 32-bit row hashes,
-// the order-free checksum of myChunk, over the rows where selects.
-func (v *verifySQL) myBucketSums(where string) string {
-	return "SELECT " + v.myBucket() + " AS b, COUNT(*), BIT_XOR(CONV(LEFT(MD5(" + v.myRow + "), 8), 16, 10)) FROM " +
-		v.m.SourceTable() + where + " GROUP BY b"
+// myBucketSums counts each bucket's rows and XORs their 32-bit row hashes
+// (the first 32 bits of the MD5 of the row's text, as myChunk's order-free
+// checksum), over the rows where selects; without byBucket, the whole of
+// them as bucket 0.
+func (v *verifySQL) myBucketSums(where string, byBucket bool) string {
+	sums := "COUNT(*), IFNULL(BIT_XOR(CONV(LEFT(MD5(" + v.myRow + "), 8), 16, 10)), 0) FROM " + v.m.SourceTable() + where
+	if !byBucket {
+		return "SELECT 0, " + sums
+	}
+	return "SELECT " + v.myBucket() + " AS b, " + sums + " GROUP BY b"
 }
 
 // pgBucketSums is myBucketSums on PostgreSQL.
-func (v *verifySQL) pgBucketSums(where string) string {
-	return "SELECT " + v.pgBucket() + " AS b, count(*), bit_xor(('x' || left(md5(" + v.pgRow + "), 8))::bit(32)::int)::bigint & 4294967295 FROM " +
-		v.m.TargetTable() + where + " GROUP BY b"
+func (v *verifySQL) pgBucketSums(where string, byBucket bool) string {
+	sums := "count(*), COALESCE(bit_xor(('x' || left(md5(" + v.pgRow + "), 8))::bit(32)::int), 0)::bigint & 4294967295 FROM " + v.m.TargetTable() + where
+	if !byBucket {
+		return "SELECT 0, " + sums
+	}
+	return "SELECT " + v.pgBucket() + " AS b, " + sums + " GROUP BY b"
 }
 
 // myNativeOrder is the source's own key order, which its key index serves.
