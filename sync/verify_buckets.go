@@ -204,19 +204,11 @@ func (w *verifyWorker) myBuckets(ctx context.Context, r keyRange, byBucket bool)
 		return nil, fmt.Errorf("checksumming the source's key buckets: %w", err)
 	}
 	defer rows.Close()
-	out := map[int]bucketSum{}
-	for rows.Next() {
-		var b int
-		var s bucketSum
-		if err := rows.Scan(&b, &s.n, &s.x); err != nil {
-			return nil, fmt.Errorf("checksumming the source's key buckets: %w", err)
-		}
-		out[b] = s
+	out, err := readBucketSums(rows, "source")
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("checksumming the source's key buckets: %w", err)
-	}
-	return out, w.checkWarnings(ctx, keyRange{})
+	return out, w.checkWarnings(ctx, r)
 }
 
 // pgBuckets is myBuckets on the target.
@@ -227,17 +219,29 @@ func (w *verifyWorker) pgBuckets(ctx context.Context, r keyRange, byBucket bool)
 		return nil, fmt.Errorf("checksumming the target's key buckets: %w", err)
 	}
 	defer rows.Close()
+	return readBucketSums(rows, "target")
+}
+
+// resultRows is what readBucketSums needs of database/sql's and pgx's rows.
+type resultRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// readBucketSums reads rows of (bucket, count, XOR) of one side.
+func readBucketSums(rows resultRows, side string) (map[int]bucketSum, error) {
 	out := map[int]bucketSum{}
 	for rows.Next() {
 		var b int
 		var s bucketSum
 		if err := rows.Scan(&b, &s.n, &s.x); err != nil {
-			return nil, fmt.Errorf("checksumming the target's key buckets: %w", err)
+			return nil, fmt.Errorf("checksumming the %s's key buckets: %w", side, err)
 		}
 		out[b] = s
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("checksumming the target's key buckets: %w", err)
+		return nil, fmt.Errorf("checksumming the %s's key buckets: %w", side, err)
 	}
 	return out, nil
 }
