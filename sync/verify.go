@@ -406,7 +406,7 @@ var errJoinTooLong = errors.New("the range's row texts are longer than the sourc
 // check compares range r, splitting it where it differs.
 func (w *verifyWorker) check(ctx context.Context, r keyRange) (rangeOutcome, error) {
 	out, differed, err := w.compare(ctx, r)
-	if err == nil && differed && len(out.diffs) == 0 && !w.v.textKey && !w.outOfOrder.Load() {
+	if err == nil && differed && len(out.diffs) == 0 && !w.outOfOrder.Load() {
 		// The digests differed over equal rows: a server scans the
 		// range out of key order; use the order-free checksum from
 		// now on.
@@ -463,7 +463,7 @@ func (w *verifyWorker) compare(ctx context.Context, r keyRange) (out rangeOutcom
 func (w *verifyWorker) sums(ctx context.Context, r keyRange) (sums, sums, error) {
 	var s, t sums
 	// Both sides must compute the same checksum.
-	unordered := w.v.textKey || w.outOfOrder.Load()
+	unordered := w.outOfOrder.Load()
 	// No shared cancellation: a source range too long to checksum is
 	// split and checked again on the same sessions, which a cancelled
 	// query would have closed.

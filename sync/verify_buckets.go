@@ -139,17 +139,6 @@ func bucketGroup(rows int64) int {
 // (one range for a small or unestimated table); the first and last are
 // open.
 func (w *verifyWorker) nativeParts(ctx context.Context, my bool, n int) ([]keyRange, error) {
-	var est int64
-	var err error
-	if my {
-		err = w.my.QueryRowContext(ctx, "SELECT IFNULL(MAX(TABLE_ROWS), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-			w.v.m.Schema, w.v.m.Name).Scan(&est)
-	} else {
-		err = w.pg.QueryRow(ctx, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::regclass", w.v.m.TargetTable()).Scan(&est)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("estimating the rows of %s: %w", w.v.m.Name, err)
-	}
 	parts := []keyRange{{Native: true}}
 	if slices.ContainsFunc(w.v.keys, func(c Column) bool { return c.kind == kindEnum }) {
 		// MySQL orders an enum by its index but compares it with a
@@ -158,27 +147,38 @@ func (w *verifyWorker) nativeParts(ctx context.Context, my bool, n int) ([]keyRa
 		// types override) with no text.
 		return parts, nil
 	}
-	for i := 1; i < n && est >= int64(n); i++ {
-		var q string
-		if my {
-			q = "SELECT " + w.v.myKeys + " FROM " + w.v.m.SourceTable() + " ORDER BY " + w.v.myNativeOrder() + " LIMIT 1 OFFSET " + strconv.FormatInt(est*int64(i)/int64(n), 10)
-		} else {
-			q = "SELECT " + w.v.pgKeys + " FROM " + w.v.m.TargetTable() + " ORDER BY " + w.v.pgNativeOrder() + " LIMIT 1 OFFSET " + strconv.FormatInt(est*int64(i)/int64(n), 10)
+	var est int64
+	var err error
+	var split func(offset int64) ([]string, error) // the key at offset in the server's order
+	if my {
+		err = w.my.QueryRowContext(ctx, "SELECT IFNULL(MAX(TABLE_ROWS), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+			w.v.m.Schema, w.v.m.Name).Scan(&est)
+		split = func(offset int64) ([]string, error) {
+			q := "SELECT " + w.v.myKeys + " FROM " + w.v.m.SourceTable() + " ORDER BY " + w.v.myNativeOrder() + " LIMIT 1 OFFSET " + strconv.FormatInt(offset, 10)
+			return scanKey(ctx, w.my, q, nil, len(w.v.keys))
 		}
-		var k []string
-		if my {
-			k, err = scanKey(ctx, w.my, q, nil, len(w.v.keys))
-		} else {
-			k, err = w.pgScanKey(ctx, q)
+	} else {
+		err = w.pg.QueryRow(ctx, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::regclass", w.v.m.TargetTable()).Scan(&est)
+		split = func(offset int64) ([]string, error) {
+			q := "SELECT " + w.v.pgKeys + " FROM " + w.v.m.TargetTable() + " ORDER BY " + w.v.pgNativeOrder() + " LIMIT 1 OFFSET " + strconv.FormatInt(offset, 10)
+			return w.pgScanKey(ctx, q)
 		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("estimating the rows of %s: %w", w.v.m.Name, err)
+	}
+	if est < int64(n) {
+		return parts, nil
+	}
+	for i := 1; i < n; i++ {
+		k, err := split(est * int64(i) / int64(n))
 		if err != nil {
 			return nil, fmt.Errorf("cutting %s into parts: %w", w.v.m.Name, err)
 		}
 		if k == nil {
 			break
 		}
-		last := &parts[len(parts)-1]
-		last.Hi = k
+		parts[len(parts)-1].Hi = k
 		parts = append(parts, keyRange{Lo: k, Native: true})
 	}
 	return parts, nil
