@@ -543,9 +543,9 @@ func withoutMissingColumns(m *TableMap, have map[string]bool) (*TableMap, []stri
 }
 
 func connectTarget(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := config.ParsePostgres(dsn)
 	if err != nil {
-		return nil, permanent(fmt.Errorf("parsing the target DSN: %w", err))
+		return nil, permanent(fmt.Errorf("the target DSN: %w", err))
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second

@@ -129,7 +129,11 @@ func (a *app) verifyPipeline(ctx context.Context, p config.Pipeline, only []stri
 	}
 	src := sql.OpenDB(connector)
 	defer src.Close()
-	dst, err := pgxpool.New(ctx, dstDSN)
+	dstCfg, err := config.ParsePostgresPool(dstDSN)
+	if err != nil {
+		return nil, fmt.Errorf("sync pipeline %q: target %s: %w", p.Name, config.Redact(dstDSN), err)
+	}
+	dst, err := pgxpool.NewWithConfig(ctx, dstCfg)
 	if err != nil {
 		return nil, fmt.Errorf("sync pipeline %q: target %s: %w", p.Name, config.Redact(dstDSN), err)
 	}
