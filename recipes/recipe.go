@@ -8,7 +8,7 @@
 // and booleans, null or omitted, pagination style) and the domain events its
 // writes emit. Every key of the format is declared once, in spec.go: the
 // decoder, the defaults, the rules, the JSON Schema of the format
-// (recipe.schema.json) and the reference in the README come from there.
+// (recipe.schema.json) and the reference (reference.md) come from there.
 //
 // Parse and Load give a *Recipe or a *Errors naming file:line and field of
 // every mistake. NewService compiles a recipe into an http.Handler that serves

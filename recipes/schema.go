@@ -100,8 +100,8 @@ func keySchema(f *FieldSpec) map[string]any {
 }
 
 // Reference returns the Markdown reference of the recipe format, one table
-// per object, generated from Spec. The README's recipe reference is this
-// text; a test checks that it is current.
+// per object, generated from Spec: the text of recipes/reference.md, which
+// docs/recipes.md links; a test checks that the file is current.
 func Reference() string {
 	var b strings.Builder
 	for i := range Spec {

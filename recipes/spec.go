@@ -2,7 +2,7 @@ package recipes
 
 // The recipe format, declared once. The decoder (known keys, defaults,
 // enums, required keys), the JSON Schema of the format (recipe.schema.json)
-// and the reference table in the README are all derived from these tables;
+// and the reference tables of reference.md are all derived from these tables;
 // rules that span several keys are in validate.go, each one described in the
 // Rule text of the key it checks.
 

@@ -149,7 +149,7 @@ func (a *app) demo(ctx context.Context, o *demoOptions) error {
 	}
 
 	for _, s := range []struct{ title, mode, percent string }{
-		{"7. shadow: legacy answers, the new service gets a copy", "shadow", ""},
+		{"7. shadow: legacy answers; the facade queues a copy of each read (this build counts the copies and compares nothing yet)", "shadow", ""},
 		{"8. canary: 30% of users (sticky on X-User-Id) are answered by the new service", "canary", "30"},
 		{"9. new: the new service answers every order read", "new", ""},
 	} {

@@ -72,9 +72,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Move a legacy monolith's endpoints, route by route, to new services",
 		Long: `strangler is a toolkit for strangler-fig migrations: a routing facade in front of
 a legacy monolith moves its endpoints, one route at a time, to new services
-generated from recipes, compares their answers on shadow traffic, keeps the
-legacy MySQL/MariaDB and the new PostgreSQL databases in step, and rolls any
-route back at once.
+generated from recipes, keeps the legacy MySQL/MariaDB and the new PostgreSQL
+databases in step, and rolls any route back at once. Shadow comparison,
+extraction and the rollout controller are not in this build: their commands
+exit 3.
 
 Every subcommand reads the project file strangler.yaml (-c to point elsewhere).`,
 		SilenceUsage:  true,

@@ -83,9 +83,6 @@ func selectPipelines(cfg *config.Config, only []string) ([]config.Pipeline, erro
 		if len(only) > 0 && !slices.Contains(only, p.Name) {
 			continue
 		}
-		if p.Direction == config.DirectionNewToLegacy {
-			return nil, fmt.Errorf("sync pipeline %q: direction %s is not available in this build", p.Name, p.Direction)
-		}
 		out = append(out, p)
 	}
 	for _, n := range only {
@@ -135,9 +132,6 @@ func (a *app) runSync(ctx context.Context, pipes []config.Pipeline, metricsAddr 
 	var failures []error
 	var wg gosync.WaitGroup
 	for _, pc := range pipes {
-		if pc.Direction == config.DirectionBoth {
-			a.log.Warn(fmt.Sprintf("sync pipeline %q: direction both: only legacy-to-new runs in this build", pc.Name))
-		}
 		p, err := ssync.New(pc, pc.Source, pc.Target, ssync.Options{
 			Logger: a.log, Metrics: metrics, Progress: prog.update, AcceptDDL: acceptDDL,
 		})

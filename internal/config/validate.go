@@ -268,6 +268,7 @@ func (c *Config) validateRoutes(v *validator) {
 			}
 		}
 		if ro := r.Rollout; ro != nil {
+			v.fail(f+".rollout", "not available in this build: the rollout controller is not built yet; move the route with `strangler routes set`")
 			c.validateRollout(v, f+".rollout", ro)
 		}
 	}
@@ -403,6 +404,9 @@ func (c *Config) validateSync(v *validator) {
 		}
 		names[p.Name] = true
 		v.oneOf(f+".direction", p.Direction, Directions)
+		if p.Direction == DirectionNewToLegacy || p.Direction == DirectionBoth {
+			v.fail(f+".direction", "%s is not available in this build: only legacy-to-new is built", p.Direction)
+		}
 		v.oneOf(f+".zero_dates", p.ZeroDates, []string{"null", "error"})
 		v.oneOf(f+".nul_bytes", p.NulBytes, []string{"strip", "error"})
 		if p.Source == "" {
