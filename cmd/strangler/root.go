@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/stranglerfig/strangler/internal/buildinfo"
 	"github.com/stranglerfig/strangler/internal/config"
 )
 
@@ -41,12 +42,14 @@ type app struct {
 	stderr       io.Writer
 	log          *slog.Logger
 	loadedConfig *config.Config
+	logFormat    string // json | text | "" (json unless stderr is a terminal)
+	logLevel     string // debug | info | warn | error
 }
 
 // run executes the CLI with args and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr}
-	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	a.log = newLogger(stderr, "", slog.LevelInfo)
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -80,11 +83,16 @@ exit 3.
 Every subcommand reads the project file strangler.yaml (-c to point elsewhere).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		Version:       buildinfo.Read().String(),
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.configGiven = cmd.Flags().Changed("config")
+			return a.setLogger()
 		},
 	}
+	root.SetVersionTemplate("strangler {{.Version}}\n")
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", config.DefaultFile, "the project file")
+	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "", "log format: json or text (default json, text when stderr is a terminal)")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&a.adminURL, "admin", "", "admin API URL for route commands (default $STRANGLER_ADMIN, else the project file's admin.listen)")
 	root.AddCommand(
 		a.proxyCommand(),
