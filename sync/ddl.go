@@ -34,7 +34,7 @@ type DDLAction struct {
 //   - ALTER TABLE ... ADD [COLUMN]: applied (ALTER TABLE ... ADD COLUMN IF
 //     NOT EXISTS), at the position the statement names in the map. A NOT
 //     NULL column gets MySQL's default for existing rows (the literal
-//     DEFAULT, or MySQL's implicit 0, ” or first enum member); a default
+//     DEFAULT, or MySQL's implicit 0, empty string or first enum member); a default
 //     expression such as CURRENT_TIMESTAMP pauses, because the existing rows
 //     would get a different value on each side. Generated columns are added
 //     to the map as not copied.

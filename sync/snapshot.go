@@ -411,7 +411,7 @@ func quoteMySQLIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", 
 
 // mysqlLiteral writes a key value read with the text protocol back as a
 // literal: numbers as they are, everything else as a quoted string (the
-// snapshot session runs with sql_mode=”, so backslash escapes apply).
+// snapshot session runs with an empty sql_mode, so backslash escapes apply).
 func mysqlLiteral(c Column, v string) string {
 	if isNumericLiteral(v) && isNumericType(c.DataType) {
 		return v

@@ -239,8 +239,10 @@ func parenInt(ct string, def int) int {
 }
 
 // parseMembers reads the members of an enum or set COLUMN_TYPE such as
-// enum('a','it”s','b\\c'). Quotes inside members are doubled; MySQL
-// shows backslashes as they are.
+//
+//	enum('a','it''s','b\\c')
+//
+// Quotes inside members are doubled; MySQL shows backslashes as they are.
 func parseMembers(ct string) ([]string, error) {
 	i := strings.IndexByte(ct, '(')
 	if i < 0 || !strings.HasSuffix(ct, ")") {
