@@ -234,3 +234,27 @@ func tableColumns(ctx context.Context, tx pgx.Tx, res *Resource) (map[string]col
 	}
 	return out, rows.Err()
 }
+
+// MissingTables lists the recipe's tables (schema.table) that do not exist
+// in db, in resource order: a service over them would answer every request
+// with an error, so `strangler serve` refuses to start and names
+// `--migrate`.
+func MissingTables(ctx context.Context, db DB, r *Recipe) ([]string, error) {
+	var missing []string
+	for i := range r.Resources {
+		res := &r.Resources[i]
+		rows, err := db.Query(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2)`,
+			res.Schema, res.Table)
+		var exists bool
+		if err == nil {
+			exists, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[bool])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("checking the tables of service %q: %w", r.Service, err)
+		}
+		if !exists {
+			missing = append(missing, res.Schema+"."+res.Table)
+		}
+	}
+	return missing, nil
+}

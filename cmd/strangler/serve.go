@@ -169,21 +169,52 @@ func (a *app) serviceSpecs(o *serveOptions, args []string) ([]serviceSpec, *conf
 }
 
 func (a *app) runServices(ctx context.Context, o *serveOptions, pools map[string]*pgxpool.Pool, specs []serviceSpec, loaded []*recipes.Recipe) error {
-	if o.migrate {
-		for i, r := range loaded {
-			m, err := recipes.Migrate(ctx, pools[specs[i].database], r)
+	// Bind every listener before anything is written: a port in use stops
+	// serve before a migration ran.
+	lns := make([]net.Listener, len(specs))
+	defer func() {
+		for _, ln := range lns {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}()
+	for i, spec := range specs {
+		ln, err := net.Listen("tcp", spec.listen)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("serve: listening on %s for %s: %w", spec.listen, spec.recipe, err)}
+		}
+		lns[i] = ln
+	}
+	for i, r := range loaded {
+		db := pools[specs[i].database]
+		if !o.migrate {
+			missing, err := recipes.MissingTables(ctx, db, r)
 			if err != nil {
-				return &exitError{code: exitFailed, err: err}
+				return &exitError{code: exitUsage, err: err}
 			}
-			for _, s := range m.Applied {
-				fmt.Fprintf(a.stdout, "%s: applied: %s\n", r.Service, strings.SplitN(s, "\n", 2)[0])
+			if len(missing) > 0 {
+				what := "table " + missing[0] + " does not exist"
+				if len(missing) > 1 {
+					what = "tables " + strings.Join(missing, ", ") + " do not exist"
+				}
+				return &exitError{code: exitUsage, err: fmt.Errorf("serve %s: service %q: %s: run strangler serve --migrate to create them",
+					specs[i].recipe, r.Service, what)}
 			}
-			for _, n := range m.Notes {
-				fmt.Fprintf(a.stdout, "%s: note: %s\n", r.Service, n)
-			}
-			if len(m.Applied) == 0 {
-				fmt.Fprintf(a.stdout, "%s: tables up to date\n", r.Service)
-			}
+			continue
+		}
+		m, err := recipes.Migrate(ctx, db, r)
+		if err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		for _, s := range m.Applied {
+			fmt.Fprintf(a.stdout, "%s: applied:\n    %s\n", r.Service, strings.ReplaceAll(s, "\n", "\n    "))
+		}
+		for _, n := range m.Notes {
+			fmt.Fprintf(a.stdout, "%s: note: %s\n", r.Service, n)
+		}
+		if len(m.Applied) == 0 {
+			fmt.Fprintf(a.stdout, "%s: tables up to date\n", r.Service)
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -203,11 +234,8 @@ func (a *app) runServices(ctx context.Context, o *serveOptions, pools map[string
 		if err := svc.Start(ctx); err != nil {
 			return abort(err)
 		}
-		ln, err := net.Listen("tcp", spec.listen)
-		if err != nil {
-			_ = svc.Close(context.Background())
-			return abort(&exitError{code: exitUsage, err: fmt.Errorf("serve: listening on %s: %w", spec.listen, err)})
-		}
+		ln := lns[i]
+		lns[i] = nil // the server closes it from now on
 		srv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 		a.log.Info("serving recipe", "service", loaded[i].Service, "listen", ln.Addr().String(), "recipe", spec.recipe)
 		g.Go(func() error {

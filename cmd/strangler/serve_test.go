@@ -119,7 +119,38 @@ func TestServeRuns(t *testing.T) {
 
 	code, out, stderr := stop()
 	assert.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, out, `orders: applied: CREATE TABLE "public"."customers" (`)
+	assert.Contains(t, out, "orders: applied:\n    CREATE TABLE \"public\".\"customers\" (\n    \t")
+	assert.Contains(t, out, "\n    )\n", "every line of each statement is printed")
+}
+
+// TestServeBindsBeforeMigrating: with its port taken, serve --migrate stops
+// before it writes anything; without --migrate a missing table stops serve
+// with the flag to use.
+func TestServeBindsBeforeMigrating(t *testing.T) {
+	dsn := dbtest.Postgres(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	abs, err := filepath.Abs(shopRecipe)
+	require.NoError(t, err)
+	project := filepath.Join(t.TempDir(), "strangler.yaml")
+	require.NoError(t, os.WriteFile(project, []byte("databases:\n  new: "+dsn+"\nservices:\n  - recipe: "+abs+"\n    listen: "+taken.Addr().String()+"\n"), 0o644))
+
+	code, _, stderr := runCLI(t, "-c", project, "serve", "--migrate")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "serve: listening on "+taken.Addr().String())
+
+	conn, err := pgx.Connect(context.Background(), dsn)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var tables int
+	require.NoError(t, conn.QueryRow(context.Background(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&tables))
+	assert.Zero(t, tables, "nothing was migrated")
+
+	require.NoError(t, taken.Close())
+	code, _, stderr = runCLI(t, "-c", project, "serve")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, `service "orders": tables public.customers, public.orders do not exist: run strangler serve --migrate to create them`)
 }
 
 // TestServeOnLatin1Database serves a recipe from a database encoded in
