@@ -48,7 +48,13 @@ func (a *app) runProxy(ctx context.Context) error {
 	if err := proxy.CheckAdminListen(cfg.Admin.Listen, tokens); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("admin.listen: %w (%s is empty)", err, cfg.Admin.TokenEnv)}
 	}
-	a.warnProxy(cfg, tokens)
+	for _, w := range proxyWarnings(cfg, tokens) {
+		a.log.Warn(w)
+	}
+	if !isPostgresState(cfg.State) {
+		a.log.Info("route state is kept in a file: replicas on other machines do not see its changes; use a postgres:// state for several replicas",
+			"file", cfg.Resolve(cfg.State))
+	}
 
 	store, err := a.openStore(ctx, cfg)
 	if err != nil {
@@ -166,22 +172,17 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config) (proxy.Store, e
 	return s, nil
 }
 
-// warnProxy logs dangerous but legal settings at start.
-func (a *app) warnProxy(cfg *config.Config, tokens proxy.Tokens) {
+// proxyWarnings are the dangerous but legal settings of the facade that
+// depend on its environment (the admin token), beside the project file's
+// own warnings: proxy logs them at start, check prints them.
+func proxyWarnings(cfg *config.Config, tokens proxy.Tokens) []string {
+	var out []string
 	if tokens.Empty() {
-		a.log.Warn("ADMIN API WITHOUT AUTHENTICATION: " + cfg.Admin.TokenEnv + " is empty, so anyone who can reach " +
-			cfg.Admin.Listen + " (every local user and process) can change and roll back routes; set a token")
+		out = append(out, "ADMIN API WITHOUT AUTHENTICATION: "+cfg.Admin.TokenEnv+" is empty, so anyone who can reach "+
+			cfg.Admin.Listen+" (every local user and process) can change and roll back routes; set a token")
 	}
 	for _, n := range tokens.Weak() {
-		a.log.Warn("admin token is short; use at least 16 random characters", "name", n)
+		out = append(out, fmt.Sprintf("admin token %q is short; use at least %d random characters", n, proxy.MinTokenLength))
 	}
-	if !isPostgresState(cfg.State) {
-		a.log.Info("route state is kept in a file: replicas on other machines do not see its changes; use a postgres:// state for several replicas",
-			"file", cfg.Resolve(cfg.State))
-	}
-	for _, r := range cfg.Routes {
-		if r.Mode == config.ModeCanary && r.Sticky == "" {
-			a.log.Warn("canary route without sticky: a client may see both services from one request to the next", "route", r.Name)
-		}
-	}
+	return out
 }

@@ -7,10 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/stranglerfig/strangler/internal/buildinfo"
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/proxy"
+	"github.com/stranglerfig/strangler/recipes"
 )
 
 // Exit codes, documented in the README.
@@ -44,6 +47,9 @@ type app struct {
 	loadedConfig *config.Config
 	logFormat    string // json | text | "" (json unless stderr is a terminal)
 	logLevel     string // debug | info | warn | error
+	// quietWarnings keeps config from logging the project file's
+	// warnings: check prints them itself.
+	quietWarnings bool
 }
 
 // run executes the CLI with args and returns the process exit code.
@@ -124,26 +130,55 @@ func (a *app) config(optional bool) (*config.Config, error) {
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
-	for _, w := range c.Warnings {
-		a.log.Warn("project file: " + w)
+	if !a.quietWarnings {
+		for _, w := range c.Warnings {
+			a.log.Warn("project file: " + w)
+		}
 	}
 	a.loadedConfig = c
 	return c, nil
 }
 
-// checkCommand validates the project file.
+// checkCommand validates the project file, the recipes it names and the
+// admin token, and prints every warning proxy would log.
 func (a *app) checkCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
-		Short: "Validate the project file and print its warnings",
-		Args:  cobra.NoArgs,
+		Short: "Validate the project file and the recipes it names, and print its warnings",
+		Long: `check loads the project file (every mistake at once, each with its line and
+field), loads every recipe its services name, reads the admin token variable,
+and prints the warnings that proxy and serve would log at start. It exits 0
+when everything loads, 2 otherwise.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.quietWarnings = true
 			c, err := a.config(false)
 			if err != nil {
 				return err
 			}
+			warnings := slices.Clone(c.Warnings)
+			var problems []error
+			tokens, err := proxy.ParseTokens(os.Getenv(c.Admin.TokenEnv))
+			if err != nil {
+				problems = append(problems, fmt.Errorf("admin.token_env %s: %w", c.Admin.TokenEnv, err))
+			} else if err := proxy.CheckAdminListen(c.Admin.Listen, tokens); err != nil {
+				problems = append(problems, fmt.Errorf("admin.listen: %w (%s is empty)", err, c.Admin.TokenEnv))
+			} else if len(c.Routes) > 0 {
+				warnings = append(warnings, proxyWarnings(c, tokens)...)
+			}
+			for _, s := range c.Services {
+				if _, err := recipes.Load(c.Resolve(s.Recipe)); err != nil {
+					problems = append(problems, err)
+				}
+			}
+			for _, w := range warnings {
+				fmt.Fprintln(a.stdout, "warning:", w)
+			}
+			if len(problems) > 0 {
+				return &exitError{code: exitUsage, err: errors.Join(problems...)}
+			}
 			fmt.Fprintf(a.stdout, "%s: ok (%d routes, %d sync pipelines, %d services, %d warnings)\n",
-				c.File, len(c.Routes), len(c.Sync), len(c.Services), len(c.Warnings))
+				c.File, len(c.Routes), len(c.Sync), len(c.Services), len(warnings))
 			return nil
 		},
 	}

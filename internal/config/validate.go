@@ -537,6 +537,9 @@ func (c *Config) warn() {
 		if r.Percent != 0 && r.Mode != ModeCanary {
 			add(f+".percent", "%v is ignored in mode %s", r.Percent, r.Mode)
 		}
+		if r.Mode == ModeCanary && r.Sticky == "" {
+			add(f+".sticky", "canary route without sticky: a client may see both services from one request to the next")
+		}
 		if r.ShadowWrites && r.Mode == ModeShadow {
 			add(f+".shadow_writes", "unsafe requests are copied to %s: its service must honour X-Strangler-Shadow", Redact(r.Target))
 		}
