@@ -191,6 +191,26 @@ func TestAllErrorsReportedAtOnce(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[1], "strangler.yaml:16: routes[1].percent"), lines[1])
 }
 
+// TestDecodeAndValidationErrorsInOnePass: unknown keys and values of the
+// wrong type are reported with the invalid values found in the rest of the
+// file, in file order, and a field that did not decode is not reported a
+// second time as missing.
+func TestDecodeAndValidationErrorsInOnePass(t *testing.T) {
+	src := strings.Replace(base, "    mode: shadow", "    mode: canery\n    fallbak: legacy", 1)
+	src = strings.Replace(src, "    percent: 30", "    percent: thirty", 1)
+	src = strings.Replace(src, "listen: 127.0.0.1:8080", "listen: 8080", 1)
+	src = strings.Replace(src, "    target: http://127.0.0.1:9101", "    target: [http://127.0.0.1:9101]", 1)
+	_, err := Parse("strangler.yaml", []byte(src))
+	require.Error(t, err)
+	assert.Equal(t, strings.Join([]string{
+		`strangler.yaml:1: listen: "8080" is not host:port`,
+		`strangler.yaml:10: routes[0].mode: "canery" is not one of legacy, shadow, canary, new`,
+		`strangler.yaml:11: routes[0].fallbak: unknown field (did you mean "fallback"?)`,
+		"strangler.yaml:15: routes[1].target: expected a single value, found a list",
+		"strangler.yaml:17: routes[1].percent: cannot unmarshal !!str `thirty` into float64",
+	}, "\n"), err.Error())
+}
+
 func TestPasswordsNeverInErrors(t *testing.T) {
 	tests := []struct{ name, legacy, newDB string }{
 		{"url bad port", "mysql://app:s3cretpw@db:xx/shop", ""},

@@ -43,14 +43,38 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		d.decode(root, reflect.ValueOf(c).Elem(), "")
 	}
-	if len(d.errs) > 0 {
-		return nil, &d.errs
-	}
 	c.setDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
+	err := c.Validate()
+	if len(d.errs) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
-	return c, nil
+	// Every mistake at once: the values that did not decode, then what
+	// validation finds in the rest. A field that did not decode was left
+	// zero, so what validation says of it (or of what lies under it) is
+	// only an echo of the first error and is left out.
+	all := d.errs
+	var ve *Errors
+	if errors.As(err, &ve) {
+		for _, e := range *ve {
+			if !slices.ContainsFunc(d.errs, func(de *FieldError) bool { return underField(e.Field, de.Field) }) {
+				all = append(all, e)
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b *FieldError) int { return a.Line - b.Line })
+	return nil, &all
+}
+
+// underField reports whether field is parent or lies under it
+// (routes[0].match.path under routes[0].match).
+func underField(field, parent string) bool {
+	if parent == "" || field == parent {
+		return true
+	}
+	return strings.HasPrefix(field, parent) && (field[len(parent)] == '.' || field[len(parent)] == '[')
 }
 
 // templateValue finds an unquoted path template with {variables} as the value
