@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 	"github.com/stranglerfig/strangler/internal/config"
 	"github.com/stranglerfig/strangler/internal/localdb"
@@ -75,6 +76,7 @@ type demoRun struct {
 	project string
 	legacy  string // the monolith's base URL
 	facade  string // the facade's base URL
+	admin   string // the admin API's base URL
 	service string // the recipe service's base URL
 	client  *http.Client
 	bg      *errgroup.Group
@@ -88,6 +90,9 @@ func (a *app) demo(ctx context.Context, o *demoOptions) error {
 	if d.dir = o.dir; d.dir == "" {
 		if d.dir, err = os.MkdirTemp("", "strangler-demo-"); err != nil {
 			return err
+		}
+		if !o.keep {
+			defer os.RemoveAll(d.dir) // deferred first, so it runs after everything using it stopped
 		}
 	} else if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return err
@@ -105,17 +110,22 @@ func (a *app) demo(ctx context.Context, o *demoOptions) error {
 	defer stop()
 	fmt.Fprintf(d.out, "legacy: %s\nnew:    %s\nproject file, state and logs: %s\n", config.Redact(legacyDSN), config.Redact(newDSN), d.dir)
 
-	d.step("2. the legacy shop")
-	if err := d.startLegacy(ctx, legacyDSN, o.orders); err != nil {
+	// Nothing is written before both databases are known to be ready and
+	// empty.
+	d.step("2. doctor: are both databases ready for change-data capture?")
+	if code, out := d.cli(ctx, "doctor", "--legacy", legacyDSN, "--new", newDSN); code != exitOK {
+		fmt.Fprint(d.out, out)
+		return fmt.Errorf("doctor found the databases not ready; nothing was written")
+	}
+	fmt.Fprintln(d.out, "all checks passed")
+	if err := demoDatabasesEmpty(ctx, legacyDSN, newDSN); err != nil {
 		return err
 	}
 
-	d.step("3. doctor: are both databases ready for change-data capture?")
-	if code, out := d.cli(ctx, "doctor", "--legacy", legacyDSN, "--new", newDSN); code != exitOK {
-		fmt.Fprint(d.out, out)
-		return fmt.Errorf("doctor found the databases not ready")
+	d.step("3. the legacy shop")
+	if err := d.startLegacy(ctx, legacyDSN, o.orders); err != nil {
+		return err
 	}
-	fmt.Fprintln(d.out, "all checks passed")
 
 	if err := d.writeProject(legacyDSN, newDSN); err != nil {
 		return err
@@ -194,7 +204,11 @@ func (a *app) demo(ctx context.Context, o *demoOptions) error {
 
 	fmt.Fprintln(d.out, "\ndemo finished: every step passed")
 	if o.keep {
-		fmt.Fprintf(d.out, "facade %s, admin API and services stay up until you press Ctrl-C\n", d.facade)
+		fmt.Fprintf(d.out, "facade %s, admin API %s and the orders service %s stay up until you press Ctrl-C; try:\n", d.facade, d.admin, d.service)
+		fmt.Fprintf(d.out, "  export STRANGLER_ADMIN_TOKEN=%s\n", os.Getenv("STRANGLER_ADMIN_TOKEN"))
+		fmt.Fprintf(d.out, "  strangler -c %s routes list\n", d.project)
+		fmt.Fprintf(d.out, "  curl -s %s/api/orders/1\n", d.facade)
+		fmt.Fprintf(d.out, "the project file, state and logs stay in %s\n", d.dir)
 		<-ctx.Done()
 	}
 	bgcancel()
@@ -298,6 +312,7 @@ func (d *demoRun) writeProject(legacyDSN, newDSN string) error {
 		return err
 	}
 	d.facade = "http://" + ports[0]
+	d.admin = "http://" + ports[1]
 	d.service = "http://" + ports[2]
 	tok := make([]byte, 16)
 	rand.Read(tok)
@@ -566,4 +581,74 @@ func (d *demoRun) writeThrough(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.out, "GET %s answered by the new service after %s\n", path, time.Since(start).Round(time.Millisecond))
 	return d.compareAnswers(ctx, int(created.Data.ID), int(created.Data.ID))
+}
+
+// demoDatabasesEmpty refuses databases that already hold tables: the demo
+// creates the shop's tables in the legacy database and sync creates them
+// in the new one, so a second run or a database in use would fail half way.
+func demoDatabasesEmpty(ctx context.Context, legacyDSN, newDSN string) error {
+	mcfg, err := config.ParseMySQL(legacyDSN)
+	if err != nil {
+		return err
+	}
+	connector, err := mysql.NewConnector(mcfg)
+	if err != nil {
+		return err
+	}
+	my := sql.OpenDB(connector)
+	defer my.Close()
+	var legacyTables []string
+	rows, err := my.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name LIMIT 6")
+	if err != nil {
+		return fmt.Errorf("listing the tables of the legacy database: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("listing the tables of the legacy database: %w", err)
+		}
+		legacyTables = append(legacyTables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("listing the tables of the legacy database: %w", err)
+	}
+	pcfg, err := config.ParsePostgres(newDSN)
+	if err != nil {
+		return err
+	}
+	pg, err := pgx.ConnectConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("connecting to the new database: %w", err)
+	}
+	defer pg.Close(context.WithoutCancel(ctx))
+	prows, err := pg.Query(ctx, `SELECT table_schema || '.' || table_name FROM information_schema.tables
+		WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1 LIMIT 6`)
+	if err != nil {
+		return fmt.Errorf("listing the tables of the new database: %w", err)
+	}
+	newTables, err := pgx.CollectRows(prows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("listing the tables of the new database: %w", err)
+	}
+	var held []string
+	if len(legacyTables) > 0 {
+		held = append(held, "the legacy database holds "+listSome(legacyTables))
+	}
+	if len(newTables) > 0 {
+		held = append(held, "the new database holds "+listSome(newTables))
+	}
+	if len(held) > 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("demo needs empty databases and %s; nothing was written: give empty databases, or leave out --legacy and --new for throwaway ones", strings.Join(held, " and "))}
+	}
+	return nil
+}
+
+// listSome names up to five items and says when there are more.
+func listSome(names []string) string {
+	if len(names) > 5 {
+		return strings.Join(names[:5], ", ") + " and more"
+	}
+	return strings.Join(names, ", ")
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"database/sql"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,4 +43,29 @@ func TestDemo(t *testing.T) {
 	legacy, _ := strconv.Atoi(canary[1])
 	fresh, _ := strconv.Atoi(canary[2])
 	assert.InDelta(t, 0.3, float64(fresh)/float64(legacy+fresh), 0.15, "a 30%% canary sends about 30%% of requests to the new service")
+}
+
+// TestDemoRefusesDatabasesInUse: a second run on the same databases stops
+// before it writes anything, names what the databases hold, and removes its
+// temporary directory.
+func TestDemoRefusesDatabasesInUse(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	db, err := sql.Open("mysql", my)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec("CREATE TABLE legacy_invoices (id int PRIMARY KEY)")
+	require.NoError(t, err)
+
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("STRANGLER_ADMIN_TOKEN", "")
+	code, out, stderr := runCLI(t, "demo", "--legacy", my, "--new", pg)
+	assert.Equal(t, exitUsage, code, "stdout:\n%s", out)
+	assert.Contains(t, stderr, "demo needs empty databases and the legacy database holds legacy_invoices; nothing was written")
+	var tables int
+	require.NoError(t, db.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&tables))
+	assert.Equal(t, 1, tables, "the shop was not loaded")
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the demo's temporary directory is removed")
 }
