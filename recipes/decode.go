@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/stranglerfig/strangler/internal/yamlpos"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // FieldError is one mistake in a recipe.

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/stranglerfig/strangler/internal/yamlpos"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Load reads, decodes, defaults and validates the project file at path.
