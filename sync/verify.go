@@ -44,13 +44,13 @@ type VerifyOptions struct {
 
 // RowDiff is one row that differs between source and target.
 type RowDiff struct {
-	// Key holds the canonical texts of the key columns, in key order.
-	Key []string
 	// Kind is "missing" (in the source only), "extra" (in the target
 	// only) or "different".
-	Kind string
+	Kind string `json:"kind"`
+	// Key holds the canonical texts of the key columns, in key order.
+	Key []string `json:"key"`
 	// Columns names the differing source columns of a "different" row.
-	Columns []string
+	Columns []string `json:"columns,omitempty"`
 }
 
 // Kinds of RowDiff.

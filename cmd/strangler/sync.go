@@ -318,6 +318,10 @@ func printStatus(w io.Writer, sts []ssync.Status) {
 	}
 	tw.Flush()
 	for _, s := range sts {
+		if s.Phase == ssync.PhaseStopped && s.Reason != "" {
+			fmt.Fprintf(w, "\n%s stopped: %s\n", s.Pipeline, strings.TrimSpace(s.Reason))
+			continue
+		}
 		if s.Phase != ssync.PhasePaused {
 			continue
 		}

@@ -154,3 +154,17 @@ func TestSyncStatusShowsPause(t *testing.T) {
 	assert.Contains(t, out, "shop is paused on DDL:\n  ALTER TABLE orders DROP COLUMN note")
 	assert.Contains(t, out, "--accept-ddl")
 }
+
+// TestPrintStatusGivesTheReason: the text form says why a pipeline stopped
+// or paused, not only -o json.
+func TestPrintStatusGivesTheReason(t *testing.T) {
+	var b bytes.Buffer
+	printStatus(&b, []ssync.Status{
+		{Pipeline: "shop", Phase: ssync.PhaseStopped, Reason: "legacy MySQL: binlog is off (log_bin=OFF)"},
+		{Pipeline: "billing", Phase: ssync.PhasePaused, Reason: "a table was renamed"},
+		{Pipeline: "crm", Phase: ssync.PhaseStopped},
+	})
+	assert.Contains(t, b.String(), "\nshop stopped: legacy MySQL: binlog is off (log_bin=OFF)\n")
+	assert.Contains(t, b.String(), "\nbilling is paused: a table was renamed\n")
+	assert.NotContains(t, b.String(), "crm stopped")
+}

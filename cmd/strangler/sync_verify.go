@@ -17,19 +17,45 @@ import (
 	ssync "github.com/stranglerfig/strangler/sync"
 )
 
-// verifyReport is the JSON form of one table's verify result.
+// verifyOutput is the document `sync verify -o json` writes (documented in
+// docs/verify.md): whether everything is identical, one entry per table,
+// and the error that stopped verify early, if any.
+type verifyOutput struct {
+	Identical bool           `json:"identical"`
+	Tables    []verifyReport `json:"tables"`
+	Error     string         `json:"error,omitempty"`
+}
+
+// verifyReport is one table's verify result.
 type verifyReport struct {
-	Pipeline   string          `json:"pipeline"`
-	Table      string          `json:"table"`
+	Pipeline      string          `json:"pipeline"`
+	Table         string          `json:"table"`
+	Identical     bool            `json:"identical"`
+	SourceRows    int64           `json:"source_rows"`
+	TargetRows    int64           `json:"target_rows"`
+	Seconds       float64         `json:"seconds"`
+	RowsPerSecond float64         `json:"rows_per_second"`
+	Diffs         []ssync.RowDiff `json:"diffs"`
+	// Repaired and After are set by --repair: the rows rewritten, and the
+	// check that followed.
+	Repaired int            `json:"repaired,omitempty"`
+	After    *verifyRecheck `json:"after_repair,omitempty"`
+}
+
+// verifyRecheck is the check after a repair: the rows still different.
+type verifyRecheck struct {
 	Identical  bool            `json:"identical"`
 	SourceRows int64           `json:"source_rows"`
 	TargetRows int64           `json:"target_rows"`
 	Diffs      []ssync.RowDiff `json:"diffs"`
-	Repaired   int             `json:"repaired,omitempty"`
-	// After is the result of the check that follows a repair.
-	After   *verifyReport `json:"after_repair,omitempty"`
-	Seconds float64       `json:"seconds"`
-	Error   string        `json:"error,omitempty"`
+}
+
+// final is whether the table is identical once verify (and any repair) ran.
+func (r verifyReport) final() bool {
+	if r.After != nil {
+		return r.After.Identical
+	}
+	return r.Identical
 }
 
 func (a *app) syncVerifyCommand() *cobra.Command {
@@ -78,26 +104,20 @@ Exit status: 0 when every table is identical (after the repair, with --repair),
 				reports = append(reports, r...)
 				if err != nil {
 					if output == "json" {
-						writeVerifyJSON(a.stdout, reports)
+						writeVerifyJSON(a.stdout, reports, err)
 					}
 					return &exitError{code: exitUsage, err: err}
 				}
 			}
 			if output == "json" {
-				writeVerifyJSON(a.stdout, reports)
+				writeVerifyJSON(a.stdout, reports, nil)
 			} else {
 				printVerify(a.stdout, reports)
 			}
-			for _, r := range reports {
-				final := r
-				if r.After != nil {
-					final = *r.After
-				}
-				if !final.Identical {
-					return &exitError{code: exitFailed, err: errFailed}
-				}
+			if !slices.ContainsFunc(reports, func(r verifyReport) bool { return !r.final() }) {
+				return nil
 			}
-			return nil
+			return &exitError{code: exitFailed, err: errFailed}
 		},
 	}
 	c.Flags().StringSliceVar(&tables, "table", nil, "only these source tables (default: every synced table)")
@@ -160,8 +180,7 @@ func (a *app) verifyPipeline(ctx context.Context, p config.Pipeline, only []stri
 			if err != nil {
 				return append(out, r), fmt.Errorf("sync pipeline %q: checking after the repair: %w", p.Name, err)
 			}
-			after := reportOf(p.Name, again)
-			r.After = &after
+			r.After = &verifyRecheck{Identical: again.Identical(), SourceRows: again.SourceRows, TargetRows: again.TargetRows, Diffs: nonNil(again.Diffs)}
 		}
 		out = append(out, r)
 	}
@@ -169,29 +188,47 @@ func (a *app) verifyPipeline(ctx context.Context, p config.Pipeline, only []stri
 }
 
 func reportOf(pipeline string, res ssync.VerifyResult) verifyReport {
-	return verifyReport{Pipeline: pipeline, Table: res.Table, Identical: res.Identical(), SourceRows: res.SourceRows,
-		TargetRows: res.TargetRows, Diffs: res.Diffs, Repaired: res.Repaired, Seconds: res.Elapsed.Seconds()}
+	r := verifyReport{Pipeline: pipeline, Table: res.Table, Identical: res.Identical(), SourceRows: res.SourceRows,
+		TargetRows: res.TargetRows, Diffs: nonNil(res.Diffs), Repaired: res.Repaired, Seconds: res.Elapsed.Seconds()}
+	if r.Seconds > 0 {
+		r.RowsPerSecond = float64(max(r.SourceRows, r.TargetRows)) / r.Seconds
+	}
+	return r
 }
 
-func writeVerifyJSON(w io.Writer, reports []verifyReport) {
+// nonNil makes an empty list of diffs a JSON [] rather than null.
+func nonNil(d []ssync.RowDiff) []ssync.RowDiff {
+	if d == nil {
+		return []ssync.RowDiff{}
+	}
+	return d
+}
+
+func writeVerifyJSON(w io.Writer, reports []verifyReport, err error) {
+	out := verifyOutput{Identical: err == nil, Tables: reports}
+	if out.Tables == nil {
+		out.Tables = []verifyReport{}
+	}
+	for _, r := range reports {
+		out.Identical = out.Identical && r.final()
+	}
+	if err != nil {
+		out.Error = err.Error()
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(reports)
+	_ = enc.Encode(out)
 }
 
 // printVerify writes the text form: one line per table, then its diffs.
 func printVerify(w io.Writer, reports []verifyReport) {
 	for _, r := range reports {
-		rate := 0.0
-		if r.Seconds > 0 {
-			rate = float64(max(r.SourceRows, r.TargetRows)) / r.Seconds
-		}
 		state := "identical"
 		if !r.Identical {
 			state = fmt.Sprintf("%d rows differ", len(r.Diffs))
 		}
 		fmt.Fprintf(w, "%s/%s: %s (source %d rows, target %d rows, %.2fs, %.0f rows/s)\n",
-			r.Pipeline, r.Table, state, r.SourceRows, r.TargetRows, r.Seconds, rate)
+			r.Pipeline, r.Table, state, r.SourceRows, r.TargetRows, r.Seconds, r.RowsPerSecond)
 		const shown = 100
 		for i, d := range r.Diffs {
 			if i == shown {

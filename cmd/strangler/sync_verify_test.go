@@ -64,15 +64,38 @@ func TestSyncVerifyExitCodesAndRepair(t *testing.T) {
 
 	code, out, _ = runCLI(t, "-c", file, "sync", "verify", "-o", "json")
 	require.Equal(t, exitFailed, code, out)
-	var reports []verifyReport
-	require.NoError(t, json.Unmarshal([]byte(out), &reports))
-	require.Len(t, reports, 1)
-	assert.False(t, reports[0].Identical)
-	assert.Len(t, reports[0].Diffs, 3)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, false, doc["identical"])
+	tables := doc["tables"].([]any)
+	require.Len(t, tables, 1)
+	table := tables[0].(map[string]any)
+	assert.Equal(t, "items", table["table"])
+	assert.Equal(t, false, table["identical"])
+	assert.ElementsMatch(t, []any{
+		map[string]any{"kind": "missing", "key": []any{"1"}},
+		map[string]any{"kind": "different", "key": []any{"200"}, "columns": []any{"name"}},
+		map[string]any{"kind": "extra", "key": []any{"900"}},
+	}, table["diffs"])
+	for key := range table {
+		assert.Regexp(t, `^[a-z_]+$`, key, "snake_case keys")
+	}
 
+	code, out, stderr = runCLI(t, "-c", file, "sync", "verify", "--repair", "-o", "json")
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	var repaired verifyOutput
+	require.NoError(t, json.Unmarshal([]byte(out), &repaired))
+	assert.True(t, repaired.Identical)
+	require.Len(t, repaired.Tables, 1)
+	assert.Equal(t, 3, repaired.Tables[0].Repaired)
+	assert.Len(t, repaired.Tables[0].Diffs, 3, "each differing row listed once, before the repair")
+	require.NotNil(t, repaired.Tables[0].After)
+	assert.Empty(t, repaired.Tables[0].After.Diffs)
+	_, err = conn.Exec(ctx, "DELETE FROM items WHERE id = 2")
+	require.NoError(t, err)
 	code, out, stderr = runCLI(t, "-c", file, "sync", "verify", "--repair")
 	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
-	assert.Contains(t, out, "repaired 3 rows; after the repair: identical")
+	assert.Contains(t, out, "repaired 1 rows; after the repair: identical")
 
 	code, out, _ = runCLI(t, "-c", file, "sync", "verify")
 	require.Equal(t, exitOK, code, out)
