@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stranglerfig/strangler/internal/localdb"
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
 	"github.com/stretchr/testify/assert"
@@ -56,6 +58,25 @@ func TestDoctorFailsAndNamesTheFix(t *testing.T) {
 	assert.Contains(t, out, "fix: add `log_bin = mysql-bin` under [mysqld] in my.cnf")
 	assert.Contains(t, out, "FAIL  wal_level is logical         wal_level=replica")
 	assert.Contains(t, out, "fix: ALTER SYSTEM SET wal_level = logical;")
+
+	// sync run checks the same before it writes anything.
+	project := filepath.Join(t.TempDir(), "strangler.yaml")
+	require.NoError(t, os.WriteFile(project, fmt.Appendf(nil, "databases:\n  legacy: %q\n  new: %q\nsync:\n  - name: shop\n    tables: [orders]\n",
+		my.URL("mysql"), pg.URL("postgres")), 0o600))
+	code, _, stderr := runCLI(t, "-c", project, "sync", "run")
+	require.Equal(t, exitUsage, code, stderr)
+	assert.Contains(t, stderr, "sync run: the databases are not ready for change-data capture; nothing was written:")
+	assert.Contains(t, stderr, "binlog enabled: log_bin=OFF; fix: add `log_bin = mysql-bin`")
+	assert.NotContains(t, stderr, "wal_level", "legacy-to-new sync does not need logical WAL on the target")
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var schemas int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'strangler'").Scan(&schemas))
+	assert.Zero(t, schemas, "no checkpoint schema was created")
+	var tables int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&tables))
+	assert.Zero(t, tables, "no target table was created")
 
 	code, out, _ = runCLI(t, "doctor", "--legacy", my.URL("mysql"), "-o", "json")
 	require.Equal(t, exitFailed, code)

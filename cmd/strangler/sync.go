@@ -97,6 +97,9 @@ func selectPipelines(cfg *config.Config, only []string) ([]config.Pipeline, erro
 }
 
 func (a *app) runSync(ctx context.Context, pipes []config.Pipeline, metricsAddr string, acceptDDL bool) error {
+	if err := syncPreconditions(ctx, pipes); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	reg := prometheus.NewRegistry()
 	metrics, err := ssync.NewMetrics(reg)
 	if err != nil {
@@ -332,4 +335,45 @@ func printStatus(w io.Writer, sts []ssync.Status) {
 			fmt.Fprintf(w, "\n%s is paused: %s\n", s.Pipeline, s.Reason)
 		}
 	}
+}
+
+// forwardTargetChecks are the doctor checks of the new PostgreSQL database
+// that legacy-to-new sync needs (it writes over an ordinary connection; the
+// replication checks concern the other direction).
+var forwardTargetChecks = []string{"connect", "database encoded in UTF8", "CREATE on the database"}
+
+// syncPreconditions runs doctor's checks on every pipeline's source and
+// target before anything is written, and refuses with each failure and its
+// fix: a pipeline that would stop half way (binlog off, no privileges)
+// must not have created its target tables first.
+func syncPreconditions(ctx context.Context, pipes []config.Pipeline) error {
+	var failures []string
+	for _, p := range pipes {
+		src, err := config.MySQLDSN(p.Source)
+		if err != nil {
+			return fmt.Errorf("sync pipeline %q: source: %w", p.Name, err)
+		}
+		dst, err := config.PostgresDSN(p.Target)
+		if err != nil {
+			return fmt.Errorf("sync pipeline %q: target: %w", p.Name, err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		srcChecks := checkMySQL(cctx, src)
+		dstChecks := checkPostgres(cctx, dst)
+		cancel()
+		for _, c := range srcChecks {
+			if !c.OK {
+				failures = append(failures, fmt.Sprintf("pipeline %s, legacy MySQL %s: %s: %s; fix: %s", p.Name, config.Redact(src), c.Name, c.Observed, c.Fix))
+			}
+		}
+		for _, c := range dstChecks {
+			if !c.OK && slices.Contains(forwardTargetChecks, c.Name) {
+				failures = append(failures, fmt.Sprintf("pipeline %s, new PostgreSQL %s: %s: %s; fix: %s", p.Name, config.Redact(dst), c.Name, c.Observed, c.Fix))
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("sync run: the databases are not ready for change-data capture; nothing was written:\n  %s", strings.Join(failures, "\n  "))
+	}
+	return nil
 }
