@@ -177,6 +177,7 @@ type progress struct {
 	logged map[string]time.Time
 	start  map[string]time.Time
 	first  map[string]int64
+	now    func() time.Time
 }
 
 func newProgress(w io.Writer, log interface{ Info(string, ...any) }) *progress {
@@ -185,7 +186,7 @@ func newProgress(w io.Writer, log interface{ Info(string, ...any) }) *progress {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	return &progress{w: w, tty: tty, log: log, bars: map[string]*progressbar.ProgressBar{},
-		logged: map[string]time.Time{}, start: map[string]time.Time{}, first: map[string]int64{}}
+		logged: map[string]time.Time{}, start: map[string]time.Time{}, first: map[string]int64{}, now: time.Now}
 }
 
 func (p *progress) update(s ssync.SnapshotProgress) {
@@ -219,18 +220,24 @@ func (p *progress) update(s ssync.SnapshotProgress) {
 		}
 		return
 	}
-	now := time.Now()
-	if _, ok := p.start[key]; !ok {
-		p.start[key], p.first[key] = now, s.Rows
+	if s.Done {
+		return // the pipeline logs the table's done line with its rate
 	}
-	if !s.Done && now.Sub(p.logged[key]) < 5*time.Second {
+	now := p.now()
+	if _, ok := p.start[key]; !ok {
+		p.start[key], p.first[key], p.logged[key] = now, s.Rows, now
+		p.log.Info(fmt.Sprintf("snapshot %s: starting, about %d rows", key, total))
+		return
+	}
+	if now.Sub(p.logged[key]) < 5*time.Second {
 		return
 	}
 	p.logged[key] = now
-	rate := float64(s.Rows-p.first[key]) / max(now.Sub(p.start[key]).Seconds(), 1e-3)
-	eta := "-"
-	if rate > 0 && total > s.Rows {
-		eta = (time.Duration(float64(total-s.Rows)/rate) * time.Second).Round(time.Second).String()
+	// The rate is measured from the first update, at least 5 s ago.
+	rate := float64(s.Rows-p.first[key]) / now.Sub(p.start[key]).Seconds()
+	eta := "unknown (no rows copied yet)"
+	if rate > 0 {
+		eta = (time.Duration(float64(max(total-s.Rows, 0))/rate) * time.Second).Round(time.Second).String()
 	}
 	pct := 100.0
 	if total > 0 {

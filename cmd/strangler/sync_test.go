@@ -168,3 +168,28 @@ func TestPrintStatusGivesTheReason(t *testing.T) {
 	assert.Contains(t, b.String(), "\nbilling is paused: a table was renamed\n")
 	assert.NotContains(t, b.String(), "crm stopped")
 }
+
+// TestProgressLines: off a terminal, the first line says the snapshot
+// starts, later lines carry the rate measured since then, and the done line
+// is left to the pipeline.
+func TestProgressLines(t *testing.T) {
+	var lines []string
+	log := logFunc(func(msg string) { lines = append(lines, msg) })
+	p := newProgress(io.Discard, log)
+	clock := time.Unix(1000, 0)
+	p.now = func() time.Time { return clock }
+	p.update(ssync.SnapshotProgress{Pipeline: "shop", Table: "orders", Rows: 0, Total: 100000})
+	clock = clock.Add(2 * time.Second)
+	p.update(ssync.SnapshotProgress{Pipeline: "shop", Table: "orders", Rows: 20000, Total: 100000})
+	clock = clock.Add(3 * time.Second)
+	p.update(ssync.SnapshotProgress{Pipeline: "shop", Table: "orders", Rows: 50000, Total: 100000})
+	p.update(ssync.SnapshotProgress{Pipeline: "shop", Table: "orders", Rows: 100000, Total: 100000, Done: true})
+	assert.Equal(t, []string{
+		"snapshot shop/orders: starting, about 100000 rows",
+		"snapshot shop/orders: 50000/100000 rows (50.0%), 10000 rows/s, ETA 5s",
+	}, lines)
+}
+
+type logFunc func(string)
+
+func (f logFunc) Info(msg string, _ ...any) { f(msg) }
