@@ -76,3 +76,20 @@ func safeMethod(m string) bool {
 	}
 	return false
 }
+
+// fallbackReason is the reason label of strangler_fallbacks_total for the
+// error of a target attempt that legacy then answered.
+func fallbackReason(err error) string {
+	var status *UpstreamStatusError
+	switch {
+	case errors.Is(err, errBreakerOpen):
+		return fallbackBreakerOpen
+	case neverReached(err):
+		return fallbackUnreachable
+	case errors.Is(err, ErrUpstreamTimeout):
+		return fallbackTimeout
+	case errors.As(err, &status):
+		return fallbackStatus5xx
+	}
+	return fallbackError
+}

@@ -147,6 +147,7 @@ func (f *Facade) forwardTarget(x *exchange) {
 		err = fmt.Errorf("%s: %w", x.rt.name, err)
 		if x.canFallback(err) {
 			x.fellBack = true
+			x.rt.metrics.fellBack(fallbackReason(err))
 			f.forward(x, backendLegacy)
 			return
 		}
@@ -309,6 +310,7 @@ func (f *Facade) handleError(w http.ResponseWriter, out *http.Request, err error
 		x.report(err)
 		if x.canFallback(err) {
 			x.fellBack = true
+			x.rt.metrics.fellBack(fallbackReason(err))
 			f.log.LogAttrs(x.client, slog.LevelWarn, "target failed, legacy answers",
 				slog.String("route", name), slog.String("request_id", x.reqID), slog.String("error", err.Error()))
 			f.forward(x, backendLegacy)
@@ -361,7 +363,7 @@ func (x *exchange) finish() {
 	}
 	bm := rm.backend(x.backend)
 	bm.counter(status).Inc()
-	bm.duration.Observe(elapsed.Seconds())
+	bm.observe(elapsed.Seconds())
 	x.f.accessLog(x, status, elapsed)
 	if p != nil {
 		panic(p)

@@ -17,10 +17,20 @@ type facadeMetrics struct {
 	duration *prometheus.HistogramVec // strangler_request_duration_seconds{route,backend}
 	breaker  *prometheus.GaugeVec     // strangler_breaker_state{route}
 	shadow   *prometheus.CounterVec   // strangler_shadow_comparisons_total{route,result}
+	fallback *prometheus.CounterVec   // strangler_fallbacks_total{route,reason}
 	version  prometheus.Gauge         // strangler_route_version
 
-	unmatched *routeMetrics // route=""
+	unmatched *routeMetrics // route="": legacy only, no breaker, no shadow
 }
+
+// Reasons of strangler_fallbacks_total.
+const (
+	fallbackBreakerOpen = "breaker_open"   // the breaker refused the attempt
+	fallbackUnreachable = "unreachable"    // the target refused the connection
+	fallbackTimeout     = "timeout"        // a safe request timed out on the target
+	fallbackStatus5xx   = "target_5xx"     // a safe request got a 5xx from the target
+	fallbackError       = "target_error"   // a safe request failed otherwise
+)
 
 func newFacadeMetrics() *facadeMetrics {
 	m := &facadeMetrics{
@@ -42,20 +52,20 @@ func newFacadeMetrics() *facadeMetrics {
 			Name: "strangler_shadow_comparisons_total",
 			Help: "Shadow comparisons by route and result (match|diff|error|dropped).",
 		}, []string{"route", "result"}),
+		fallback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strangler_fallbacks_total",
+			Help: "Requests answered by legacy after their target failed or was refused, by route and reason (breaker_open|unreachable|timeout|target_5xx|target_error).",
+		}, []string{"route", "reason"}),
 		version: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "strangler_route_version",
 			Help: "Version of the route table in use; it increments on every route change.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.shadow, m.version,
+	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.shadow, m.fallback, m.version,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.unmatched = &routeMetrics{
-		legacy:   newBackendMetrics(m, "", backendLegacy),
-		new:      newBackendMetrics(m, "", backendNew),
-		breaker:  m.breaker.WithLabelValues(""),
-		dropped:  m.shadow.WithLabelValues("", "dropped"),
-		routeTag: "",
-	}
+	// Unmatched requests only ever go to legacy: no new-backend, breaker or
+	// shadow series exist for route "".
+	m.unmatched = &routeMetrics{legacy: newBackendMetrics(m, "", backendLegacy)}
 	return m
 }
 
@@ -65,16 +75,16 @@ type routeMetrics struct {
 	legacy, new *backendMetrics
 	breaker     prometheus.Gauge
 	dropped     prometheus.Counter
-	routeTag    string
+	fallbacks   *prometheus.CounterVec // curried with the route
 }
 
 func (m *facadeMetrics) forRoute(name string) *routeMetrics {
 	rm := &routeMetrics{
-		legacy:   newBackendMetrics(m, name, backendLegacy),
-		new:      newBackendMetrics(m, name, backendNew),
-		breaker:  m.breaker.WithLabelValues(name),
-		dropped:  m.shadow.WithLabelValues(name, "dropped"),
-		routeTag: name,
+		legacy:    newBackendMetrics(m, name, backendLegacy),
+		new:       newBackendMetrics(m, name, backendNew),
+		breaker:   m.breaker.WithLabelValues(name),
+		dropped:   m.shadow.WithLabelValues(name, "dropped"),
+		fallbacks: m.fallback.MustCurryWith(prometheus.Labels{"route": name}),
 	}
 	rm.breaker.Set(0)
 	return rm
@@ -86,6 +96,9 @@ func (rm *routeMetrics) backend(b backend) *backendMetrics {
 	}
 	return rm.legacy
 }
+
+// fellBack counts one request answered by legacy after its target failed.
+func (rm *routeMetrics) fellBack(reason string) { rm.fallbacks.WithLabelValues(reason).Inc() }
 
 // backend is where a request was answered.
 type backend uint8
@@ -108,18 +121,29 @@ type backendMetrics struct {
 	vec      *prometheus.CounterVec
 	route    string
 	backend  string
-	duration prometheus.Observer
+	histVec  *prometheus.HistogramVec
+	duration atomic.Pointer[prometheus.Observer] // created on first use: no empty series
 
 	mu    sync.Mutex
 	codes atomic.Pointer[map[int]prometheus.Counter]
 }
 
 func newBackendMetrics(m *facadeMetrics, route string, b backend) *backendMetrics {
-	bm := &backendMetrics{vec: m.requests, route: route, backend: b.String(),
-		duration: m.duration.WithLabelValues(route, b.String())}
+	bm := &backendMetrics{vec: m.requests, route: route, backend: b.String(), histVec: m.duration}
 	empty := map[int]prometheus.Counter{}
 	bm.codes.Store(&empty)
 	return bm
+}
+
+// observe records one request's duration.
+func (bm *backendMetrics) observe(seconds float64) {
+	if o := bm.duration.Load(); o != nil {
+		(*o).Observe(seconds)
+		return
+	}
+	o := bm.histVec.WithLabelValues(bm.route, bm.backend)
+	bm.duration.CompareAndSwap(nil, &o)
+	o.Observe(seconds)
 }
 
 // counter returns the request counter for a status code.

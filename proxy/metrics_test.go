@@ -44,6 +44,7 @@ var labelOrder = map[string][]string{
 	"strangler_breaker_state":            {"route"},
 	"strangler_shadow_comparisons_total": {"route", "result"},
 	"strangler_route_version":            {},
+	"strangler_fallbacks_total":          {"route", "reason"},
 }
 
 func counterValue(t *testing.T, f *Facade, name string, labels ...string) float64 {
