@@ -25,11 +25,11 @@ type facadeMetrics struct {
 
 // Reasons of strangler_fallbacks_total.
 const (
-	fallbackBreakerOpen = "breaker_open"   // the breaker refused the attempt
-	fallbackUnreachable = "unreachable"    // the target refused the connection
-	fallbackTimeout     = "timeout"        // a safe request timed out on the target
-	fallbackStatus5xx   = "target_5xx"     // a safe request got a 5xx from the target
-	fallbackError       = "target_error"   // a safe request failed otherwise
+	fallbackBreakerOpen = "breaker_open" // the breaker refused the attempt
+	fallbackUnreachable = "unreachable"  // the target refused the connection
+	fallbackTimeout     = "timeout"      // a safe request timed out on the target
+	fallbackStatus5xx   = "target_5xx"   // a safe request got a 5xx from the target
+	fallbackError       = "target_error" // a safe request failed otherwise
 )
 
 func newFacadeMetrics() *facadeMetrics {
