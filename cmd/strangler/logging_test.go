@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,9 +71,4 @@ func TestCheck(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, filepath.Join(dir, "missing.yaml"))
 	assert.Contains(t, stderr, `bad.yaml:4: shape.casing: "shouty" is not one of`)
-}
-
-func writeFile(t *testing.T, path, text string) {
-	t.Helper()
-	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,39 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
 	"github.com/stretchr/testify/require"
 )
-
-// proxyOutput is an io.Writer safe to read while the command writes.
-type proxyOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *proxyOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *proxyOutput) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func pxFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 func pxBackend(t *testing.T, name string) *httptest.Server {
 	t.Helper()
@@ -60,7 +32,7 @@ func pxBackend(t *testing.T, name string) *httptest.Server {
 func proxyProject(t *testing.T, dir, state string) (path, listen, admin string) {
 	t.Helper()
 	legacy, target := pxBackend(t, "legacy"), pxBackend(t, "new")
-	listen, admin = pxFreeAddr(t), pxFreeAddr(t)
+	listen, admin = freeAddr(t), freeAddr(t)
 	y := fmt.Sprintf(`listen: %s
 legacy: %s
 admin:
@@ -83,7 +55,7 @@ routes:
 type runningProxy struct {
 	cancel context.CancelFunc
 	done   chan int
-	stderr *proxyOutput
+	stderr *lockedBuffer
 	listen string
 	admin  string
 }
@@ -91,7 +63,7 @@ type runningProxy struct {
 func startProxy(t *testing.T, project, listen, admin string) *runningProxy {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &runningProxy{cancel: cancel, done: make(chan int, 1), stderr: &proxyOutput{}, listen: listen, admin: admin}
+	p := &runningProxy{cancel: cancel, done: make(chan int, 1), stderr: &lockedBuffer{}, listen: listen, admin: admin}
 	go func() { p.done <- run(ctx, []string{"proxy", "-c", project}, io.Discard, p.stderr) }()
 	t.Cleanup(func() { p.stop(t) })
 	require.Eventually(t, func() bool {

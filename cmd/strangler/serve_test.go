@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -54,10 +52,7 @@ func TestServeRefusesABadRecipe(t *testing.T) {
 // standard output and standard error.
 func startServe(t *testing.T, dsn string) (base string, stop func() (int, string, string)) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := freeAddr(t)
 	dir := t.TempDir()
 	abs, err := filepath.Abs(shopRecipe)
 	require.NoError(t, err)
@@ -65,7 +60,7 @@ func startServe(t *testing.T, dsn string) (base string, stop func() (int, string
 	require.NoError(t, os.WriteFile(project, []byte("databases:\n  new: "+dsn+"\nservices:\n  - recipe: "+abs+"\n    listen: "+addr+"\n"), 0o644))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &serveOutput{}, &serveOutput{}
+	out, errOut := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"-c", project, "serve", "--migrate"}, out, errOut) }()
 	stop = func() (int, string, string) {
@@ -190,23 +185,4 @@ func TestServeOnLatin1Database(t *testing.T) {
 	require.NoError(t, db.QueryRow(ctx, "SELECT name, length(name) FROM customers").Scan(&stored, &chars))
 	assert.Equal(t, "Renée Müller", stored)
 	assert.Equal(t, 12, chars, "two accented letters, one LATIN1 character each")
-}
-
-// serveOutput is a bytes.Buffer safe for the server's goroutines and the
-// test's reads.
-type serveOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *serveOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *serveOutput) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
