@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stranglerfig/strangler/internal/config"
 )
 
 func TestCaptureRedacts(t *testing.T) {
@@ -40,17 +42,10 @@ func TestCaptureRedacts(t *testing.T) {
 	srv.Close()
 	require.NoError(t, f.Close())
 
-	path := filepath.Join(filepath.Dir(cfg.File), "caps/orders.jsonl")
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(cfg.File), "caps/orders.jsonl"))
 	require.NoError(t, err)
 	assert.NotContains(t, string(data), "s3cr3t", "no secret reaches the capture file")
-	var recs []CaptureRecord
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for sc.Scan() {
-		var rec CaptureRecord
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &rec))
-		recs = append(recs, rec)
-	}
+	recs := readCaptures(t, cfg, "caps/orders.jsonl")
 	require.Len(t, recs, 3, "capture.max bounds the records")
 	rec := recs[0]
 	assert.Equal(t, "orders", rec.Route)
@@ -68,4 +63,22 @@ func TestCaptureRedacts(t *testing.T) {
 	assert.JSONEq(t, `{"id":7,"owner":{"name":"ann","password":"[REDACTED]"},"items":[{"token":"[REDACTED]"}]}`, rec.Response.Body)
 	_, legacyBody := legacy.lastRequest()
 	assert.Equal(t, `{"password":"s3cr3t-pw","qty":1}`, string(legacyBody), "legacy gets the body unchanged")
+}
+
+// readCaptures reads back a route's capture file (a path relative to the
+// project file).
+func readCaptures(t *testing.T, cfg *config.Config, file string) []CaptureRecord {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(cfg.File), file))
+	require.NoError(t, err)
+	var recs []CaptureRecord
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var rec CaptureRecord
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &rec))
+		recs = append(recs, rec)
+	}
+	require.NoError(t, sc.Err())
+	return recs
 }

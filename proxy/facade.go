@@ -30,6 +30,7 @@ type Facade struct {
 	shadower  Shadower
 
 	legacy  *url.URL
+	trusted trustedProxies // proxy.trusted_proxies
 	routes  []*route // static part of every route, in project-file order
 	byName  map[string]*route
 	index   *routeIndex
@@ -127,6 +128,11 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 	if cfg.Legacy == "" {
 		return nil, errors.New("building facade: legacy: no legacy URL in the project file")
 	}
+	trusted, err := parseTrustedProxies(cfg.Proxy.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("building facade: %w", err)
+	}
+	f.trusted = trusted
 	legacy, err := parseUpstream(cfg.Legacy)
 	if err != nil {
 		return nil, fmt.Errorf("building facade: legacy: %w", err)

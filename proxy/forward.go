@@ -59,6 +59,10 @@ func exchangeOf(r *http.Request) *exchange {
 // ServeHTTP serves one client request on the route table in use when it
 // arrived.
 func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := ingress(r); err != nil {
+		f.refuse(w, r, err)
+		return
+	}
 	x := &exchange{f: f, start: time.Now(), rec: statusRecorder{ResponseWriter: w}}
 	t := f.table.Load()
 
@@ -101,6 +105,17 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.forward(x, backendLegacy)
+}
+
+// refuse answers a request that ingress found unfit with 400, naming what
+// was wrong; it goes nowhere.
+func (f *Facade) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	f.metrics.refused.Inc()
+	if f.log.Enabled(r.Context(), slog.LevelInfo) {
+		f.log.LogAttrs(r.Context(), slog.LevelInfo, "request refused", slog.String("method", r.Method),
+			slog.Int("status", http.StatusBadRequest), slog.String("error", err.Error()))
+	}
+	http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 }
 
 // routeVars returns the route template's variables of the request.
@@ -232,14 +247,11 @@ func (f *Facade) newReverseProxy() *httputil.ReverseProxy {
 }
 
 // rewrite points the outbound request at its backend: X-Forwarded-* set
-// (appending to the client's X-Forwarded-For), the target's path rewritten
-// when the route says so.
+// (see setForwarded: appended to only from trusted proxies), the target's
+// path rewritten when the route says so.
 func (f *Facade) rewrite(pr *httputil.ProxyRequest) {
 	x := exchangeOf(pr.In)
-	if xff := pr.In.Header["X-Forwarded-For"]; xff != nil {
-		pr.Out.Header["X-Forwarded-For"] = xff
-	}
-	pr.SetXForwarded()
+	f.setForwarded(pr)
 	if x.backend != backendNew {
 		pr.SetURL(f.legacy)
 		return
@@ -439,6 +451,7 @@ func (x *exchange) shadowCopy() *ShadowCopy {
 	u.RawQuery = x.in.URL.RawQuery
 	h := x.in.Header.Clone()
 	removeHopByHop(h)
+	x.f.shadowForwarded(x.in, h)
 	if !safeMethod(x.in.Method) {
 		h.Set(ShadowHeader, "1")
 	}

@@ -18,6 +18,7 @@ type facadeMetrics struct {
 	breaker  *prometheus.GaugeVec     // strangler_breaker_state{route}
 	shadow   *prometheus.CounterVec   // strangler_shadow_comparisons_total{route,result}
 	version  prometheus.Gauge         // strangler_route_version
+	refused  prometheus.Counter       // strangler_ingress_refused_total
 
 	unmatched *routeMetrics // route=""
 }
@@ -46,8 +47,12 @@ func newFacadeMetrics() *facadeMetrics {
 			Name: "strangler_route_version",
 			Help: "Version of the route table in use; it increments on every route change.",
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strangler_ingress_refused_total",
+			Help: "Client requests answered 400 on ingress, before matching, for a path no backend could be trusted to read as the facade does.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.shadow, m.version,
+	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.shadow, m.version, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.unmatched = &routeMetrics{
 		legacy:   newBackendMetrics(m, "", backendLegacy),

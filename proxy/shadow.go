@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stranglerfig/strangler/internal/wire"
 )
 
 // Shadower receives copies of requests answered by legacy for routes in
@@ -18,8 +20,10 @@ type Shadower interface {
 }
 
 // ShadowHeader marks a shadow copy of an unsafe request; the recipe runtime
-// honours it by rolling its transaction back.
-const ShadowHeader = "X-Strangler-Shadow"
+// honours it by rolling its transaction back. It is the one definition the
+// recipe runtime uses too (recipes.HeaderShadow). A client's own
+// X-Strangler-* headers never get past the facade's ingress.
+const ShadowHeader = wire.Shadow
 
 // ShadowCopy is one request as the target would have received it, with the
 // answer legacy gave. The Shadower owns it once handed over.
