@@ -31,7 +31,7 @@ type Facade struct {
 
 	legacy  *url.URL
 	trusted trustedProxies // proxy.trusted_proxies
-	routes  []*route // static part of every route, in project-file order
+	routes  []*route       // static part of every route, in project-file order
 	byName  map[string]*route
 	index   *routeIndex
 	rp      *httputil.ReverseProxy
