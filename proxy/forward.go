@@ -403,7 +403,7 @@ func (f *Facade) accessLog(x *exchange, status int, elapsed time.Duration) {
 		slog.Duration("duration", elapsed),
 		slog.String("request_id", x.reqID),
 		slog.String("method", x.in.Method),
-		slog.String("path", x.in.URL.Path),
+		slog.String("path", x.logPath()),
 	}
 	if x.fellBack {
 		attrs = append(attrs, slog.Bool("fallback", true))
@@ -412,6 +412,15 @@ func (f *Facade) accessLog(x *exchange, status int, elapsed time.Duration) {
 		attrs = append(attrs, slog.String("error", x.err.Error()))
 	}
 	f.log.LogAttrs(x.client, slog.LevelInfo, "request", attrs...)
+}
+
+// logPath is the request's path for the access log, with the route's
+// redacted path variables replaced.
+func (x *exchange) logPath() string {
+	if x.rt != nil && x.rt.redact.path != nil {
+		return x.rt.redact.path.redact(x.in.URL.Path)
+	}
+	return x.in.URL.Path
 }
 
 // copyRequestBody reads up to proxy.max_body_copy bytes of the request body
@@ -442,11 +451,7 @@ func (x *exchange) copyRequestBody() {
 
 func (x *exchange) shadowCopy() *ShadowCopy {
 	u := *x.rt.target
-	path := x.in.URL.Path
-	if rw := x.rt.rewrite; rw != nil {
-		path = rw.render(path, x.rt.matcher.prefix, x.routeVars())
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.Path = x.rt.targetPath(x.in.URL.Path, x.routeVars())
 	u.RawPath = ""
 	u.RawQuery = x.in.URL.RawQuery
 	h := x.in.Header.Clone()
@@ -462,6 +467,7 @@ func (x *exchange) shadowCopy() *ShadowCopy {
 			Status: x.resp.StatusCode, Header: x.resp.Header.Clone(),
 			Body: x.respTee.buf, Truncated: x.respTee.truncated, Duration: time.Since(x.start),
 		},
+		rt: x.rt, path: x.in.URL.Path, vars: x.routeVars(),
 	}
 }
 

@@ -39,6 +39,45 @@ type ShadowCopy struct {
 	Body []byte // the whole request body (bodies larger than proxy.max_body_copy are not shadowed)
 
 	Legacy ShadowResponse // legacy's answer to the client
+
+	// set by the facade, for Redacted
+	rt   *route
+	path string            // the path the route matched
+	vars map[string]string // the route template's variables
+}
+
+// Redacted returns a copy of c with every secret replaced by Redacted, as
+// in captures: the headers, query parameters, form and JSON fields and path
+// variables that the route's capture.redact names, and those always
+// redacted (see NewRedactor). Whatever keeps copies (a diff store, a
+// report) keeps the redacted one; c itself stays whole, to be sent.
+func (c *ShadowCopy) Redacted() *ShadowCopy {
+	rd := &redaction{Redactor: NewRedactor()}
+	if c.rt != nil {
+		rd = c.rt.redact
+	}
+	var query string
+	if c.URL != nil {
+		query = c.URL.RawQuery
+	}
+	e := rd.redact(recorded{
+		path: c.path, query: query, vars: c.vars,
+		reqHeader: c.Header, respHeader: c.Legacy.Header,
+		reqBody: c.Body, respBody: c.Legacy.Body,
+	})
+	out := *c
+	out.Header, out.Body = e.reqHeader, e.reqBody
+	out.Legacy.Header, out.Legacy.Body = e.respHeader, e.respBody
+	out.vars, out.path = e.vars, e.path
+	if c.URL != nil {
+		u := *c.URL
+		u.RawQuery = e.query
+		if c.rt != nil {
+			u.Path, u.RawPath = c.rt.targetPath(e.path, e.vars), ""
+		}
+		out.URL = &u
+	}
+	return &out
 }
 
 // ShadowResponse is legacy's answer.

@@ -208,8 +208,11 @@ type Capture struct {
 	File string `yaml:"file"`
 	// Redact lists further names to redact, matched without regard to
 	// case, in headers, query parameters, form fields, JSON fields at any
-	// depth and path variables, beside those always redacted (see
-	// proxy.AlwaysRedactedHeaders and proxy.AlwaysRedactedNames).
+	// depth and path variables (in the path too), beside those always
+	// redacted: Authorization, Proxy-Authorization, Cookie, Set-Cookie,
+	// X-Api-Key, X-Auth-Token, X-Access-Token, X-Csrf-Token, X-Xsrf-Token,
+	// X-Amz-Security-Token, password, passwd, secret, token, access_token,
+	// refresh_token, id_token, api_key, apikey and client_secret.
 	Redact []string `yaml:"redact"`
 }
 
