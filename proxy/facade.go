@@ -44,10 +44,12 @@ type Facade struct {
 	table atomic.Pointer[routeTable]
 	ids   requestIDs
 
-	shadowQ    chan *ShadowCopy
-	shadowDone chan struct{}
-	closeOnce  sync.Once
-	applyMu    sync.Mutex
+	shadowQ        chan *ShadowCopy
+	shadowBytes    atomic.Int64 // bytes held by the copies in shadowQ
+	shadowMaxBytes int64        // proxy.shadow_queue_bytes
+	shadowDone     chan struct{}
+	closeOnce      sync.Once
+	applyMu        sync.Mutex
 }
 
 // Option configures a Facade; each checks its own argument.
@@ -158,6 +160,10 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 	queue := cfg.Proxy.ShadowQueue
 	if queue <= 0 {
 		queue = config.DefaultShadowQueue
+	}
+	f.shadowMaxBytes = cfg.Proxy.ShadowQueueBytes
+	if f.shadowMaxBytes <= 0 {
+		f.shadowMaxBytes = config.DefaultShadowQueueBytes
 	}
 	f.shadowQ = make(chan *ShadowCopy, queue)
 	f.shadowDone = make(chan struct{})

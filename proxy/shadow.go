@@ -13,7 +13,8 @@ import (
 // Shadower receives copies of requests answered by legacy for routes in
 // shadow mode, with legacy's answer, to send them to the route's target and
 // compare. Shadow must not block: it is called from one dispatching
-// goroutine fed by a bounded queue, and copies that find the queue full are
+// goroutine fed by a queue bounded by count (proxy.shadow_queue) and by
+// bytes (proxy.shadow_queue_bytes), and copies that find the queue full are
 // dropped and counted (strangler_shadow_comparisons_total{result="dropped"}).
 type Shadower interface {
 	Shadow(c *ShadowCopy)
@@ -39,6 +40,8 @@ type ShadowCopy struct {
 	Body []byte // the whole request body (bodies larger than proxy.max_body_copy are not shadowed)
 
 	Legacy ShadowResponse // legacy's answer to the client
+
+	queued int64 // the bytes the copy holds in the queue (size)
 
 	// set by the facade, for Redacted
 	rt   *route
@@ -120,26 +123,60 @@ func (n *NopShadower) CopiesOf(route string) uint64 {
 	return n.byRoute[route]
 }
 
+// size is what the queue counts for a copy: its request and response
+// bodies, header names and values, and URL.
+func (c *ShadowCopy) size() int64 {
+	n := len(c.Body) + len(c.Legacy.Body) + headerSize(c.Header) + headerSize(c.Legacy.Header) +
+		len(c.Method) + len(c.Route) + len(c.RequestID)
+	if c.URL != nil {
+		n += len(c.URL.Scheme) + len(c.URL.Host) + len(c.URL.Path) + len(c.URL.RawPath) + len(c.URL.RawQuery)
+	}
+	return int64(n)
+}
+
+func headerSize(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	return n
+}
+
 // enqueueShadow hands c to the dispatcher, or drops and counts it when the
-// queue is full. It never blocks.
+// queue holds proxy.shadow_queue copies already, or when c would take the
+// bytes the waiting copies hold over proxy.shadow_queue_bytes. It never
+// blocks.
 func (f *Facade) enqueueShadow(rt *route, c *ShadowCopy) {
+	c.queued = c.size()
+	if f.shadowBytes.Add(c.queued) > f.shadowMaxBytes {
+		f.shadowBytes.Add(-c.queued)
+		rt.metrics.dropped.Inc()
+		return
+	}
 	defer func() {
 		// The queue is closed only by Close, after serving stopped; a
 		// request still running then loses its copy, counted.
 		if recover() != nil {
+			f.shadowBytes.Add(-c.queued)
 			rt.metrics.dropped.Inc()
 		}
 	}()
 	select {
 	case f.shadowQ <- c:
 	default:
+		f.shadowBytes.Add(-c.queued)
 		rt.metrics.dropped.Inc()
 	}
 }
 
+// dispatchShadows hands queued copies to the shadower, one at a time; a
+// copy's bytes leave the queue's count when the shadower takes it.
 func (f *Facade) dispatchShadows() {
 	defer close(f.shadowDone)
 	for c := range f.shadowQ {
+		f.shadowBytes.Add(-c.queued)
 		f.shadower.Shadow(c)
 	}
 }
