@@ -112,8 +112,13 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (f *Facade) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	f.metrics.refused.Inc()
 	if f.log.Enabled(r.Context(), slog.LevelInfo) {
+		reason := err.Error()
+		var pe *pathError
+		if errors.As(err, &pe) {
+			reason = pe.Reason
+		}
 		f.log.LogAttrs(r.Context(), slog.LevelInfo, "request refused", slog.String("method", r.Method),
-			slog.Int("status", http.StatusBadRequest), slog.String("error", err.Error()))
+			slog.Int("status", http.StatusBadRequest), slog.String("error", reason))
 	}
 	http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 }

@@ -27,13 +27,15 @@ import (
 //     "*" for OPTIONS). Backends differ on whether these are separators, so
 //     no single path could be both matched and forwarded.
 
-// PathError is the reason a client request's path was refused (400).
-type PathError struct {
+// pathError is why a client request's path was refused (400). Its message
+// holds the path: it goes to the client, while the log gets the reason only
+// (a refused path may still hold a secret).
+type pathError struct {
 	Path   string // the path as the client sent it (escaped)
 	Reason string
 }
 
-func (e *PathError) Error() string {
+func (e *pathError) Error() string {
 	return fmt.Sprintf("request path %q: %s", e.Path, e.Reason)
 }
 
@@ -56,13 +58,13 @@ func stripInternal(h http.Header) {
 func normalizeRequestPath(r *http.Request) error {
 	u := r.URL
 	if u.Opaque != "" {
-		return &PathError{Path: u.Opaque, Reason: "the request target is not a path starting with '/'"}
+		return &pathError{Path: u.Opaque, Reason: "the request target is not a path starting with '/'"}
 	}
 	if u.Path == "*" && u.RawPath == "" {
 		if r.Method == http.MethodOptions {
 			return nil
 		}
-		return &PathError{Path: "*", Reason: "'*' is a request target for OPTIONS only"}
+		return &pathError{Path: "*", Reason: "'*' is a request target for OPTIONS only"}
 	}
 	if u.RawPath != "" {
 		// EscapedPath ignores a RawPath it finds invalid, so look for the
@@ -76,7 +78,7 @@ func normalizeRequestPath(r *http.Request) error {
 		esc = "/" // absolute-form target without a path (RFC 9112 3.2.2)
 	}
 	if strings.IndexByte(u.Path, '\\') >= 0 {
-		return &PathError{Path: esc, Reason: "a backslash is refused: some servers take it for a '/'"}
+		return &pathError{Path: esc, Reason: "a backslash is refused: some servers take it for a '/'"}
 	}
 	norm, err := normalizePath(esc)
 	if err != nil {
@@ -87,7 +89,7 @@ func normalizeRequestPath(r *http.Request) error {
 	}
 	p, err := url.PathUnescape(norm)
 	if err != nil { // normalizePath checked every escape
-		return &PathError{Path: esc, Reason: err.Error()}
+		return &pathError{Path: esc, Reason: err.Error()}
 	}
 	u.Path = p
 	u.RawPath = ""
@@ -104,9 +106,9 @@ func refuseEncodedSeparators(raw string) error {
 		}
 		switch strings.ToUpper(raw[i+1 : i+3]) {
 		case "2F":
-			return &PathError{Path: raw, Reason: "an encoded slash (%2F) is refused: backends differ on whether it separates segments"}
+			return &pathError{Path: raw, Reason: "an encoded slash (%2F) is refused: backends differ on whether it separates segments"}
 		case "5C":
-			return &PathError{Path: raw, Reason: "an encoded backslash (%5C) is refused: some servers take it for a '/'"}
+			return &pathError{Path: raw, Reason: "an encoded backslash (%5C) is refused: some servers take it for a '/'"}
 		}
 	}
 	return nil
@@ -119,7 +121,7 @@ func refuseEncodedSeparators(raw string) error {
 // result.
 func normalizePath(esc string) (string, error) {
 	if !strings.HasPrefix(esc, "/") {
-		return "", &PathError{Path: esc, Reason: "a path must start with '/'"}
+		return "", &pathError{Path: esc, Reason: "a path must start with '/'"}
 	}
 	if !strings.Contains(esc, "//") && !strings.Contains(esc, "/.") && strings.IndexByte(esc, '%') < 0 &&
 		strings.IndexByte(esc, '\\') < 0 {
@@ -144,7 +146,7 @@ func normalizePath(esc string) (string, error) {
 			trailing = i == last
 		default:
 			if dot, _, params := strings.Cut(s, ";"); params && (dot == "." || dot == "..") {
-				return "", &PathError{Path: esc, Reason: "a dot segment with parameters (" + s + ") is refused: some servers take it for " + dot}
+				return "", &pathError{Path: esc, Reason: "a dot segment with parameters (" + s + ") is refused: some servers take it for " + dot}
 			}
 			out = append(out, s)
 		}
@@ -174,10 +176,10 @@ func normalizeEscapes(esc string) (string, error) {
 		c := esc[i]
 		switch c {
 		case '\\':
-			return "", &PathError{Path: esc, Reason: "a backslash is refused: some servers take it for a '/'"}
+			return "", &pathError{Path: esc, Reason: "a backslash is refused: some servers take it for a '/'"}
 		case '%':
 			if i+2 >= len(esc) || !isHex(esc[i+1]) || !isHex(esc[i+2]) {
-				return "", &PathError{Path: esc, Reason: "a '%' that does not start a %XX escape is refused"}
+				return "", &pathError{Path: esc, Reason: "a '%' that does not start a %XX escape is refused"}
 			}
 			hex := strings.ToUpper(esc[i+1 : i+3])
 			switch hex {

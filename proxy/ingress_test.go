@@ -57,7 +57,7 @@ func TestNormalizePath(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := normalizePath(tt.in)
 			if tt.want == "" {
-				var pe *PathError
+				var pe *pathError
 				require.ErrorAs(t, err, &pe, "got %q", got)
 				return
 			}
@@ -93,7 +93,7 @@ func TestNormalizeRequestPath(t *testing.T) {
 			require.NoError(t, err)
 			err = normalizeRequestPath(req)
 			if tt.path == "" {
-				var pe *PathError
+				var pe *pathError
 				require.ErrorAs(t, err, &pe)
 				return
 			}
