@@ -1,14 +1,12 @@
 package proxy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,10 +14,6 @@ import (
 
 	"github.com/stranglerfig/strangler/internal/config"
 )
-
-// Redacted replaces the value of every redacted header and JSON field in
-// captures.
-const Redacted = "[REDACTED]"
 
 // CaptureRecord is one line of a capture file: a request to legacy and
 // legacy's answer, for `strangler extract`.
@@ -56,21 +50,17 @@ type CaptureResponse struct {
 
 // captureWriter appends sampled records of one route to its file.
 type captureWriter struct {
-	route   string
-	sample  float64
-	max     int64
-	taken   atomic.Int64
-	headers map[string]bool // canonical header names to redact
-	fields  map[string]bool // JSON field names to redact (lower case)
+	route  string
+	sample float64
+	max    int64
+	taken  atomic.Int64
+	red    *redaction
 
 	mu   sync.Mutex
 	file *os.File
 }
 
-// alwaysRedacted are redacted in every capture.
-var alwaysRedacted = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization"}
-
-func openCapture(path, route string, c *config.Capture) (*captureWriter, error) {
+func openCapture(path, route string, c *config.Capture, red *redaction) (*captureWriter, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("capture: creating directory of %s: %w", path, err)
 	}
@@ -78,16 +68,7 @@ func openCapture(path, route string, c *config.Capture) (*captureWriter, error) 
 	if err != nil {
 		return nil, fmt.Errorf("capture: opening %s: %w", path, err)
 	}
-	w := &captureWriter{route: route, sample: c.Sample, max: int64(c.Max), file: file,
-		headers: map[string]bool{}, fields: map[string]bool{}}
-	for _, h := range alwaysRedacted {
-		w.headers[h] = true
-	}
-	for _, name := range c.Redact {
-		w.headers[http.CanonicalHeaderKey(name)] = true
-		w.fields[strings.ToLower(name)] = true
-	}
-	return w, nil
+	return &captureWriter{route: route, sample: c.Sample, max: int64(c.Max), file: file, red: red}, nil
 }
 
 // take decides whether to record one more request: drawn with the sample
@@ -102,12 +83,18 @@ func (w *captureWriter) take() bool {
 	return true
 }
 
-// write appends one record, redacted.
+// write appends one record, redacted: headers, query, path variables (in
+// the path too) and bodies.
 func (w *captureWriter) write(rec *CaptureRecord, reqBody, respBody []byte) error {
-	rec.Request.Header = w.redactHeader(rec.Request.Header)
-	rec.Response.Header = w.redactHeader(rec.Response.Header)
-	rec.Request.Body, rec.Request.BodyBase64 = bodyField(w.redactBody(reqBody))
-	rec.Response.Body, rec.Response.BodyBase64 = bodyField(w.redactBody(respBody))
+	e := w.red.redact(recorded{
+		path: rec.Request.Path, query: rec.Request.Query, vars: rec.Request.Vars,
+		reqHeader: rec.Request.Header, respHeader: rec.Response.Header,
+		reqBody: reqBody, respBody: respBody,
+	})
+	rec.Request.Path, rec.Request.Query, rec.Request.Vars = e.path, e.query, e.vars
+	rec.Request.Header, rec.Response.Header = e.reqHeader, e.respHeader
+	rec.Request.Body, rec.Request.BodyBase64 = bodyField(e.reqBody)
+	rec.Response.Body, rec.Response.BodyBase64 = bodyField(e.respBody)
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("capture of %s: encoding record: %w", w.route, err)
@@ -132,59 +119,6 @@ func bodyField(b []byte) (string, []byte) {
 		return string(b), nil
 	}
 	return "", b
-}
-
-func (w *captureWriter) redactHeader(h http.Header) http.Header {
-	out := h.Clone()
-	for name := range out {
-		if w.headers[http.CanonicalHeaderKey(name)] {
-			out[name] = []string{Redacted}
-		}
-	}
-	return out
-}
-
-// redactBody replaces configured fields anywhere in a JSON body; a body that
-// is not JSON is returned unchanged.
-func (w *captureWriter) redactBody(b []byte) []byte {
-	if len(w.fields) == 0 || len(b) == 0 {
-		return b
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil || dec.More() {
-		return b
-	}
-	if !w.redactValue(v) {
-		return b
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return b
-	}
-	return out
-}
-
-// redactValue redacts in place and reports whether anything changed.
-func (w *captureWriter) redactValue(v any) bool {
-	changed := false
-	switch t := v.(type) {
-	case map[string]any:
-		for k, sub := range t {
-			if w.fields[strings.ToLower(k)] {
-				t[k] = Redacted
-				changed = true
-				continue
-			}
-			changed = w.redactValue(sub) || changed
-		}
-	case []any:
-		for _, sub := range t {
-			changed = w.redactValue(sub) || changed
-		}
-	}
-	return changed
 }
 
 // Close flushes and closes the file.

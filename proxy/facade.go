@@ -30,7 +30,8 @@ type Facade struct {
 	shadower  Shadower
 
 	legacy  *url.URL
-	routes  []*route // static part of every route, in project-file order
+	trusted trustedProxies // proxy.trusted_proxies
+	routes  []*route       // static part of every route, in project-file order
 	byName  map[string]*route
 	index   *routeIndex
 	rp      *httputil.ReverseProxy
@@ -43,10 +44,12 @@ type Facade struct {
 	table atomic.Pointer[routeTable]
 	ids   requestIDs
 
-	shadowQ    chan *ShadowCopy
-	shadowDone chan struct{}
-	closeOnce  sync.Once
-	applyMu    sync.Mutex
+	shadowQ        chan *ShadowCopy
+	shadowBytes    atomic.Int64 // bytes held by the copies in shadowQ
+	shadowMaxBytes int64        // proxy.shadow_queue_bytes
+	shadowDone     chan struct{}
+	closeOnce      sync.Once
+	applyMu        sync.Mutex
 }
 
 // Option configures a Facade; each checks its own argument.
@@ -127,6 +130,11 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 	if cfg.Legacy == "" {
 		return nil, errors.New("building facade: legacy: no legacy URL in the project file")
 	}
+	trusted, err := parseTrustedProxies(cfg.Proxy.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("building facade: %w", err)
+	}
+	f.trusted = trusted
 	legacy, err := parseUpstream(cfg.Legacy)
 	if err != nil {
 		return nil, fmt.Errorf("building facade: legacy: %w", err)
@@ -152,6 +160,10 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 	queue := cfg.Proxy.ShadowQueue
 	if queue <= 0 {
 		queue = config.DefaultShadowQueue
+	}
+	f.shadowMaxBytes = cfg.Proxy.ShadowQueueBytes
+	if f.shadowMaxBytes <= 0 {
+		f.shadowMaxBytes = config.DefaultShadowQueueBytes
 	}
 	f.shadowQ = make(chan *ShadowCopy, queue)
 	f.shadowDone = make(chan struct{})

@@ -59,6 +59,10 @@ func exchangeOf(r *http.Request) *exchange {
 // ServeHTTP serves one client request on the route table in use when it
 // arrived.
 func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := ingress(r); err != nil {
+		f.refuse(w, r, err)
+		return
+	}
 	x := &exchange{f: f, start: time.Now(), rec: statusRecorder{ResponseWriter: w}}
 	t := f.table.Load()
 
@@ -101,6 +105,22 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.forward(x, backendLegacy)
+}
+
+// refuse answers a request that ingress found unfit with 400, naming what
+// was wrong; it goes nowhere.
+func (f *Facade) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	f.metrics.refused.Inc()
+	if f.log.Enabled(r.Context(), slog.LevelInfo) {
+		reason := err.Error()
+		var pe *pathError
+		if errors.As(err, &pe) {
+			reason = pe.Reason
+		}
+		f.log.LogAttrs(r.Context(), slog.LevelInfo, "request refused", slog.String("method", r.Method),
+			slog.Int("status", http.StatusBadRequest), slog.String("error", reason))
+	}
+	http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 }
 
 // routeVars returns the route template's variables of the request.
@@ -233,14 +253,11 @@ func (f *Facade) newReverseProxy() *httputil.ReverseProxy {
 }
 
 // rewrite points the outbound request at its backend: X-Forwarded-* set
-// (appending to the client's X-Forwarded-For), the target's path rewritten
-// when the route says so.
+// (see setForwarded: appended to only from trusted proxies), the target's
+// path rewritten when the route says so.
 func (f *Facade) rewrite(pr *httputil.ProxyRequest) {
 	x := exchangeOf(pr.In)
-	if xff := pr.In.Header["X-Forwarded-For"]; xff != nil {
-		pr.Out.Header["X-Forwarded-For"] = xff
-	}
-	pr.SetXForwarded()
+	f.setForwarded(pr)
 	if x.backend != backendNew {
 		pr.SetURL(f.legacy)
 		return
@@ -393,7 +410,7 @@ func (f *Facade) accessLog(x *exchange, status int, elapsed time.Duration) {
 		slog.Duration("duration", elapsed),
 		slog.String("request_id", x.reqID),
 		slog.String("method", x.in.Method),
-		slog.String("path", x.in.URL.Path),
+		slog.String("path", x.logPath()),
 	}
 	if x.fellBack {
 		attrs = append(attrs, slog.Bool("fallback", true))
@@ -402,6 +419,15 @@ func (f *Facade) accessLog(x *exchange, status int, elapsed time.Duration) {
 		attrs = append(attrs, slog.String("error", x.err.Error()))
 	}
 	f.log.LogAttrs(x.client, slog.LevelInfo, "request", attrs...)
+}
+
+// logPath is the request's path for the access log, with the route's
+// redacted path variables replaced.
+func (x *exchange) logPath() string {
+	if x.rt != nil && x.rt.redact.path != nil {
+		return x.rt.redact.path.redact(x.in.URL.Path)
+	}
+	return x.in.URL.Path
 }
 
 // copyRequestBody reads up to proxy.max_body_copy bytes of the request body
@@ -432,15 +458,12 @@ func (x *exchange) copyRequestBody() {
 
 func (x *exchange) shadowCopy() *ShadowCopy {
 	u := *x.rt.target
-	path := x.in.URL.Path
-	if rw := x.rt.rewrite; rw != nil {
-		path = rw.render(path, x.rt.matcher.prefix, x.routeVars())
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.Path = x.rt.targetPath(x.in.URL.Path, x.routeVars())
 	u.RawPath = ""
 	u.RawQuery = x.in.URL.RawQuery
 	h := x.in.Header.Clone()
 	removeHopByHop(h)
+	x.f.shadowForwarded(x.in, h)
 	if !safeMethod(x.in.Method) {
 		h.Set(ShadowHeader, "1")
 	}
@@ -451,6 +474,7 @@ func (x *exchange) shadowCopy() *ShadowCopy {
 			Status: x.resp.StatusCode, Header: x.resp.Header.Clone(),
 			Body: x.respTee.buf, Truncated: x.respTee.truncated, Duration: time.Since(x.start),
 		},
+		rt: x.rt, path: x.in.URL.Path, vars: x.routeVars(),
 	}
 }
 

@@ -19,6 +19,7 @@ type facadeMetrics struct {
 	shadow   *prometheus.CounterVec   // strangler_shadow_comparisons_total{route,result}
 	fallback *prometheus.CounterVec   // strangler_fallbacks_total{route,reason}
 	version  prometheus.Gauge         // strangler_route_version
+	refused  prometheus.Counter       // strangler_ingress_refused_total
 
 	unmatched *routeMetrics // route="": legacy only, no breaker, no shadow
 }
@@ -60,8 +61,12 @@ func newFacadeMetrics() *facadeMetrics {
 			Name: "strangler_route_version",
 			Help: "Version of the route table in use; it increments on every route change.",
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strangler_ingress_refused_total",
+			Help: "Client requests answered 400 on ingress, before matching, for a path no backend could be trusted to read as the facade does.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.shadow, m.fallback, m.version,
+	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.shadow, m.fallback, m.version, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Unmatched requests only ever go to legacy: no new-backend, breaker or
 	// shadow series exist for route "".

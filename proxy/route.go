@@ -28,6 +28,7 @@ type route struct {
 	sticky   stickyKey
 	breaker  breaker
 	capture  *captureWriter // nil: no capture
+	redact   *redaction     // for captures, stored shadow copies and the access log
 	metrics  *routeMetrics
 }
 
@@ -64,16 +65,37 @@ func (f *Facade) compileRoute(i int, rc *config.Route) (*route, error) {
 	rt.breaker = newBreaker(rc.Name, rc.Breaker, func(s breakerState) {
 		rt.metrics.breaker.Set(float64(s))
 	})
+	var names []string
+	if rc.Capture != nil {
+		names = rc.Capture.Redact
+	}
+	tpl := rc.Match.Path
+	if tpl == "" {
+		tpl = rc.Match.Prefix
+	}
+	if rt.redact, err = newRedaction(NewRedactor(names...), m, tpl); err != nil {
+		return nil, err
+	}
 	if rc.Capture != nil {
 		path := rc.Capture.File
 		if !filepath.IsAbs(path) && f.cfg.File != "" {
 			path = filepath.Join(filepath.Dir(f.cfg.File), path)
 		}
-		if rt.capture, err = openCapture(path, rc.Name, rc.Capture); err != nil {
+		if rt.capture, err = openCapture(path, rc.Name, rc.Capture, rt.redact); err != nil {
 			return nil, err
 		}
 	}
 	return rt, nil
+}
+
+// targetPath returns the path a request with this path and variables
+// has at the route's target: the target's base path, then the path or its
+// rewrite.
+func (rt *route) targetPath(path string, vars map[string]string) string {
+	if rw := rt.rewrite; rw != nil {
+		path = rw.render(path, rt.matcher.prefix, vars)
+	}
+	return strings.TrimSuffix(rt.target.Path, "/") + path
 }
 
 // methodBits maps the HTTP methods routes may name to bits.

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stranglerfig/strangler/internal/wire"
 )
 
 // DB is what the runtime needs of a database: a *pgxpool.Pool satisfies it.
@@ -26,13 +28,14 @@ type DB interface {
 	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 }
 
-// Headers of the dry-run contract with the facade.
+// Headers of the dry-run contract with the facade, defined once for both
+// in internal/wire.
 const (
 	// HeaderShadow marks a request whose writes must leave no trace: the
 	// transaction is rolled back and no event is emitted.
-	HeaderShadow = "X-Strangler-Shadow"
+	HeaderShadow = wire.Shadow
 	// HeaderDryRun is set on the answer to such a request.
-	HeaderDryRun = "X-Strangler-Dry-Run"
+	HeaderDryRun = wire.DryRun
 )
 
 // Option configures a Service.

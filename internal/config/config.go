@@ -109,6 +109,17 @@ type Proxy struct {
 	// ShadowQueue is the number of shadow copies that may wait; further
 	// copies are dropped and counted. Default 1000; zero means the default.
 	ShadowQueue int `yaml:"shadow_queue"`
+	// ShadowQueueBytes bounds, in bytes, what the waiting shadow copies
+	// hold (request and legacy response bodies, header names and values,
+	// the URL); a copy that would go over it is dropped and counted.
+	// Default 67108864 (64 MiB); zero means the default.
+	ShadowQueueBytes int64 `yaml:"shadow_queue_bytes"`
+	// TrustedProxies lists the peers, as CIDRs (10.0.0.0/8) or bare IP
+	// addresses, whose X-Forwarded-For the facade appends to and whose
+	// X-Forwarded-Host, X-Forwarded-Proto and Forwarded it keeps. From
+	// every other peer those headers are replaced by what the facade saw.
+	// Default: none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Route is one route of the facade.
@@ -195,8 +206,13 @@ type Capture struct {
 	// File receives the samples (JSON lines), relative to the project file.
 	// Default "captures/<route>.jsonl".
 	File string `yaml:"file"`
-	// Redact lists further headers and JSON fields to redact, beside
-	// Authorization, Cookie and Set-Cookie which always are.
+	// Redact lists further names to redact, matched without regard to
+	// case, in headers, query parameters, form fields, JSON fields at any
+	// depth and path variables (in the path too), beside those always
+	// redacted: Authorization, Proxy-Authorization, Cookie, Set-Cookie,
+	// X-Api-Key, X-Auth-Token, X-Access-Token, X-Csrf-Token, X-Xsrf-Token,
+	// X-Amz-Security-Token, password, passwd, secret, token, access_token,
+	// refresh_token, id_token, api_key, apikey and client_secret.
 	Redact []string `yaml:"redact"`
 }
 

@@ -60,6 +60,21 @@ func TestDefaultsFilledInOnePlace(t *testing.T) {
 	assert.Equal(t, DefaultTimeout, r.Timeout.D())
 	assert.Equal(t, uint32(5), r.Breaker.ConsecutiveFailures)
 	assert.Equal(t, uint32(3), r.Breaker.HalfOpenRequests)
+	assert.Equal(t, int64(DefaultShadowQueueBytes), c.Proxy.ShadowQueueBytes)
+	assert.Equal(t, int64(64<<20), c.Proxy.ShadowQueueBytes, "64 MiB")
+	assert.Empty(t, c.Proxy.TrustedProxies, "no peer is trusted by default")
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Parse("strangler.yaml", []byte("proxy:\n  trusted_proxies: [10.0.0.0/8, 192.168.1.7, '::1', 'fd00::/8', 10.1.2.3/16]\n"))
+	require.NoError(t, err)
+	var got []string
+	for _, s := range c.Proxy.TrustedProxies {
+		p, err := ParseTrustedProxy(s)
+		require.NoError(t, err)
+		got = append(got, p.String())
+	}
+	assert.Equal(t, []string{"10.0.0.0/8", "192.168.1.7/32", "::1/128", "fd00::/8", "10.1.0.0/16"}, got)
 }
 
 func TestEmptyFileIsValid(t *testing.T) {
@@ -157,6 +172,14 @@ func TestBadFiles(t *testing.T) {
 			`strangler.yaml:19: sync[0].direction: both is not available in this build: only legacy-to-new is built`},
 		{"direction new-to-legacy not built", "  - name: shop", "  - name: shop\n    direction: new-to-legacy",
 			`strangler.yaml:19: sync[0].direction: new-to-legacy is not available in this build: only legacy-to-new is built`},
+		{"bad trusted proxy", "legacy: http://127.0.0.1:9000", "legacy: http://127.0.0.1:9000\nproxy:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.0/40]",
+			`strangler.yaml:4: proxy.trusted_proxies[1]: "10.0.0.0/40" is not a CIDR such as 10.0.0.0/8 or an IP address`},
+		{"trusted proxy host name", "legacy: http://127.0.0.1:9000", "legacy: http://127.0.0.1:9000\nproxy:\n  trusted_proxies:\n    - ::1\n    - lb.internal",
+			`strangler.yaml:6: proxy.trusted_proxies[1]: "lb.internal" is not a CIDR such as 10.0.0.0/8 or an IP address`},
+		{"negative shadow queue bytes", "legacy: http://127.0.0.1:9000", "legacy: http://127.0.0.1:9000\nproxy: {shadow_queue_bytes: -1}",
+			`strangler.yaml:3: proxy.shadow_queue_bytes: -1 is negative`},
+		{"match on an internal header", "      prefix: /api/customers/", "      prefix: /api/customers/\n      headers: {x-strangler-shadow: '1'}",
+			`strangler.yaml:14: routes[1].match.headers.x-strangler-shadow: "x-strangler-shadow" is an internal header, stripped from client requests before matching`},
 		{"bad rollout stage", "    mode: shadow", "    mode: shadow\n    rollout: {stages: [shadow, 50, 25, neww]}",
 			`strangler.yaml:11: routes[0].rollout.stages[2]: 25 does not raise the previous stage's percent 50`},
 	}

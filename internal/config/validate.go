@@ -13,20 +13,23 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/stranglerfig/strangler/internal/wire"
 )
 
 // Default values, filled in by setDefaults and nowhere else.
 const (
-	DefaultListen          = "127.0.0.1:8080"
-	DefaultAdminListen     = "127.0.0.1:9901"
-	DefaultTokenEnv        = "STRANGLER_ADMIN_TOKEN"
-	DefaultState           = "routes.state.json"
-	DefaultMaxBodyCopy     = 1 << 20
-	DefaultTimeout         = 30 * time.Second
-	DefaultShutdownTimeout = 15 * time.Second
-	DefaultShadowQueue     = 1000
-	DefaultBatchSize       = 1000
-	DefaultChunkSize       = 10000
+	DefaultListen           = "127.0.0.1:8080"
+	DefaultAdminListen      = "127.0.0.1:9901"
+	DefaultTokenEnv         = "STRANGLER_ADMIN_TOKEN"
+	DefaultState            = "routes.state.json"
+	DefaultMaxBodyCopy      = 1 << 20
+	DefaultTimeout          = 30 * time.Second
+	DefaultShutdownTimeout  = 15 * time.Second
+	DefaultShadowQueue      = 1000
+	DefaultShadowQueueBytes = 64 << 20
+	DefaultBatchSize        = 1000
+	DefaultChunkSize        = 10000
 )
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -54,6 +57,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Proxy.ShadowQueue == 0 {
 		c.Proxy.ShadowQueue = DefaultShadowQueue
+	}
+	if c.Proxy.ShadowQueueBytes == 0 {
+		c.Proxy.ShadowQueueBytes = DefaultShadowQueueBytes
 	}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -164,6 +170,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateDatabases(v)
+	c.validateProxy(v)
 	c.validateRoutes(v)
 	c.validateSync(v)
 	c.validateServices(v)
@@ -300,8 +307,11 @@ func (c *Config) validateMatch(v *validator, f string, m *Match) {
 		}
 	}
 	for name := range m.Headers {
-		if !headerName.MatchString(name) {
+		switch {
+		case !headerName.MatchString(name):
 			v.fail(f+".headers."+name, "%q is not a header name", name)
+		case wire.IsInternal(name):
+			v.fail(f+".headers."+name, "%q is an internal header, stripped from client requests before matching", name)
 		}
 	}
 }
