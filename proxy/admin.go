@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -15,36 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stranglerfig/strangler/internal/config"
 )
-
-// RouteView is one route as the admin API lists it.
-type RouteView struct {
-	Name     string  `json:"name"`
-	Mode     string  `json:"mode"`
-	Percent  float64 `json:"percent"`
-	Target   string  `json:"target"`
-	Breaker  string  `json:"breaker"`
-	Version  uint64  `json:"version"`
-	Sticky   string  `json:"sticky,omitempty"`
-	Fallback string  `json:"fallback,omitempty"`
-}
-
-// RoutesResponse is the body of GET /routes and of a successful change.
-type RoutesResponse struct {
-	Version uint64      `json:"version"`           // the route state version
-	Changed *int        `json:"changed,omitempty"` // routes moved by the change (changes only)
-	Routes  []RouteView `json:"routes"`
-}
-
-// HistoryResponse is the body of GET /history.
-type HistoryResponse struct {
-	History []HistoryEntry `json:"history"`
-}
-
-// ErrorResponse is the body of every refused request.
-type ErrorResponse struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
 
 // Controls is what the admin API drives; *Controller implements it.
 type Controls interface {
@@ -65,6 +36,12 @@ var _ Controls = (*Controller)(nil)
 //	GET  /history           the audit log, oldest first
 //	GET  /metrics           Prometheus metrics
 //	GET  /healthz, /readyz  liveness and readiness (no token needed)
+//	GET  /version           what answers: service, API and build version (no token needed)
+//
+// Every request must name the listener in its Host (DNS rebinding), a
+// write must come from no other origin (http.CrossOriginProtection) and
+// carry application/json. Every refusal is an application/problem+json
+// Problem.
 type Admin struct {
 	ctl     Controls
 	tokens  Tokens
@@ -72,6 +49,12 @@ type Admin struct {
 	log     *slog.Logger
 	ready   atomic.Bool
 	mux     *http.ServeMux
+	origins *http.CrossOriginProtection
+
+	// listenHost and listenPort are the configured listen address (see
+	// WithAdminListen): its host is accepted in Host besides the
+	// connection's own address.
+	listenHost, listenPort string
 }
 
 // AdminOption configures an Admin.
@@ -84,6 +67,22 @@ func WithAdminLogger(l *slog.Logger) AdminOption {
 			return errors.New("admin logger: nil")
 		}
 		a.log = l
+		return nil
+	}
+}
+
+// WithAdminListen names the address the admin API is configured to listen
+// on (admin.listen). A host name there ("admin.internal:9901") is accepted
+// in the Host header of requests besides the address they arrive on.
+// Default: none, only the connection's own address (and on a loopback
+// listener localhost and the loopback addresses) with its port.
+func WithAdminListen(addr string) AdminOption {
+	return func(a *Admin) error {
+		h, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("admin listen address %q: %w", addr, err)
+		}
+		a.listenHost, a.listenPort = splitHost(net.JoinHostPort(h, p))
 		return nil
 	}
 }
@@ -106,7 +105,7 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 	if ctl == nil {
 		return nil, errors.New("new admin API: controls are required")
 	}
-	a := &Admin{ctl: ctl, tokens: tokens, log: slog.Default(), mux: http.NewServeMux()}
+	a := &Admin{ctl: ctl, tokens: tokens, log: slog.Default(), mux: http.NewServeMux(), origins: http.NewCrossOriginProtection()}
 	for _, o := range opts {
 		if err := o(a); err != nil {
 			return nil, fmt.Errorf("new admin API: %w", err)
@@ -116,13 +115,17 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, VersionResponse{Service: AdminService, API: AdminAPIVersion, Version: BuildVersion()})
+	})
+	a.mux.HandleFunc("/", a.notFound)
 	a.mux.Handle("GET /routes", a.auth(a.listRoutes))
-	a.mux.Handle("POST /routes/{name}", a.auth(a.changeRoute))
-	a.mux.Handle("POST /rollback", a.auth(a.rollback))
+	a.mux.Handle("POST /routes/{name}", a.auth(jsonBody(a.changeRoute)))
+	a.mux.Handle("POST /rollback", a.auth(jsonBody(a.rollback)))
 	a.mux.Handle("GET /history", a.auth(a.history))
 	a.mux.Handle("GET /metrics", a.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
 		if a.metrics == nil {
-			writeError(w, http.StatusNotFound, &FieldError{Msg: "no metrics registry"})
+			writeProblem(w, r, http.StatusNotFound, &FieldError{Msg: "no metrics registry"})
 			return
 		}
 		a.metrics.ServeHTTP(w, r)
@@ -145,6 +148,9 @@ func (a *Admin) SetReady(ok bool) { a.ready.Store(ok) }
 // ServeHTTP serves the admin API.
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if !a.guard(w, r) {
+		return
+	}
 	a.mux.ServeHTTP(w, r)
 }
 
@@ -171,7 +177,7 @@ func (a *Admin) auth(h func(http.ResponseWriter, *http.Request, string)) http.Ha
 		if !ok {
 			a.log.Warn("admin API request refused: bad or missing token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="strangler"`)
-			writeError(w, http.StatusUnauthorized, &FieldError{Msg: "missing or wrong bearer token"})
+			writeProblem(w, r, http.StatusUnauthorized, &FieldError{Msg: "missing or wrong bearer token"})
 			return
 		}
 		h(w, r, who)
@@ -196,7 +202,7 @@ func (a *Admin) history(w http.ResponseWriter, r *http.Request, _ string) {
 	h, err := a.ctl.History(r.Context())
 	if err != nil {
 		a.log.Error("admin API: reading history", "err", err)
-		writeError(w, http.StatusInternalServerError, &FieldError{Msg: "reading the route history failed"})
+		writeProblem(w, r, http.StatusInternalServerError, &FieldError{Msg: "reading the route history failed"})
 		return
 	}
 	if h == nil {
@@ -229,10 +235,10 @@ func (a *Admin) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, &FieldError{Msg: fmt.Sprintf("body is larger than %d bytes", MaxAdminBody)})
+		writeProblem(w, r, http.StatusRequestEntityTooLarge, &FieldError{Msg: fmt.Sprintf("body is larger than %d bytes", MaxAdminBody)})
 		return nil, false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, &FieldError{Msg: "reading the body failed"})
+		writeProblem(w, r, http.StatusBadRequest, &FieldError{Msg: "reading the body failed"})
 		return nil, false
 	}
 	return body, true
@@ -241,7 +247,7 @@ func (a *Admin) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 // apply runs a decoded change and answers with its outcome.
 func (a *Admin) apply(w http.ResponseWriter, r *http.Request, ch Change, who string, decodeErr error) {
 	if decodeErr != nil {
-		a.refuse(w, decodeErr)
+		a.refuse(w, r, decodeErr)
 		return
 	}
 	ch.Who = who
@@ -250,7 +256,7 @@ func (a *Admin) apply(w http.ResponseWriter, r *http.Request, ch Change, who str
 	defer cancel()
 	res, err := a.ctl.Change(ctx, ch)
 	if err != nil {
-		a.refuse(w, err)
+		a.refuse(w, r, err)
 		return
 	}
 	resp := a.routesResponse(res.Version)
@@ -261,30 +267,38 @@ func (a *Admin) apply(w http.ResponseWriter, r *http.Request, ch Change, who str
 
 // refuse maps a change error to its status: 400 bad input, 404 unknown
 // route, 409 stale version, else 500 (logged, not echoed).
-func (a *Admin) refuse(w http.ResponseWriter, err error) {
+func (a *Admin) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		fe *FieldError
 		ue *UnknownRouteError
 	)
 	switch {
 	case errors.As(err, &fe):
-		writeError(w, http.StatusBadRequest, fe)
+		writeProblem(w, r, http.StatusBadRequest, fe)
 	case errors.As(err, &ue):
-		writeError(w, http.StatusNotFound, &FieldError{Field: "name", Msg: ue.Error()})
+		writeProblem(w, r, http.StatusNotFound, &FieldError{Field: "name", Msg: ue.Error()})
 	case errors.Is(err, ErrVersionMismatch):
-		writeError(w, http.StatusConflict, &FieldError{Field: "expect_version", Msg: err.Error()})
+		writeProblem(w, r, http.StatusConflict, &FieldError{Field: "expect_version", Msg: err.Error()})
 	default:
 		a.log.Error("admin API: route change failed", "err", err)
-		writeError(w, http.StatusInternalServerError, &FieldError{Msg: "the route change failed; nothing was applied (see the facade's log)"})
+		writeProblem(w, r, http.StatusInternalServerError, &FieldError{Msg: "the route change failed; nothing was applied (see the facade's log)"})
 	}
 }
 
-func writeError(w http.ResponseWriter, code int, fe *FieldError) {
-	writeJSON(w, code, ErrorResponse{Error: fe.Msg, Field: fe.Field})
+// writeProblem answers a refusal: status code, the problem of fe as
+// application/problem+json.
+func writeProblem(w http.ResponseWriter, r *http.Request, code int, fe *FieldError) {
+	p := newProblem(code, fe)
+	p.Instance = r.URL.Path
+	writeBody(w, code, ProblemContentType, p)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	writeBody(w, code, "application/json", v)
+}
+
+func writeBody(w http.ResponseWriter, code int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

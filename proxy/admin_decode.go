@@ -11,22 +11,6 @@ import (
 // MaxAdminBody is the largest request body, in bytes, the admin API reads.
 const MaxAdminBody = 64 << 10
 
-// RouteChangeRequest is the body of POST /routes/{name}.
-type RouteChangeRequest struct {
-	Mode          *string  `json:"mode"`                     // required: legacy | shadow | canary | new
-	Percent       *float64 `json:"percent,omitempty"`        // canary share 0-100; absent keeps it
-	Reason        string   `json:"reason,omitempty"`         // why, for the audit log
-	ExpectVersion *uint64  `json:"expect_version,omitempty"` // refuse unless the state is at this version
-}
-
-// RollbackRequest is the body of POST /rollback.
-type RollbackRequest struct {
-	Routes        []string `json:"routes,omitempty"`         // the routes to send back to legacy
-	All           bool     `json:"all,omitempty"`            // or every route
-	Reason        string   `json:"reason,omitempty"`         // why, for the audit log
-	ExpectVersion *uint64  `json:"expect_version,omitempty"` // refuse unless the state is at this version
-}
-
 // decodeStrict decodes one JSON object into v: unknown fields, trailing
 // data and a body over MaxAdminBody are refused, errors name the field.
 func decodeStrict(body []byte, v any) error {

@@ -50,6 +50,9 @@ func (f *adminFixture) do(t *testing.T, method, path, token, body string) (int, 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -79,9 +82,9 @@ func TestAdminAuth(t *testing.T) {
 			code, body := f.do(t, tc.method, tc.path, tc.token, tc.body)
 			require.Equal(t, tc.want, code, string(body))
 			if code == 401 {
-				var e ErrorResponse
-				require.NoError(t, json.Unmarshal(body, &e))
-				require.NotEmpty(t, e.Error)
+				p := decodeProblem(t, body)
+				require.Equal(t, 401, p.Status)
+				require.NotEmpty(t, p.Detail)
 			}
 		})
 	}
@@ -123,10 +126,14 @@ func TestAdminChangeErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := f.do(t, "POST", tc.path, aliceToken, tc.body)
 			require.Equal(t, tc.want, code, string(body))
-			var e ErrorResponse
-			require.NoError(t, json.Unmarshal(body, &e), string(body))
-			require.NotEmpty(t, e.Error)
-			require.Equal(t, tc.field, e.Field, e.Error)
+			p := decodeProblem(t, body)
+			require.Equal(t, tc.want, p.Status)
+			require.NotEmpty(t, p.Detail)
+			field := ""
+			if len(p.Errors) > 0 {
+				field = p.Errors[0].Field
+			}
+			require.Equal(t, tc.field, field, p.Detail)
 		})
 	}
 	st, err := f.store.Load(context.Background())
@@ -190,6 +197,22 @@ func TestAdminWithoutTokens(t *testing.T) {
 
 func TestAdminWrongMethod(t *testing.T) {
 	f := newAdminFixture(t, aliceToken)
-	code, _ := f.do(t, "DELETE", "/routes/reports", aliceToken, "")
+	code, body := f.do(t, "DELETE", "/routes/reports", aliceToken, "")
 	require.Equal(t, http.StatusMethodNotAllowed, code)
+	require.Equal(t, http.StatusMethodNotAllowed, decodeProblem(t, body).Status)
+	code, body = f.do(t, "GET", "/nothing-here", aliceToken, "")
+	require.Equal(t, http.StatusNotFound, code)
+	require.Contains(t, decodeProblem(t, body).Detail, "/nothing-here")
+}
+
+// decodeProblem decodes a problem body, strictly.
+func decodeProblem(t *testing.T, body []byte) Problem {
+	t.Helper()
+	var p Problem
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&p), string(body))
+	require.Equal(t, "about:blank", p.Type)
+	require.NotEmpty(t, p.Title)
+	return p
 }

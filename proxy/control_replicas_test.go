@@ -116,6 +116,7 @@ func (r *replica) post(t testing.TB, path, body string) (int, string) {
 	req, err := http.NewRequest(http.MethodPost, r.admin.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

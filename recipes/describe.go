@@ -16,41 +16,60 @@ type queryColumn struct {
 	oid  uint32
 }
 
-// describeQueries prepares every named query of r in a read-only
-// transaction and returns its result columns by endpoint name. A query that
-// PostgreSQL refuses (a typo, a missing table) is an error naming the
-// endpoint, so a service does not start, nor a reload pass, with it.
-func describeQueries(ctx context.Context, db DB, r *Recipe) (map[string][]queryColumn, error) {
-	out := map[string][]queryColumn{}
+// dbInfo is what the database says of a recipe: named queries' result
+// columns and parameter limits by endpoint name, column limits by
+// resource name and field index.
+type dbInfo struct {
+	cols    map[string][]queryColumn
+	params  map[string][]colLimit
+	columns map[string][]colLimit
+}
+
+// describeDB describes r's named queries and tables.
+func describeDB(ctx context.Context, db DB, r *Recipe) (*dbInfo, error) {
+	info := &dbInfo{cols: map[string][]queryColumn{}, params: map[string][]colLimit{}}
 	for i := range r.Endpoints {
 		e := &r.Endpoints[i]
 		if e.Query == nil {
 			continue
 		}
-		cols, err := describeOne(ctx, db, &r.Shape, e.Query.sql)
+		cols, params, err := describeOne(ctx, db, &r.Shape, e.Query.sql)
 		if err != nil {
 			return nil, fmt.Errorf("recipe %s: endpoints[%d] (%s): query does not prepare: %w", r.File, i, e.Name, err)
 		}
-		out[e.Name] = cols
+		info.cols[e.Name], info.params[e.Name] = cols, params
 	}
-	return out, nil
+	columns, err := describeColumns(ctx, db, r)
+	if err != nil {
+		return nil, fmt.Errorf("recipe %s: %w", r.File, err)
+	}
+	info.columns = columns
+	return info, nil
 }
 
-func describeOne(ctx context.Context, db DB, shape *Shape, sql string) ([]queryColumn, error) {
+// describeOne prepares one named query (a query that PostgreSQL refuses, a
+// typo or a missing table, is an error, so a service does not start, nor a
+// reload pass, with it) and returns its result columns and what its
+// parameters accept.
+func describeOne(ctx context.Context, db DB, shape *Shape, sql string) ([]queryColumn, []colLimit, error) {
 	tx, err := db.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	sd, err := tx.Prepare(ctx, "", sql)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cols := make([]queryColumn, len(sd.Fields))
 	for i, f := range sd.Fields {
 		cols[i] = queryColumn{name: applyCasing(shape.Casing, f.Name), oid: f.DataTypeOID}
 	}
-	return cols, nil
+	params := make([]colLimit, len(sd.ParamOIDs))
+	for i, oid := range sd.ParamOIDs {
+		params[i] = limitOfParam(oid)
+	}
+	return cols, params, nil
 }
 
 // columnSchema is the JSON Schema of a query column's values in the

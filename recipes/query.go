@@ -1,6 +1,7 @@
 package recipes
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -37,6 +38,11 @@ func (s *Service) query(q *request) *Problem {
 			continue
 		}
 		v, err := f.parseText(text, sh)
+		if err == nil {
+			if msg := q.paramLimit(prm.Name).check(v); msg != "" {
+				err = errors.New(msg)
+			}
+		}
 		if err != nil {
 			if inPath {
 				return problem(http.StatusNotFound, fmt.Sprintf("path parameter %s: %v", prm.Name, err))
@@ -116,6 +122,19 @@ func (s *Service) query(q *request) *Problem {
 	w.envelopeClose(nil)
 	q.reply(http.StatusOK, w.b.Bytes())
 	return nil
+}
+
+// paramLimit is what PostgreSQL typed the named query's parameter name
+// as, the first place it is bound ($n): an integer parameter may be a
+// smallint or an integer.
+func (q *request) paramLimit(name string) colLimit {
+	limits := q.rt.params[q.e.Name]
+	for i, n := range q.e.Query.order {
+		if n == name && i < len(limits) {
+			return limits[i]
+		}
+	}
+	return colLimit{}
 }
 
 func compareStrings(a, b string) int {

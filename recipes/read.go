@@ -3,6 +3,7 @@ package recipes
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -38,6 +39,9 @@ func (s *Service) list(q *request) *Problem {
 		v, err := f.parseText(q.r.PathValue(name), sh)
 		if err != nil {
 			return problem(http.StatusNotFound, fmt.Sprintf("path parameter %s: %v", name, err))
+		}
+		if msg := t.fitsRead(fieldIndex(t.res, f), v); msg != "" {
+			return problem(http.StatusNotFound, fmt.Sprintf("path parameter %s: %s", name, msg))
 		}
 		where = append(where, t.cols[fieldIndex(t.res, f)]+" = "+args.add(v))
 	}
@@ -91,6 +95,9 @@ func (s *Service) list(q *request) *Problem {
 		var kv any
 		if err == nil {
 			kv, err = kf.parseText(string(raw), sh)
+		}
+		if err == nil && t.fitsRead(t.key, kv) != "" {
+			err = errors.New("out of range")
 		}
 		if err != nil {
 			bad = append(bad, fieldProblem{Field: "cursor", Message: "is not a cursor this service handed out"})
@@ -245,6 +252,9 @@ func filterCondition(t *table, e *Endpoint, sh *Shape, k, v string, args *sqlArg
 	if err != nil {
 		return "", &fieldProblem{Field: k, Message: err.Error()}
 	}
+	if msg := t.fitsRead(fieldIndex(t.res, f), val); msg != "" {
+		return "", &fieldProblem{Field: k, Message: msg}
+	}
 	if f.Type == TypeUUID {
 		col += "::text"
 	}
@@ -377,6 +387,9 @@ func (q *request) pathKey() (any, *Problem) {
 	v, err := q.t.keyField().parseText(q.r.PathValue(name), q.shape())
 	if err != nil {
 		return nil, problem(http.StatusNotFound, fmt.Sprintf("no %s %q: %v", q.t.res.Name, q.r.PathValue(name), err))
+	}
+	if msg := q.t.fitsRead(q.t.key, v); msg != "" {
+		return nil, problem(http.StatusNotFound, fmt.Sprintf("no %s %q: it %s", q.t.res.Name, q.r.PathValue(name), msg))
 	}
 	return v, nil
 }

@@ -97,6 +97,7 @@ type runtime struct {
 	tables  map[string]*table
 	mux     *http.ServeMux
 	openapi []byte
+	params  map[string][]colLimit // named queries' parameters by endpoint, in the order of $n
 }
 
 // NewService compiles r into a service over db.
@@ -140,17 +141,17 @@ func (s *Service) Reload(r *Recipe) error {
 		s.metrics.reloads.WithLabelValues("refused").Inc()
 		return fmt.Errorf("reloading recipe %s: the service is %q, not %q", r.File, old.Service, r.Service)
 	}
-	var cols map[string][]queryColumn
+	var info *dbInfo
 	if s.described.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var err error
-		if cols, err = describeQueries(ctx, s.db, r); err != nil {
+		if info, err = describeDB(ctx, s.db, r); err != nil {
 			s.metrics.reloads.WithLabelValues("refused").Inc()
 			return fmt.Errorf("reloading: %w", err)
 		}
 	}
-	rt, err := s.compile(r, cols)
+	rt, err := s.compile(r, info)
 	if err != nil {
 		s.metrics.reloads.WithLabelValues("refused").Inc()
 		return err
@@ -161,14 +162,15 @@ func (s *Service) Reload(r *Recipe) error {
 }
 
 // describe prepares the named queries against the database, refusing one
-// PostgreSQL does not accept, and types their rows in the OpenAPI document.
+// PostgreSQL does not accept, types their rows in the OpenAPI document, and
+// reads what the tables' columns and the queries' parameters accept.
 func (s *Service) describe(ctx context.Context) error {
 	r := s.Recipe()
-	cols, err := describeQueries(ctx, s.db, r)
+	info, err := describeDB(ctx, s.db, r)
 	if err != nil {
 		return fmt.Errorf("starting service %q: %w", r.Service, err)
 	}
-	rt, err := s.compile(r, cols)
+	rt, err := s.compile(r, info)
 	if err != nil {
 		return err
 	}
@@ -177,7 +179,7 @@ func (s *Service) describe(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) compile(r *Recipe, cols map[string][]queryColumn) (rt *runtime, err error) {
+func (s *Service) compile(r *Recipe, info *dbInfo) (rt *runtime, err error) {
 	defer func() {
 		// ServeMux panics on overlapping patterns; Parse refuses them, but a
 		// recipe built by hand may not have been through it.
@@ -185,15 +187,22 @@ func (s *Service) compile(r *Recipe, cols map[string][]queryColumn) (rt *runtime
 			rt, err = nil, fmt.Errorf("compiling recipe %s: %v", r.File, v)
 		}
 	}()
-	return s.build(r, cols)
+	return s.build(r, info)
 }
 
-func (s *Service) build(r *Recipe, cols map[string][]queryColumn) (*runtime, error) {
-	rt := &runtime{recipe: r, tables: map[string]*table{}, mux: http.NewServeMux()}
-	for i := range r.Resources {
-		rt.tables[r.Resources[i].Name] = newTable(&r.Resources[i])
+// build compiles r; info is what the database says of its tables and
+// queries, nil before Start.
+func (s *Service) build(r *Recipe, info *dbInfo) (*runtime, error) {
+	if info == nil {
+		info = &dbInfo{}
 	}
-	doc, err := openAPI(r, cols)
+	rt := &runtime{recipe: r, tables: map[string]*table{}, mux: http.NewServeMux(), params: info.params}
+	for i := range r.Resources {
+		t := newTable(&r.Resources[i])
+		t.limits = info.columns[t.res.Name]
+		rt.tables[t.res.Name] = t
+	}
+	doc, err := openAPI(r, info.cols)
 	if err != nil {
 		return nil, fmt.Errorf("compiling recipe %s: %w", r.File, err)
 	}

@@ -20,8 +20,29 @@ type table struct {
 	res     *Resource
 	name    string // "schema"."table"
 	cols    []string
-	key     int    // index of the key field
-	selects string // the select list, with casts, ending with xmin::text
+	key     int        // index of the key field
+	selects string     // the select list, with casts, ending with xmin::text
+	limits  []colLimit // what each field's column accepts, by field index; nil before Start
+}
+
+// fits says why field i's column cannot hold v on a write, or "".
+func (t *table) fits(i int, v any) string {
+	if t.limits == nil {
+		return ""
+	}
+	return t.limits[i].check(v)
+}
+
+// fitsRead says why v cannot be compared with field i's column, or "".
+// Only what PostgreSQL or pgx refuse counts: a longer string or a number
+// with more digits than the column holds compares (and matches nothing).
+func (t *table) fitsRead(i int, v any) string {
+	if t.limits == nil {
+		return ""
+	}
+	l := t.limits[i]
+	l.maxChars, l.precision = 0, 0
+	return l.check(v)
 }
 
 func newTable(res *Resource) *table {

@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -57,6 +58,9 @@ func (f *Field) timeLayout(s *Shape) string {
 func (f *Field) parseText(s string, shape *Shape) (any, error) {
 	switch f.Type {
 	case TypeString:
+		if p := textProblem(s); p != "" {
+			return nil, errors.New(p)
+		}
 		return s, nil
 	case TypeUUID:
 		if !isUUID(s) {
@@ -90,6 +94,9 @@ func (f *Field) parseText(s string, shape *Shape) (any, error) {
 	case TypeJSON:
 		if !json.Valid([]byte(s)) {
 			return nil, fmt.Errorf("%q is not JSON", s)
+		}
+		if p := jsonValueProblem(json.RawMessage(s)); p != "" {
+			return nil, errors.New(p)
 		}
 		return json.RawMessage(s), nil
 	}
@@ -189,6 +196,9 @@ func (f *Field) parseJSON(v any, shape *Shape) (any, error) {
 		}
 		return f.parseTime(s, shape)
 	case TypeJSON:
+		if p := jsonTextProblem(v); p != "" {
+			return nil, errors.New(p)
+		}
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("encoding json value: %w", err)

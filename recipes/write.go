@@ -46,6 +46,11 @@ func (q *request) readBody() (map[string]any, *Problem) {
 	if !ok {
 		return nil, problem(http.StatusBadRequest, "the body must be a JSON object, found "+jsonKind(v))
 	}
+	// encoding/json would store U+FFFD in place of these: refuse them.
+	if member, msg := badBodyText(data); msg != "" {
+		return nil, problem(http.StatusUnprocessableEntity, "the body holds text that is no character string",
+			fieldProblem{Field: member, Message: msg})
+	}
 	return obj, nil
 }
 
@@ -100,6 +105,10 @@ func (q *request) decodeFields(body map[string]any, complete bool, key any) ([]a
 			continue
 		}
 		if msg := f.check(v); msg != "" {
+			bad = append(bad, fieldProblem{Field: f.JSON, Message: msg})
+			continue
+		}
+		if msg := q.t.fits(i, v); msg != "" {
 			bad = append(bad, fieldProblem{Field: f.JSON, Message: msg})
 			continue
 		}

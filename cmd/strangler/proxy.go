@@ -73,7 +73,8 @@ func (a *app) runProxy(ctx context.Context) error {
 	if err := ctl.Load(ctx); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	admin, err := proxy.NewAdmin(ctl, tokens, proxy.WithAdminLogger(a.log), proxy.WithGatherer(facade.Registry()))
+	admin, err := proxy.NewAdmin(ctl, tokens, proxy.WithAdminLogger(a.log), proxy.WithGatherer(facade.Registry()),
+		proxy.WithAdminListen(cfg.Admin.Listen))
 	if err != nil {
 		return err
 	}

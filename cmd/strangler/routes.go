@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -136,7 +138,7 @@ func (a *app) adminBase() (string, error) {
 		if cfg == nil {
 			return "", &exitError{code: exitUsage, err: fmt.Errorf("no admin API: give --admin URL, set %s, or run where %s is", envAdmin, config.DefaultFile)}
 		}
-		raw = "http://" + cfg.Admin.Listen
+		raw = "http://" + dialable(cfg.Admin.Listen)
 	}
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw
@@ -146,6 +148,24 @@ func (a *app) adminBase() (string, error) {
 		return "", &exitError{code: exitUsage, err: fmt.Errorf("admin API URL %q: want http(s)://host:port", raw)}
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// dialable turns a listen address into one a client on the same machine
+// reaches: an unspecified host (":9901", "0.0.0.0:9901", "[::]:9901")
+// becomes the loopback address, which the listener also serves and whose
+// Host the admin API accepts.
+func dialable(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	switch ip := net.ParseIP(host); {
+	case host == "" || (ip != nil && ip.Equal(net.IPv4zero)):
+		return net.JoinHostPort("127.0.0.1", port)
+	case ip != nil && ip.Equal(net.IPv6unspecified):
+		return net.JoinHostPort("::1", port)
+	}
+	return listen
 }
 
 // adminToken reads the bearer token: $STRANGLER_ADMIN_TOKEN, else the
@@ -164,9 +184,18 @@ func (a *app) adminToken() (string, error) {
 	return tok, nil
 }
 
+// adminClient is the CLI's HTTP client for the admin API. It follows no
+// redirect: the admin API sends none, and a request carrying the token
+// goes nowhere but the URL it was sent to.
+var adminClient = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
 // adminCall sends one request to the admin API and decodes the answer into
-// out, returning the raw body too. A refusal by the API (4xx/5xx) exits 1
-// with the API's message; an unreachable API or a bad setup exits 2.
+// out, returning the raw body too. It first makes sure base is a strangler
+// admin API (GET /version, without the token). A refusal by the API
+// (4xx/5xx) exits 1 with the API's message; an unreachable API, something
+// else answering or a bad setup exits 2.
 func (a *app) adminCall(ctx context.Context, method, path string, in, out any) ([]byte, error) {
 	base, err := a.adminBase()
 	if err != nil {
@@ -176,17 +205,18 @@ func (a *app) adminCall(ctx context.Context, method, path string, in, out any) (
 	if err != nil {
 		return nil, err
 	}
-	var body io.Reader
+	var body []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		if body, err = json.Marshal(in); err != nil {
 			return nil, fmt.Errorf("encoding the request: %w", err)
 		}
-		body = bytes.NewReader(b)
 	}
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	if err := identifyAdmin(ctx, base); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("admin API request: %w", err)}
 	}
@@ -196,7 +226,7 @@ func (a *app) adminCall(ctx context.Context, method, path string, in, out any) (
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("calling the admin API at %s: %w", base, err)}
 	}
@@ -206,13 +236,10 @@ func (a *app) adminCall(ctx context.Context, method, path string, in, out any) (
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("reading the admin API's answer: %w", err)}
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e proxy.ErrorResponse
 		msg := strings.TrimSpace(string(raw))
-		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			msg = e.Error
-			if e.Field != "" {
-				msg = e.Field + ": " + e.Error
-			}
+		var p proxy.Problem
+		if json.Unmarshal(raw, &p) == nil && p.Detail != "" {
+			msg = p.Detail
 		}
 		return nil, &exitError{code: exitFailed, err: fmt.Errorf("admin API refused %s %s (%s): %s", method, path, resp.Status, msg)}
 	}
@@ -220,6 +247,54 @@ func (a *app) adminCall(ctx context.Context, method, path string, in, out any) (
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("decoding the admin API's answer: %w", err)}
 	}
 	return raw, nil
+}
+
+// identifyAdmin asks base what it is (GET /version, with no Authorization
+// header) and refuses anything but a strangler admin API of the version
+// this client speaks, so that the token is never sent to, say, the
+// facade's client port and on to legacy.
+func identifyAdmin(ctx context.Context, base string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/version", nil)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("admin API request: %w", err)}
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := adminClient.Do(req)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("calling the admin API at %s: %w", base, err)}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("reading the answer of %s/version: %w", base, err)}
+	}
+	notAdmin := func(what string) error {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s is not a strangler admin API (GET /version answered %s); check --admin or %s",
+			base, what, envAdmin)}
+	}
+	ct := resp.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "no content type"
+	}
+	answered := fmt.Sprintf("%d %s", resp.StatusCode, ct)
+	if resp.StatusCode != http.StatusOK {
+		return notAdmin(answered)
+	}
+	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
+		return notAdmin(answered)
+	}
+	var v proxy.VersionResponse
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return notAdmin(answered + ", not a version document")
+	}
+	if err := v.CheckIdentity(); err != nil {
+		if v.Service == proxy.AdminService {
+			return &exitError{code: exitUsage, err: fmt.Errorf("the admin API at %s (strangler %s) does not match this client: %w; use a strangler build of the same API",
+				base, v.Version, err)}
+		}
+		return notAdmin(answered + ": " + err.Error())
+	}
+	return nil
 }
 
 func printRoutes(w io.Writer, resp proxy.RoutesResponse) error {

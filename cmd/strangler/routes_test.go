@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +43,12 @@ routes:
 // on a loopback httptest listener.
 func adminServer(t *testing.T, tokens string) (*httptest.Server, *proxy.Controller) {
 	t.Helper()
+	return wrappedAdminServer(t, tokens, func(h http.Handler) http.Handler { return h })
+}
+
+// wrappedAdminServer is adminServer with wrap around the admin handler.
+func wrappedAdminServer(t *testing.T, tokens string, wrap func(http.Handler) http.Handler) (*httptest.Server, *proxy.Controller) {
+	t.Helper()
 	yaml := strings.ReplaceAll(routesProject, "%s", "http://127.0.0.1:9")
 	cfg, err := config.Parse("strangler.yaml", []byte(yaml))
 	require.NoError(t, err)
@@ -54,7 +64,7 @@ func adminServer(t *testing.T, tokens string) (*httptest.Server, *proxy.Controll
 	require.NoError(t, err)
 	admin, err := proxy.NewAdmin(ctl, ts, proxy.WithGatherer(f.Registry()))
 	require.NoError(t, err)
-	srv := httptest.NewServer(admin)
+	srv := httptest.NewServer(wrap(admin))
 	t.Cleanup(srv.Close)
 	return srv, ctl
 }
@@ -196,5 +206,121 @@ func TestRoutesAuthAndDiscovery(t *testing.T) {
 				require.Equal(t, before, ctl.State().Version, "a refused call changed the state")
 			}
 		})
+	}
+}
+
+// headerLog records the method, path and Authorization header of every
+// request a server receives.
+type headerLog struct {
+	mu   sync.Mutex
+	seen []string // "METHOD PATH auth=VALUE"
+}
+
+func (l *headerLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		l.seen = append(l.seen, r.Method+" "+r.URL.Path+" auth="+r.Header.Get("Authorization"))
+		l.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (l *headerLog) requests() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen)
+}
+
+// TestAdminClientChecksWhatAnswers points the CLI, token set, at servers
+// that are not the admin API: none of them receives the token, and the
+// CLI says what answered.
+func TestAdminClientChecksWhatAnswers(t *testing.T) {
+	realAdmin, ctl := adminServer(t, routesTestToken)
+	t.Setenv(envAdminToken, routesTestToken)
+	t.Setenv(envAdmin, "")
+	for _, tc := range []struct {
+		name     string
+		handler  http.HandlerFunc
+		answered string
+	}{
+		{"legacy page", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "<h1>Not found</h1>")
+		}, "404 text/html; charset=utf-8"},
+		{"catch-all page", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<html>shop</html>")
+		}, "200 text/html"},
+		{"another JSON API", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"service":"orders","version":"2.1"}`)
+		}, `200 application/json: service is "orders"`},
+		{"JSON that is not an object", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `[1, 2]`)
+		}, "200 application/json, not a version document"},
+		{"redirect to the admin API", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, realAdmin.URL+r.URL.Path, http.StatusFound)
+		}, "302"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log headerLog
+			other := httptest.NewServer(log.wrap(tc.handler))
+			defer other.Close()
+			for _, args := range [][]string{
+				{"routes", "set", "customers", "--mode", "new"},
+				{"routes", "list"},
+				{"routes", "history"},
+				{"rollback", "--all"},
+			} {
+				code, out, errOut := cli(t, append([]string{"--admin", other.URL}, args...)...)
+				require.Equal(t, exitUsage, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+				require.Contains(t, errOut, other.URL+" is not a strangler admin API (GET /version answered "+tc.answered)
+				require.Contains(t, errOut, "check --admin or STRANGLER_ADMIN")
+				require.NotContains(t, errOut, routesTestToken)
+			}
+			reqs := log.requests()
+			require.Len(t, reqs, 4, "one GET /version per command, nothing else")
+			for _, r := range reqs {
+				require.Equal(t, "GET /version auth=", r)
+			}
+		})
+	}
+	require.Zero(t, ctl.State().Version, "the real admin API was changed through a redirect")
+
+	t.Run("a newer admin API", func(t *testing.T) {
+		var log headerLog
+		newer := httptest.NewServer(log.wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"service":"strangler-admin","api":2,"version":"v9.0.0"}`)
+		})))
+		defer newer.Close()
+		code, _, errOut := cli(t, "--admin", newer.URL, "routes", "list")
+		require.Equal(t, exitUsage, code, errOut)
+		require.Contains(t, errOut, "the admin API at "+newer.URL+" (strangler v9.0.0) does not match this client: it speaks admin API version 2, this client speaks 1")
+		require.Equal(t, []string{"GET /version auth="}, log.requests())
+	})
+}
+
+// TestAdminClientSendsTokenAfterIdentity runs the CLI against the real
+// admin API: it asks GET /version without the token, then sends the token.
+func TestAdminClientSendsTokenAfterIdentity(t *testing.T) {
+	var log headerLog
+	srv, ctl := wrappedAdminServer(t, routesTestToken, log.wrap)
+	t.Setenv(envAdminToken, routesTestToken)
+	t.Setenv(envAdmin, srv.URL)
+	code, out, errOut := cli(t, "routes", "set", "customers", "--mode", "new")
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	require.Equal(t, []string{"GET /version auth=", "POST /routes/customers auth=Bearer " + routesTestToken}, log.requests())
+	require.Equal(t, uint64(1), ctl.State().Version)
+}
+
+func TestDialable(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:9901": "127.0.0.1:9901", ":9901": "127.0.0.1:9901", "0.0.0.0:9901": "127.0.0.1:9901",
+		"[::]:9901": "[::1]:9901", "admin.internal:9901": "admin.internal:9901", "[::1]:9901": "[::1]:9901",
+	} {
+		require.Equal(t, want, dialable(in), in)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -14,10 +13,11 @@ import (
 )
 
 // ParseMySQL reads a MySQL/MariaDB DSN in either form:
-// mysql://user:pass@host:port/db?param=value or the go-sql-driver form
+// mysql://user:pass@host:port/db?param=value (or mariadb://, in any case)
+// or the go-sql-driver form
 // user:pass@tcp(host:port)/db?param=value. Errors never contain the password.
 func ParseMySQL(dsn string) (*mysql.Config, error) {
-	if !strings.HasPrefix(dsn, "mysql://") && !strings.HasPrefix(dsn, "mariadb://") {
+	if scheme, _, _ := strings.Cut(dsn, "://"); !strings.EqualFold(scheme, "mysql") && !strings.EqualFold(scheme, "mariadb") {
 		cfg, err := mysql.ParseDSN(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("parsing MySQL DSN %q: %w", Redact(dsn), err)
@@ -90,34 +90,6 @@ func ParsePostgresPool(dsn string) (*pgxpool.Config, error) {
 // and refuses a character the database's encoding cannot hold.
 func clientUTF8(cfg *pgx.ConnConfig) {
 	cfg.RuntimeParams["client_encoding"] = "UTF8"
-}
-
-var (
-	urlPassword   = regexp.MustCompile(`^([a-z][a-z0-9+.-]*://[^:/@]*):([^@]+)@`)
-	mysqlPassword = regexp.MustCompile(`^([^:@/]*):(.+)@(tcp|unix|tcp6|tcp4)?\(`)
-	kvPassword    = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-)
-
-// Redact returns a DSN or URL with its password replaced by "xxxxx", for
-// logs and errors.
-func Redact(dsn string) string {
-	switch {
-	case urlPassword.MatchString(dsn):
-		return urlPassword.ReplaceAllString(dsn, "$1:xxxxx@")
-	case mysqlPassword.MatchString(dsn):
-		return mysqlPassword.ReplaceAllString(dsn, "$1:xxxxx@$3(")
-	default:
-		return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
-	}
-}
-
-// hasInlinePassword reports a DSN that holds a literal password rather than
-// a ${VAR} reference.
-func hasInlinePassword(dsn string) bool {
-	if dsn == "" || Redact(dsn) == dsn {
-		return false
-	}
-	return Redact(envRef.ReplaceAllString(dsn, "")) != envRef.ReplaceAllString(dsn, "")
 }
 
 // LegacyDSN returns databases.legacy with ${VAR} expanded, in go-sql-driver

@@ -1,0 +1,135 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+)
+
+// The admin API's wire types: what the server writes and its clients (the
+// CLI) read. Both sides use these and nothing else.
+
+// AdminService is the service name GET /version answers with; a client
+// checks it before it sends its token.
+const AdminService = "strangler-admin"
+
+// AdminAPIVersion is the version of the admin API's wire format. It grows
+// only when a change would break a client of the previous one.
+const AdminAPIVersion = 1
+
+// VersionResponse is the body of GET /version, answered without a token.
+type VersionResponse struct {
+	Service string `json:"service"` // always AdminService
+	API     int    `json:"api"`     // AdminAPIVersion
+	Version string `json:"version"` // the strangler build: module version, "(devel)" for a source build
+}
+
+// CheckIdentity reports whether v identifies a strangler admin API that
+// speaks AdminAPIVersion, and what it is otherwise.
+func (v VersionResponse) CheckIdentity() error {
+	if v.Service != AdminService {
+		return fmt.Errorf("service is %q, not %q", v.Service, AdminService)
+	}
+	if v.API != AdminAPIVersion {
+		return fmt.Errorf("it speaks admin API version %d, this client speaks %d", v.API, AdminAPIVersion)
+	}
+	return nil
+}
+
+// BuildVersion is the version of the running strangler build, from the
+// module's build information: its module version ("v1.2.0"), "(devel)"
+// when built from a source tree, or "unknown" without build information.
+func BuildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Version == "" {
+		return "unknown"
+	}
+	return bi.Main.Version
+}
+
+// RouteView is one route as the admin API lists it.
+type RouteView struct {
+	Name     string  `json:"name"`
+	Mode     string  `json:"mode"`
+	Percent  float64 `json:"percent"`
+	Target   string  `json:"target"`
+	Breaker  string  `json:"breaker"`
+	Version  uint64  `json:"version"`
+	Sticky   string  `json:"sticky,omitempty"`
+	Fallback string  `json:"fallback,omitempty"`
+}
+
+// RoutesResponse is the body of GET /routes and of a successful change.
+type RoutesResponse struct {
+	Version uint64      `json:"version"`           // the route state version
+	Changed *int        `json:"changed,omitempty"` // routes moved by the change (changes only)
+	Routes  []RouteView `json:"routes"`
+}
+
+// HistoryResponse is the body of GET /history.
+type HistoryResponse struct {
+	History []HistoryEntry `json:"history"`
+}
+
+// RouteChangeRequest is the body of POST /routes/{name}.
+type RouteChangeRequest struct {
+	Mode          *string  `json:"mode"`                     // required: legacy | shadow | canary | new
+	Percent       *float64 `json:"percent,omitempty"`        // canary share 0-100; absent keeps it
+	Reason        string   `json:"reason,omitempty"`         // why, for the audit log
+	ExpectVersion *uint64  `json:"expect_version,omitempty"` // refuse unless the state is at this version
+}
+
+// RollbackRequest is the body of POST /rollback.
+type RollbackRequest struct {
+	Routes        []string `json:"routes,omitempty"`         // the routes to send back to legacy
+	All           bool     `json:"all,omitempty"`            // or every route
+	Reason        string   `json:"reason,omitempty"`         // why, for the audit log
+	ExpectVersion *uint64  `json:"expect_version,omitempty"` // refuse unless the state is at this version
+}
+
+// ProblemContentType is the media type of every refusal.
+const ProblemContentType = "application/problem+json"
+
+// FieldProblem names one invalid field of a request.
+type FieldProblem struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// Problem is the body of every refused request: RFC 9457 problem details,
+// the same shape the recipe runtime answers with, the fields at fault
+// listed in errors.
+type Problem struct {
+	Type     string         `json:"type"`             // "about:blank": the status says it all
+	Title    string         `json:"title"`            // the status text
+	Status   int            `json:"status"`           // the HTTP status
+	Detail   string         `json:"detail,omitempty"` // what was wrong, for people
+	Instance string         `json:"instance,omitempty"`
+	Errors   []FieldProblem `json:"errors,omitempty"` // the fields at fault
+}
+
+// newProblem builds the Problem of status; the field of fe, if any, is
+// listed in errors and named in the detail.
+func newProblem(status int, fe *FieldError) *Problem {
+	p := &Problem{Type: "about:blank", Title: statusTitle(status), Status: status, Detail: fe.Error()}
+	if fe.Field != "" {
+		p.Errors = []FieldProblem{{Field: fe.Field, Message: fe.Msg}}
+	}
+	return p
+}
+
+// Error makes a Problem usable as an error: its status and detail.
+func (p *Problem) Error() string {
+	if p.Detail == "" {
+		return strconv.Itoa(p.Status) + " " + p.Title
+	}
+	return p.Detail
+}
+
+func statusTitle(status int) string {
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "Status " + strconv.Itoa(status)
+}
