@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/stranglerfig/strangler/internal/buildinfo"
 	"github.com/stranglerfig/strangler/internal/config"
 )
 
@@ -116,7 +117,7 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 	})
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	a.mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, VersionResponse{Service: AdminService, API: AdminAPIVersion, Version: BuildVersion()})
+		writeJSON(w, http.StatusOK, VersionResponse{Service: AdminService, API: AdminAPIVersion, Version: buildinfo.Read().String()})
 	})
 	a.mux.HandleFunc("/", a.notFound)
 	a.mux.Handle("GET /routes", a.auth(a.listRoutes))

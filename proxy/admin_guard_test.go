@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stranglerfig/strangler/internal/buildinfo"
 	"github.com/stretchr/testify/require"
 )
 
@@ -198,7 +199,7 @@ func TestAdminVersion(t *testing.T) {
 	var v VersionResponse
 	require.NoError(t, json.Unmarshal(body, &v))
 	require.NoError(t, v.CheckIdentity())
-	require.Equal(t, VersionResponse{Service: "strangler-admin", API: 1, Version: BuildVersion()}, v)
+	require.Equal(t, VersionResponse{Service: "strangler-admin", API: 1, Version: buildinfo.Read().String()}, v)
 	require.NotEmpty(t, v.Version)
 
 	require.ErrorContains(t, VersionResponse{Service: "legacy"}.CheckIdentity(), `"legacy"`)

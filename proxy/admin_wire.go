@@ -3,7 +3,6 @@ package proxy
 import (
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 )
 
@@ -35,17 +34,6 @@ func (v VersionResponse) CheckIdentity() error {
 		return fmt.Errorf("it speaks admin API version %d, this client speaks %d", v.API, AdminAPIVersion)
 	}
 	return nil
-}
-
-// BuildVersion is the version of the running strangler build, from the
-// module's build information: its module version ("v1.2.0"), "(devel)"
-// when built from a source tree, or "unknown" without build information.
-func BuildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok || bi.Main.Version == "" {
-		return "unknown"
-	}
-	return bi.Main.Version
 }
 
 // RouteView is one route as the admin API lists it.
