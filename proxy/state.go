@@ -1,13 +1,9 @@
-// Package proxy is the routing facade: the route table, matching, modes,
-// sticky canaries, breakers and fallback, the admin API, the route state
-// store (a file, or PostgreSQL for several replicas), metrics and capture.
+// Package proxy is the facade's request path: the route table, matching,
+// modes, sticky canaries, breakers and fallback, ingress normalisation,
+// metrics and capture. Its control plane (route state stores, the admin API
+// and its wire types) is package proxy/control, which drives a Facade
+// through Apply; nothing here imports a database driver.
 package proxy
-
-import (
-	"context"
-	"errors"
-	"time"
-)
 
 // RouteState is the part of a route that changes at run time: its mode and
 // canary percent. Everything else comes from the project file.
@@ -30,53 +26,4 @@ func (s State) Clone() State {
 		out.Routes[k] = v
 	}
 	return out
-}
-
-// Change asks for one or more routes to move. A rollback is a Change of the
-// routes (or All) to mode legacy.
-type Change struct {
-	Routes  []string `json:"routes"`            // the routes changed; empty with All
-	All     bool     `json:"all,omitempty"`     // every route
-	Mode    string   `json:"mode"`              // the new mode
-	Percent *float64 `json:"percent,omitempty"` // the new percent; nil keeps it
-	Reason  string   `json:"reason,omitempty"`  // why, for the audit log
-	Who     string   `json:"who,omitempty"`     // the token's name; set by the admin API
-	// ExpectVersion, when non-zero, refuses the change (ErrVersionMismatch)
-	// unless the state is at exactly this version.
-	ExpectVersion uint64 `json:"expect_version,omitempty"`
-}
-
-// HistoryEntry is one line of the audit log: one route moved by one change.
-type HistoryEntry struct {
-	At      time.Time  `json:"at"`
-	Version uint64     `json:"version"` // the state version the change produced
-	Route   string     `json:"route"`
-	From    RouteState `json:"from"`
-	To      RouteState `json:"to"`
-	Reason  string     `json:"reason,omitempty"`
-	Who     string     `json:"who,omitempty"`
-}
-
-// ErrVersionMismatch refuses a change whose ExpectVersion is stale.
-var ErrVersionMismatch = errors.New("route state version mismatch")
-
-// Store keeps route state across restarts and, for several replicas, shares
-// it between them. Implementations: a JSON file written atomically, and a
-// PostgreSQL table announced with LISTEN/NOTIFY.
-type Store interface {
-	// Load returns the stored state; a store that holds nothing yet returns
-	// the zero State (Version 0, no routes) and no error.
-	Load(ctx context.Context) (State, error)
-	// Apply validates nothing itself: it stores next, which must be at
-	// version prev+1, and the history entries of the change, atomically.
-	// It returns ErrVersionMismatch when the stored version is not prev.
-	Apply(ctx context.Context, prev uint64, next State, entries []HistoryEntry) error
-	// History returns the audit log, oldest first.
-	History(ctx context.Context) ([]HistoryEntry, error)
-	// Watch calls fn with the stored state whenever another writer (another
-	// replica, another process) changes it, and once after each reconnect,
-	// until ctx is done. It returns ctx.Err() or a fatal error.
-	Watch(ctx context.Context, fn func(State)) error
-	// Close releases the store.
-	Close() error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy/control"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,11 +42,11 @@ func (a *app) runProxy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := proxy.ParseTokens(os.Getenv(cfg.Admin.TokenEnv))
+	tokens, err := control.ParseTokens(os.Getenv(cfg.Admin.TokenEnv))
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("admin.token_env %s: %w", cfg.Admin.TokenEnv, err)}
 	}
-	if err := proxy.CheckAdminListen(cfg.Admin.Listen, tokens); err != nil {
+	if err := control.CheckAdminListen(cfg.Admin.Listen, tokens); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("admin.listen: %w (%s is empty)", err, cfg.Admin.TokenEnv)}
 	}
 	for _, w := range proxyWarnings(cfg, tokens) {
@@ -66,15 +67,15 @@ func (a *app) runProxy(ctx context.Context) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	defer facade.Close()
-	ctl, err := proxy.NewController(cfg, store, facade, proxy.WithControllerLogger(a.log))
+	ctl, err := control.NewController(cfg, store, facade, control.WithControllerLogger(a.log))
 	if err != nil {
 		return err
 	}
 	if err := ctl.Load(ctx); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	admin, err := proxy.NewAdmin(ctl, tokens, proxy.WithAdminLogger(a.log), proxy.WithGatherer(facade.Registry()),
-		proxy.WithAdminListen(cfg.Admin.Listen))
+	admin, err := control.NewAdmin(ctl, tokens, control.WithAdminLogger(a.log), control.WithGatherer(facade.Registry()),
+		control.WithAdminListen(cfg.Admin.Listen))
 	if err != nil {
 		return err
 	}
@@ -152,7 +153,7 @@ func stateKind(s string) string {
 }
 
 // openStore opens the route state store the project file names.
-func (a *app) openStore(ctx context.Context, cfg *config.Config) (proxy.Store, error) {
+func (a *app) openStore(ctx context.Context, cfg *config.Config) (control.Store, error) {
 	if isPostgresState(cfg.State) {
 		dsn, err := config.PostgresDSN(cfg.State)
 		if err != nil {
@@ -160,13 +161,13 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config) (proxy.Store, e
 		}
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		s, err := proxy.OpenPostgresStore(octx, dsn, proxy.WithPostgresLogger(a.log))
+		s, err := control.OpenPostgresStore(octx, dsn, control.WithPostgresLogger(a.log))
 		if err != nil {
 			return nil, fmt.Errorf("state: %w", err)
 		}
 		return s, nil
 	}
-	s, err := proxy.NewFileStore(cfg.Resolve(cfg.State), proxy.WithFileLogger(a.log))
+	s, err := control.NewFileStore(cfg.Resolve(cfg.State), control.WithFileLogger(a.log))
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
@@ -176,14 +177,14 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config) (proxy.Store, e
 // proxyWarnings are the dangerous but legal settings of the facade that
 // depend on its environment (the admin token), beside the project file's
 // own warnings: proxy logs them at start, check prints them.
-func proxyWarnings(cfg *config.Config, tokens proxy.Tokens) []string {
+func proxyWarnings(cfg *config.Config, tokens control.Tokens) []string {
 	var out []string
 	if tokens.Empty() {
 		out = append(out, "ADMIN API WITHOUT AUTHENTICATION: "+cfg.Admin.TokenEnv+" is empty, so anyone who can reach "+
 			cfg.Admin.Listen+" (every local user and process) can change and roll back routes; set a token")
 	}
 	for _, n := range tokens.Weak() {
-		out = append(out, fmt.Sprintf("admin token %q is short; use at least %d random characters", n, proxy.MinTokenLength))
+		out = append(out, fmt.Sprintf("admin token %q is short; use at least %d random characters", n, control.MinTokenLength))
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy/control"
 	"io"
 	"log/slog"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stranglerfig/strangler/internal/buildinfo"
 	"github.com/stranglerfig/strangler/internal/config"
-	"github.com/stranglerfig/strangler/proxy"
 	"github.com/stranglerfig/strangler/recipes"
 )
 
@@ -158,10 +158,10 @@ when everything loads, 2 otherwise.`,
 			}
 			warnings := slices.Clone(c.Warnings)
 			var problems []error
-			tokens, err := proxy.ParseTokens(os.Getenv(c.Admin.TokenEnv))
+			tokens, err := control.ParseTokens(os.Getenv(c.Admin.TokenEnv))
 			if err != nil {
 				problems = append(problems, fmt.Errorf("admin.token_env %s: %w", c.Admin.TokenEnv, err))
-			} else if err := proxy.CheckAdminListen(c.Admin.Listen, tokens); err != nil {
+			} else if err := control.CheckAdminListen(c.Admin.Listen, tokens); err != nil {
 				problems = append(problems, fmt.Errorf("admin.listen: %w (%s is empty)", err, c.Admin.TokenEnv))
 			} else if len(c.Routes) > 0 {
 				warnings = append(warnings, proxyWarnings(c, tokens)...)

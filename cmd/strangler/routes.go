@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy/control"
 	"io"
 	"mime"
 	"net"
@@ -38,7 +39,7 @@ func (a *app) routesCommand() *cobra.Command {
 		if err := checkOutput(*listOut); err != nil {
 			return err
 		}
-		var resp proxy.RoutesResponse
+		var resp control.RoutesResponse
 		raw, err := a.adminCall(cmd.Context(), http.MethodGet, "/routes", nil, &resp)
 		if err != nil {
 			return err
@@ -60,14 +61,14 @@ func (a *app) routesCommand() *cobra.Command {
 		if *mode == "" {
 			return &exitError{code: exitUsage, err: errors.New("routes set: --mode is required (legacy, shadow, canary or new)")}
 		}
-		req := proxy.RouteChangeRequest{Mode: mode, Reason: *reason}
+		req := control.RouteChangeRequest{Mode: mode, Reason: *reason}
 		if cmd.Flags().Changed("percent") {
 			req.Percent = percent
 		}
 		if cmd.Flags().Changed("expect-version") {
 			req.ExpectVersion = expect
 		}
-		var resp proxy.RoutesResponse
+		var resp control.RoutesResponse
 		if _, err := a.adminCall(cmd.Context(), http.MethodPost, "/routes/"+url.PathEscape(args[0]), req, &resp); err != nil {
 			return err
 		}
@@ -80,7 +81,7 @@ func (a *app) routesCommand() *cobra.Command {
 		if err := checkOutput(*histOut); err != nil {
 			return err
 		}
-		var resp proxy.HistoryResponse
+		var resp control.HistoryResponse
 		raw, err := a.adminCall(cmd.Context(), http.MethodGet, "/history", nil, &resp)
 		if err != nil {
 			return err
@@ -106,8 +107,8 @@ func (a *app) rollbackCommand() *cobra.Command {
 		case !*all && len(args) == 0:
 			return &exitError{code: exitUsage, err: errors.New("rollback: name at least one route, or give --all")}
 		}
-		req := proxy.RollbackRequest{Routes: args, All: *all, Reason: *reason}
-		var resp proxy.RoutesResponse
+		req := control.RollbackRequest{Routes: args, All: *all, Reason: *reason}
+		var resp control.RoutesResponse
 		if _, err := a.adminCall(cmd.Context(), http.MethodPost, "/rollback", req, &resp); err != nil {
 			return err
 		}
@@ -177,7 +178,7 @@ func (a *app) adminToken() (string, error) {
 			v = os.Getenv(cfg.Admin.TokenEnv)
 		}
 	}
-	tok, err := proxy.ClientToken(v)
+	tok, err := control.ClientToken(v)
 	if err != nil {
 		return "", &exitError{code: exitUsage, err: err}
 	}
@@ -237,7 +238,7 @@ func (a *app) adminCall(ctx context.Context, method, path string, in, out any) (
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := strings.TrimSpace(string(raw))
-		var p proxy.Problem
+		var p control.Problem
 		if json.Unmarshal(raw, &p) == nil && p.Detail != "" {
 			msg = p.Detail
 		}
@@ -283,12 +284,12 @@ func identifyAdmin(ctx context.Context, base string) error {
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
 		return notAdmin(answered)
 	}
-	var v proxy.VersionResponse
+	var v control.VersionResponse
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return notAdmin(answered + ", not a version document")
 	}
 	if err := v.CheckIdentity(); err != nil {
-		if v.Service == proxy.AdminService {
+		if v.Service == control.AdminService {
 			return &exitError{code: exitUsage, err: fmt.Errorf("the admin API at %s (strangler %s) does not match this client: %w; use a strangler build of the same API",
 				base, v.Version, err)}
 		}
@@ -297,7 +298,7 @@ func identifyAdmin(ctx context.Context, base string) error {
 	return nil
 }
 
-func printRoutes(w io.Writer, resp proxy.RoutesResponse) error {
+func printRoutes(w io.Writer, resp control.RoutesResponse) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tMODE\tPERCENT\tTARGET\tBREAKER\tVERSION")
 	for _, r := range resp.Routes {
@@ -310,7 +311,7 @@ func printRoutes(w io.Writer, resp proxy.RoutesResponse) error {
 	return tw.Flush()
 }
 
-func printChange(w io.Writer, resp proxy.RoutesResponse) error {
+func printChange(w io.Writer, resp control.RoutesResponse) error {
 	n := 0
 	if resp.Changed != nil {
 		n = *resp.Changed
@@ -323,7 +324,7 @@ func printChange(w io.Writer, resp proxy.RoutesResponse) error {
 	return printRoutes(w, resp)
 }
 
-func printHistory(w io.Writer, h []proxy.HistoryEntry) error {
+func printHistory(w io.Writer, h []control.HistoryEntry) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tVERSION\tROUTE\tFROM\tTO\tWHO\tREASON")
 	for _, e := range h {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/stranglerfig/strangler/proxy/control"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -41,28 +42,28 @@ routes:
 
 // adminServer runs the real admin API (facade, controller, file store)
 // on a loopback httptest listener.
-func adminServer(t *testing.T, tokens string) (*httptest.Server, *proxy.Controller) {
+func adminServer(t *testing.T, tokens string) (*httptest.Server, *control.Controller) {
 	t.Helper()
 	return wrappedAdminServer(t, tokens, func(h http.Handler) http.Handler { return h })
 }
 
 // wrappedAdminServer is adminServer with wrap around the admin handler.
-func wrappedAdminServer(t *testing.T, tokens string, wrap func(http.Handler) http.Handler) (*httptest.Server, *proxy.Controller) {
+func wrappedAdminServer(t *testing.T, tokens string, wrap func(http.Handler) http.Handler) (*httptest.Server, *control.Controller) {
 	t.Helper()
 	yaml := strings.ReplaceAll(routesProject, "%s", "http://127.0.0.1:9")
 	cfg, err := config.Parse("strangler.yaml", []byte(yaml))
 	require.NoError(t, err)
-	store, err := proxy.NewFileStore(filepath.Join(t.TempDir(), "routes.state.json"))
+	store, err := control.NewFileStore(filepath.Join(t.TempDir(), "routes.state.json"))
 	require.NoError(t, err)
 	f, err := proxy.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
-	ctl, err := proxy.NewController(cfg, store, f)
+	ctl, err := control.NewController(cfg, store, f)
 	require.NoError(t, err)
 	require.NoError(t, ctl.Load(context.Background()))
-	ts, err := proxy.ParseTokens(tokens)
+	ts, err := control.ParseTokens(tokens)
 	require.NoError(t, err)
-	admin, err := proxy.NewAdmin(ctl, ts, proxy.WithGatherer(f.Registry()))
+	admin, err := control.NewAdmin(ctl, ts, control.WithGatherer(f.Registry()))
 	require.NoError(t, err)
 	srv := httptest.NewServer(wrap(admin))
 	t.Cleanup(srv.Close)
@@ -141,7 +142,7 @@ func TestRoutesCommands(t *testing.T) {
 	t.Run("list json", func(t *testing.T) {
 		code, out, errOut := cli(t, append(admin, "routes", "list", "-o", "json")...)
 		require.Equal(t, exitOK, code, errOut)
-		var resp proxy.RoutesResponse
+		var resp control.RoutesResponse
 		require.NoError(t, json.Unmarshal([]byte(out), &resp))
 		require.Equal(t, uint64(4), resp.Version)
 		require.Len(t, resp.Routes, 2)
@@ -152,7 +153,7 @@ func TestRoutesCommands(t *testing.T) {
 	t.Run("history json", func(t *testing.T) {
 		code, out, errOut := cli(t, append(admin, "routes", "history", "-o", "json")...)
 		require.Equal(t, exitOK, code, errOut)
-		var resp proxy.HistoryResponse
+		var resp control.HistoryResponse
 		require.NoError(t, json.Unmarshal([]byte(out), &resp))
 		require.Len(t, resp.History, 4)
 		require.Equal(t, "ops", resp.History[0].Who)

@@ -1,10 +1,11 @@
-package proxy
+package control
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy"
 	"io"
 	"log/slog"
 	"net"
@@ -21,8 +22,8 @@ import (
 // Controls is what the admin API drives; *Controller implements it.
 type Controls interface {
 	Change(ctx context.Context, ch Change) (Result, error)
-	State() State
-	Routes() []RouteInfo
+	State() proxy.State
+	Routes() []proxy.RouteInfo
 	History(ctx context.Context) ([]HistoryEntry, error)
 }
 

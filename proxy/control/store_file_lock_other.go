@@ -1,6 +1,6 @@
 //go:build !unix
 
-package proxy
+package control
 
 // lockFile is a no-op where advisory locks are not available: writers in one
 // process are still serialised by the store's mutex.

@@ -1,10 +1,11 @@
-package proxy
+package control
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -180,7 +181,7 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func loadState(ctx context.Context, q querier, lock bool) (State, error) {
+func loadState(ctx context.Context, q querier, lock bool) (proxy.State, error) {
 	sql := `SELECT version, routes FROM ` + pgStateTable + ` WHERE id = 1`
 	if lock {
 		sql += ` FOR UPDATE`
@@ -190,21 +191,21 @@ func loadState(ctx context.Context, q querier, lock bool) (State, error) {
 		raw     []byte
 	)
 	if err := q.QueryRow(ctx, sql).Scan(&version, &raw); err != nil {
-		return State{}, fmt.Errorf("reading the route state row: %w", err)
+		return proxy.State{}, fmt.Errorf("reading the route state row: %w", err)
 	}
-	st := State{Version: uint64(version), Routes: map[string]RouteState{}}
+	st := proxy.State{Version: uint64(version), Routes: map[string]proxy.RouteState{}}
 	if err := json.Unmarshal(raw, &st.Routes); err != nil {
-		return State{}, fmt.Errorf("decoding the route state row: %w", err)
+		return proxy.State{}, fmt.Errorf("decoding the route state row: %w", err)
 	}
 	if err := checkState(st); err != nil {
-		return State{}, fmt.Errorf("checking the route state row: %w", err)
+		return proxy.State{}, fmt.Errorf("checking the route state row: %w", err)
 	}
 	return st, nil
 }
 
 // Load returns the stored state.
-func (s *PostgresStore) Load(ctx context.Context) (State, error) {
-	var st State
+func (s *PostgresStore) Load(ctx context.Context) (proxy.State, error) {
+	var st proxy.State
 	err := s.with(ctx, func(ctx context.Context, conn *pgx.Conn) (err error) {
 		st, err = loadState(ctx, conn, false)
 		return err
@@ -214,7 +215,7 @@ func (s *PostgresStore) Load(ctx context.Context) (State, error) {
 
 // Apply stores next and entries in one transaction when the state row is
 // at version prev, and announces the new version on PostgresChannel.
-func (s *PostgresStore) Apply(ctx context.Context, prev uint64, next State, entries []HistoryEntry) error {
+func (s *PostgresStore) Apply(ctx context.Context, prev uint64, next proxy.State, entries []HistoryEntry) error {
 	if next.Version != prev+1 {
 		return fmt.Errorf("storing route state: next version %d does not follow %d", next.Version, prev)
 	}
@@ -290,7 +291,7 @@ func readHistory(ctx context.Context, conn *pgx.Conn) ([]HistoryEntry, error) {
 // with the state row after every notification and after every (re)connect.
 // A lost connection is retried with backoff (50 ms doubling to 5 s) until
 // ctx is done.
-func (s *PostgresStore) Watch(ctx context.Context, fn func(State)) error {
+func (s *PostgresStore) Watch(ctx context.Context, fn func(proxy.State)) error {
 	wait := pgRetryMin
 	for {
 		err := s.listen(ctx, fn, func() { wait = pgRetryMin })
@@ -310,7 +311,7 @@ func (s *PostgresStore) Watch(ctx context.Context, fn func(State)) error {
 }
 
 // listen runs one connection of Watch until it fails.
-func (s *PostgresStore) listen(ctx context.Context, fn func(State), connected func()) error {
+func (s *PostgresStore) listen(ctx context.Context, fn func(proxy.State), connected func()) error {
 	cctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
 	conn, err := pgx.ConnectConfig(cctx, s.listenCfg)
 	cancel()
@@ -323,7 +324,7 @@ func (s *PostgresStore) listen(ctx context.Context, fn func(State), connected fu
 		conn.Close(cctx)
 		cancel()
 	}()
-	load := func() (State, error) {
+	load := func() (proxy.State, error) {
 		qctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
 		defer cancel()
 		return loadState(qctx, conn, false)

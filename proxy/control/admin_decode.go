@@ -1,9 +1,10 @@
-package proxy
+package control
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy"
 
 	"github.com/stranglerfig/strangler/internal/config"
 )
@@ -85,9 +86,9 @@ func DecodeRollback(body []byte) (Change, error) {
 // route table.
 func checkChange(ch Change) error {
 	var c Controller
-	c.file = map[string]RouteState{}
+	c.file = map[string]proxy.RouteState{}
 	for _, n := range ch.Routes {
-		c.file[n] = RouteState{}
+		c.file[n] = proxy.RouteState{}
 		c.order = append(c.order, n)
 	}
 	_, err := c.validate(ch)

@@ -1,15 +1,15 @@
-package proxy_test
+package control_test
 
 import (
 	"fmt"
 
-	"github.com/stranglerfig/strangler/proxy"
+	"github.com/stranglerfig/strangler/proxy/control"
 )
 
 // The admin token variable holds one token, or name:token pairs whose names
 // the audit log records.
 func ExampleParseTokens() {
-	ts, err := proxy.ParseTokens("alice:3f9a1c77e2b04d15,ci:b81e0d2a9c4f6e73")
+	ts, err := control.ParseTokens("alice:3f9a1c77e2b04d15,ci:b81e0d2a9c4f6e73")
 	if err != nil {
 		panic(err)
 	}
@@ -25,9 +25,9 @@ func ExampleParseTokens() {
 // A change decoded from the body of POST /routes/{name}; bad input names
 // the field.
 func ExampleDecodeRouteChange() {
-	ch, err := proxy.DecodeRouteChange("orders-read", []byte(`{"mode": "canary", "percent": 25, "reason": "step"}`))
+	ch, err := control.DecodeRouteChange("orders-read", []byte(`{"mode": "canary", "percent": 25, "reason": "step"}`))
 	fmt.Println(ch.Routes, ch.Mode, *ch.Percent, ch.Reason, err)
-	_, err = proxy.DecodeRouteChange("orders-read", []byte(`{"mode": "new", "percent": 25}`))
+	_, err = control.DecodeRouteChange("orders-read", []byte(`{"mode": "new", "percent": 25}`))
 	fmt.Println(err)
 	// Output:
 	// [orders-read] canary 25 step <nil>

@@ -1,7 +1,8 @@
-package proxy
+package control
 
 import (
 	"context"
+	"github.com/stranglerfig/strangler/proxy"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,7 @@ func newFileStore(t *testing.T, opts ...FileStoreOption) *FileStore {
 
 func entry(v uint64, route, from, to string) HistoryEntry {
 	return HistoryEntry{At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Version: v, Route: route,
-		From: RouteState{Mode: from}, To: RouteState{Mode: to}, Reason: "test", Who: "ops"}
+		From: proxy.RouteState{Mode: from}, To: proxy.RouteState{Mode: to}, Reason: "test", Who: "ops"}
 }
 
 func TestFileStoreEmptyThenApplyAndReopen(t *testing.T) {
@@ -34,9 +35,9 @@ func TestFileStoreEmptyThenApplyAndReopen(t *testing.T) {
 	_, err = os.Stat(s.Path())
 	require.ErrorIs(t, err, os.ErrNotExist, "loading must not create the file")
 
-	next := State{Version: 1, Routes: map[string]RouteState{"orders-read": {Mode: "new"}}}
+	next := proxy.State{Version: 1, Routes: map[string]proxy.RouteState{"orders-read": {Mode: "new"}}}
 	require.NoError(t, s.Apply(ctx, 0, next, []HistoryEntry{entry(1, "orders-read", "canary", "new")}))
-	next2 := State{Version: 2, Routes: map[string]RouteState{"orders-read": {Mode: "legacy"}}}
+	next2 := proxy.State{Version: 2, Routes: map[string]proxy.RouteState{"orders-read": {Mode: "legacy"}}}
 	require.NoError(t, s.Apply(ctx, 1, next2, []HistoryEntry{entry(2, "orders-read", "new", "legacy")}))
 
 	// A new store on the same path is a restarted process.
@@ -63,7 +64,7 @@ func TestFileStoreEmptyThenApplyAndReopen(t *testing.T) {
 func TestFileStoreVersionMismatch(t *testing.T) {
 	ctx := context.Background()
 	s := newFileStore(t)
-	require.NoError(t, s.Apply(ctx, 0, State{Version: 1, Routes: map[string]RouteState{"a": {Mode: "new"}}}, nil))
+	require.NoError(t, s.Apply(ctx, 0, proxy.State{Version: 1, Routes: map[string]proxy.RouteState{"a": {Mode: "new"}}}, nil))
 	before, err := os.ReadFile(s.Path())
 	require.NoError(t, err)
 	for _, tc := range []struct {
@@ -71,14 +72,14 @@ func TestFileStoreVersionMismatch(t *testing.T) {
 		prev uint64
 	}{{"stale", 0}, {"ahead", 5}} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.Apply(ctx, tc.prev, State{Version: tc.prev + 1, Routes: map[string]RouteState{"a": {Mode: "legacy"}}}, nil)
+			err := s.Apply(ctx, tc.prev, proxy.State{Version: tc.prev + 1, Routes: map[string]proxy.RouteState{"a": {Mode: "legacy"}}}, nil)
 			require.ErrorIs(t, err, ErrVersionMismatch)
 			after, err := os.ReadFile(s.Path())
 			require.NoError(t, err)
 			require.Equal(t, before, after, "a refused write changed the file")
 		})
 	}
-	require.Error(t, s.Apply(ctx, 1, State{Version: 3}, nil), "a version that does not follow prev is refused")
+	require.Error(t, s.Apply(ctx, 1, proxy.State{Version: 3}, nil), "a version that does not follow prev is refused")
 }
 
 func TestFileStoreCorruptFileRefused(t *testing.T) {
@@ -102,7 +103,7 @@ func TestFileStoreCorruptFileRefused(t *testing.T) {
 			require.Error(t, err)
 			require.Contains(t, err.Error(), s.Path(), "the error names the file")
 			require.Contains(t, err.Error(), tc.want)
-			err = s.Apply(ctx, 3, State{Version: 4}, nil)
+			err = s.Apply(ctx, 3, proxy.State{Version: 4}, nil)
 			require.Error(t, err, "a corrupt file is never overwritten")
 			got, rerr := os.ReadFile(s.Path())
 			require.NoError(t, rerr)
@@ -115,7 +116,7 @@ func TestFileStoreHistoryLimit(t *testing.T) {
 	ctx := context.Background()
 	s := newFileStore(t, WithHistoryLimit(3))
 	for v := uint64(1); v <= 5; v++ {
-		require.NoError(t, s.Apply(ctx, v-1, State{Version: v, Routes: map[string]RouteState{}}, []HistoryEntry{entry(v, "a", "legacy", "new")}))
+		require.NoError(t, s.Apply(ctx, v-1, proxy.State{Version: v, Routes: map[string]proxy.RouteState{}}, []HistoryEntry{entry(v, "a", "legacy", "new")}))
 	}
 	h, err := s.History(ctx)
 	require.NoError(t, err)
@@ -134,11 +135,11 @@ func TestFileStoreWatchSeesOtherWriter(t *testing.T) {
 	var calls atomic.Int32
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Watch(ctx, func(st State) { seen.Store(st.Version); calls.Add(1) })
+		done <- s.Watch(ctx, func(st proxy.State) { seen.Store(st.Version); calls.Add(1) })
 	}()
 	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, time.Millisecond, "Watch calls fn once at start")
 	for v := uint64(1); v <= 3; v++ {
-		require.NoError(t, other.Apply(ctx, v-1, State{Version: v, Routes: map[string]RouteState{"a": {Mode: "new"}}}, nil))
+		require.NoError(t, other.Apply(ctx, v-1, proxy.State{Version: v, Routes: map[string]proxy.RouteState{"a": {Mode: "new"}}}, nil))
 		require.Eventually(t, func() bool { return seen.Load() == v }, 5*time.Second, time.Millisecond)
 	}
 	// A corrupt write is logged and skipped; the next good one is seen.

@@ -1,9 +1,10 @@
-package proxy
+package control
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy"
 	"log/slog"
 	"math"
 	"slices"
@@ -21,12 +22,12 @@ const MaxReason = 1024
 // Applier is what the controller drives: the facade's route table.
 type Applier interface {
 	// Apply swaps the run-time state in atomically.
-	Apply(State) error
+	Apply(proxy.State) error
 	// Routes describes every route, in project-file order.
-	Routes() []RouteInfo
+	Routes() []proxy.RouteInfo
 }
 
-var _ Applier = (*Facade)(nil)
+var _ Applier = (*proxy.Facade)(nil)
 
 // Controller owns the run-time route state of one facade replica: it
 // validates changes, stores them (the store decides what "at once on every
@@ -43,11 +44,11 @@ type Controller struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	file  map[string]RouteState // the project file's modes, by route
-	order []string              // route names in project-file order
+	file  map[string]proxy.RouteState // the project file's modes, by route
+	order []string                    // route names in project-file order
 
-	mu    sync.Mutex // serialises changes and remote applies
-	state State      // the state applied to the facade
+	mu    sync.Mutex  // serialises changes and remote applies
+	state proxy.State // the state applied to the facade
 }
 
 // ControllerOption configures a Controller.
@@ -83,8 +84,8 @@ func NewController(cfg *config.Config, store Store, facade Applier, opts ...Cont
 	}
 	c := &Controller{
 		store: store, facade: facade, log: slog.Default(), now: time.Now,
-		file:  make(map[string]RouteState, len(cfg.Routes)),
-		state: State{Routes: map[string]RouteState{}},
+		file:  make(map[string]proxy.RouteState, len(cfg.Routes)),
+		state: proxy.State{Routes: map[string]proxy.RouteState{}},
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -92,7 +93,7 @@ func NewController(cfg *config.Config, store Store, facade Applier, opts ...Cont
 		}
 	}
 	for _, r := range cfg.Routes {
-		c.file[r.Name] = RouteState{Mode: r.Mode, Percent: r.Percent}
+		c.file[r.Name] = proxy.RouteState{Mode: r.Mode, Percent: r.Percent}
 		c.order = append(c.order, r.Name)
 	}
 	return c, nil
@@ -121,14 +122,14 @@ func (c *Controller) Load(ctx context.Context) error {
 }
 
 // State returns a copy of the state applied to the facade.
-func (c *Controller) State() State {
+func (c *Controller) State() proxy.State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state.Clone()
 }
 
 // Routes describes every route as the facade runs it, in project-file order.
-func (c *Controller) Routes() []RouteInfo { return c.facade.Routes() }
+func (c *Controller) Routes() []proxy.RouteInfo { return c.facade.Routes() }
 
 // History returns the audit log, oldest first.
 func (c *Controller) History(ctx context.Context) ([]HistoryEntry, error) {
@@ -147,7 +148,7 @@ func (c *Controller) Watch(ctx context.Context) error {
 // applyRemote applies a state another writer stored when it is newer than
 // the one applied. Versions only grow, so an older one is a read that raced
 // with this replica's own write and is ignored.
-func (c *Controller) applyRemote(st State) {
+func (c *Controller) applyRemote(st proxy.State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st.Version == c.state.Version {
@@ -166,9 +167,9 @@ func (c *Controller) applyRemote(st State) {
 	c.log.Info("route state changed by another writer", "version", st.Version)
 }
 
-func (c *Controller) applyLocked(st State) error {
+func (c *Controller) applyLocked(st proxy.State) error {
 	if st.Routes == nil {
-		st.Routes = map[string]RouteState{}
+		st.Routes = map[string]proxy.RouteState{}
 	}
 	if err := c.facade.Apply(st.Clone()); err != nil {
 		return err
@@ -178,7 +179,7 @@ func (c *Controller) applyLocked(st State) error {
 }
 
 // effective is the mode and percent a route runs with under st.
-func (c *Controller) effective(st State, name string) RouteState {
+func (c *Controller) effective(st proxy.State, name string) proxy.RouteState {
 	if r, ok := st.Routes[name]; ok {
 		return r
 	}
@@ -316,14 +317,14 @@ func hasControl(s string) bool {
 // next computes the state after ch and the history entries of the routes
 // that move. Only canary keeps a percent: a nil percent keeps the current
 // one, and other modes run at 0.
-func (c *Controller) next(ch Change, names []string) (State, []HistoryEntry) {
+func (c *Controller) next(ch Change, names []string) (proxy.State, []HistoryEntry) {
 	next := c.state.Clone()
 	next.Version++
 	at := c.now().UTC()
 	var entries []HistoryEntry
 	for _, n := range names {
 		from := c.effective(c.state, n)
-		to := RouteState{Mode: ch.Mode}
+		to := proxy.RouteState{Mode: ch.Mode}
 		if ch.Mode == config.ModeCanary {
 			to.Percent = from.Percent
 			if ch.Percent != nil {

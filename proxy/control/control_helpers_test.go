@@ -1,6 +1,7 @@
-package proxy
+package control
 
 import (
+	"github.com/stranglerfig/strangler/proxy"
 	"log/slog"
 	"sync"
 	"testing"
@@ -14,13 +15,13 @@ import (
 type recordingFacade struct {
 	mu      sync.Mutex
 	cfg     *config.Config
-	state   State
+	state   proxy.State
 	applied int
 }
 
 var _ Applier = (*recordingFacade)(nil)
 
-func (f *recordingFacade) Apply(s State) error {
+func (f *recordingFacade) Apply(s proxy.State) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.state = s.Clone()
@@ -28,21 +29,21 @@ func (f *recordingFacade) Apply(s State) error {
 	return nil
 }
 
-func (f *recordingFacade) Routes() []RouteInfo {
+func (f *recordingFacade) Routes() []proxy.RouteInfo {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]RouteInfo, 0, len(f.cfg.Routes))
+	out := make([]proxy.RouteInfo, 0, len(f.cfg.Routes))
 	for _, r := range f.cfg.Routes {
 		rs, ok := f.state.Routes[r.Name]
 		if !ok {
-			rs = RouteState{Mode: r.Mode, Percent: r.Percent}
+			rs = proxy.RouteState{Mode: r.Mode, Percent: r.Percent}
 		}
-		out = append(out, RouteInfo{Name: r.Name, Mode: rs.Mode, Percent: rs.Percent, Target: r.Target, Breaker: "closed", Version: f.state.Version})
+		out = append(out, proxy.RouteInfo{Name: r.Name, Mode: rs.Mode, Percent: rs.Percent, Target: r.Target, Breaker: "closed", Version: f.state.Version})
 	}
 	return out
 }
 
-func (f *recordingFacade) mode(name string) RouteState {
+func (f *recordingFacade) mode(name string) proxy.RouteState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.state.Routes[name]

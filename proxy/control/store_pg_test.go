@@ -1,7 +1,8 @@
-package proxy
+package control
 
 import (
 	"context"
+	"github.com/stranglerfig/strangler/proxy"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,9 +28,9 @@ func TestPostgresStoreApplyLoadHistory(t *testing.T) {
 	s := openPG(t, dsn)
 	st, err := s.Load(ctx)
 	require.NoError(t, err)
-	require.Equal(t, State{Routes: map[string]RouteState{}}, st)
+	require.Equal(t, proxy.State{Routes: map[string]proxy.RouteState{}}, st)
 
-	next := State{Version: 1, Routes: map[string]RouteState{"orders-read": {Mode: "canary", Percent: 12.5}}}
+	next := proxy.State{Version: 1, Routes: map[string]proxy.RouteState{"orders-read": {Mode: "canary", Percent: 12.5}}}
 	e := entry(1, "orders-read", "legacy", "canary")
 	e.To.Percent = 12.5
 	require.NoError(t, s.Apply(ctx, 0, next, []HistoryEntry{e}))
@@ -38,7 +39,7 @@ func TestPostgresStoreApplyLoadHistory(t *testing.T) {
 		prev uint64
 	}{{"stale", 0}, {"ahead", 4}} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.Apply(ctx, tc.prev, State{Version: tc.prev + 1, Routes: map[string]RouteState{}}, []HistoryEntry{entry(tc.prev+1, "x", "a", "b")})
+			err := s.Apply(ctx, tc.prev, proxy.State{Version: tc.prev + 1, Routes: map[string]proxy.RouteState{}}, []HistoryEntry{entry(tc.prev+1, "x", "a", "b")})
 			require.ErrorIs(t, err, ErrVersionMismatch)
 		})
 	}
@@ -76,7 +77,7 @@ func watchPG(t *testing.T, s *PostgresStore) (seen *atomic.Uint64, calls *atomic
 	var werr error
 	go func() {
 		defer close(done)
-		werr = s.Watch(ctx, func(st State) { seen.Store(st.Version); calls.Add(1) })
+		werr = s.Watch(ctx, func(st proxy.State) { seen.Store(st.Version); calls.Add(1) })
 	}()
 	stop = func() error { cancel(); <-done; return werr }
 	t.Cleanup(func() { stop() })
@@ -93,7 +94,7 @@ func TestPostgresStoreWatchAndResync(t *testing.T) {
 
 	apply := func(v uint64) {
 		t.Helper()
-		require.NoError(t, writer.Apply(ctx, v-1, State{Version: v, Routes: map[string]RouteState{"a": {Mode: []string{"legacy", "new"}[v%2]}}}, nil))
+		require.NoError(t, writer.Apply(ctx, v-1, proxy.State{Version: v, Routes: map[string]proxy.RouteState{"a": {Mode: []string{"legacy", "new"}[v%2]}}}, nil))
 	}
 	t.Run("notify", func(t *testing.T) {
 		for v := uint64(1); v <= 3; v++ {
@@ -132,12 +133,12 @@ func TestPostgresStoreServerRestart(t *testing.T) {
 	writer := openPG(t, dsn)
 	reader := openPG(t, dsn)
 	seen, _, _ := watchPG(t, reader)
-	require.NoError(t, writer.Apply(ctx, 0, State{Version: 1, Routes: map[string]RouteState{}}, nil))
+	require.NoError(t, writer.Apply(ctx, 0, proxy.State{Version: 1, Routes: map[string]proxy.RouteState{}}, nil))
 	require.Eventually(t, func() bool { return seen.Load() == 1 }, 10*time.Second, time.Millisecond)
 
 	require.NoError(t, srv.Stop(ctx))
-	require.Error(t, writer.Apply(ctx, 1, State{Version: 2, Routes: map[string]RouteState{}}, nil), "no server, no change")
+	require.Error(t, writer.Apply(ctx, 1, proxy.State{Version: 2, Routes: map[string]proxy.RouteState{}}, nil), "no server, no change")
 	require.NoError(t, srv.Start(ctx))
-	require.NoError(t, writer.Apply(ctx, 1, State{Version: 2, Routes: map[string]RouteState{"a": {Mode: "new"}}}, nil), "the writer reconnects")
+	require.NoError(t, writer.Apply(ctx, 1, proxy.State{Version: 2, Routes: map[string]proxy.RouteState{"a": {Mode: "new"}}}, nil), "the writer reconnects")
 	require.Eventually(t, func() bool { return seen.Load() == 2 }, 30*time.Second, 5*time.Millisecond, "the watcher reconnects and resyncs")
 }

@@ -1,8 +1,9 @@
-package proxy
+package control
 
 import (
 	"context"
 	"errors"
+	"github.com/stranglerfig/strangler/proxy"
 	"sync"
 	"testing"
 	"time"
@@ -27,17 +28,17 @@ func TestControllerChange(t *testing.T) {
 		ch        Change
 		wantErr   any // *FieldError, *UnknownRouteError or a sentinel
 		field     string
-		wantMoved map[string]RouteState
+		wantMoved map[string]proxy.RouteState
 	}{
 		{name: "canary percent", ch: Change{Routes: []string{"orders-read"}, Mode: "canary", Percent: ptr(50.0)},
-			wantMoved: map[string]RouteState{"orders-read": {Mode: "canary", Percent: 50}}},
+			wantMoved: map[string]proxy.RouteState{"orders-read": {Mode: "canary", Percent: 50}}},
 		{name: "canary keeps percent", ch: Change{Routes: []string{"customers"}, Mode: "canary"},
-			wantMoved: map[string]RouteState{"customers": {Mode: "canary", Percent: 0}}},
+			wantMoved: map[string]proxy.RouteState{"customers": {Mode: "canary", Percent: 0}}},
 		{name: "new drops percent", ch: Change{Routes: []string{"orders-read"}, Mode: "new"},
-			wantMoved: map[string]RouteState{"orders-read": {Mode: "new"}}},
+			wantMoved: map[string]proxy.RouteState{"orders-read": {Mode: "new"}}},
 		{name: "all to legacy", ch: Change{All: true, Mode: "legacy", Reason: "incident 42"},
-			wantMoved: map[string]RouteState{"orders-read": {Mode: "legacy"}, "customers": {Mode: "legacy"}}},
-		{name: "no-op", ch: Change{Routes: []string{"reports"}, Mode: "legacy"}, wantMoved: map[string]RouteState{}},
+			wantMoved: map[string]proxy.RouteState{"orders-read": {Mode: "legacy"}, "customers": {Mode: "legacy"}}},
+		{name: "no-op", ch: Change{Routes: []string{"reports"}, Mode: "legacy"}, wantMoved: map[string]proxy.RouteState{}},
 		{name: "bad mode", ch: Change{Routes: []string{"reports"}, Mode: "sideways"}, wantErr: &FieldError{}, field: "mode"},
 		{name: "percent out of range", ch: Change{Routes: []string{"reports"}, Mode: "canary", Percent: ptr(101.0)}, wantErr: &FieldError{}, field: "percent"},
 		{name: "negative percent", ch: Change{Routes: []string{"reports"}, Mode: "canary", Percent: ptr(-1.0)}, wantErr: &FieldError{}, field: "percent"},
@@ -108,8 +109,8 @@ func TestControllerHistoryFromAndTo(t *testing.T) {
 	h, err := c.History(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []HistoryEntry{
-		{At: h[0].At, Version: 1, Route: "orders-read", From: RouteState{Mode: "canary", Percent: 30}, To: RouteState{Mode: "new"}, Reason: "go", Who: "alice"},
-		{At: h[1].At, Version: 2, Route: "orders-read", From: RouteState{Mode: "new"}, To: RouteState{Mode: "legacy"}, Reason: "errors up", Who: "bob"},
+		{At: h[0].At, Version: 1, Route: "orders-read", From: proxy.RouteState{Mode: "canary", Percent: 30}, To: proxy.RouteState{Mode: "new"}, Reason: "go", Who: "alice"},
+		{At: h[1].At, Version: 2, Route: "orders-read", From: proxy.RouteState{Mode: "new"}, To: proxy.RouteState{Mode: "legacy"}, Reason: "errors up", Who: "bob"},
 	}, h)
 	require.Equal(t, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), h[0].At)
 }
@@ -122,7 +123,7 @@ func TestControllerSurvivesRestart(t *testing.T) {
 	require.NoError(t, err)
 	restarted, f := newController(t, store)
 	require.Equal(t, uint64(1), restarted.State().Version)
-	require.Equal(t, RouteState{Mode: "new"}, f.mode("customers"))
+	require.Equal(t, proxy.RouteState{Mode: "new"}, f.mode("customers"))
 }
 
 // TestControllerTwoWritersOneStore: two controllers (two processes) on one
@@ -139,7 +140,7 @@ func TestControllerTwoWritersOneStore(t *testing.T) {
 	_, err = b.Change(ctx, Change{Routes: []string{"reports"}, Mode: "new", ExpectVersion: 0})
 	require.NoError(t, err, "b reloads and retries")
 	require.Equal(t, uint64(2), b.State().Version)
-	require.Equal(t, RouteState{Mode: "new"}, fb.mode("customers"), "b applied a's change while reloading")
+	require.Equal(t, proxy.RouteState{Mode: "new"}, fb.mode("customers"), "b applied a's change while reloading")
 
 	_, err = a.Change(ctx, Change{Routes: []string{"reports"}, Mode: "legacy", ExpectVersion: 1})
 	require.ErrorIs(t, err, ErrVersionMismatch)
@@ -178,7 +179,7 @@ func TestControllerConcurrentChanges(t *testing.T) {
 
 type failingFacade struct{ recordingFacade }
 
-func (f *failingFacade) Apply(State) error { return errors.New("boom") }
+func (f *failingFacade) Apply(proxy.State) error { return errors.New("boom") }
 
 func TestControllerLoadRefusesWhatTheFacadeRefuses(t *testing.T) {
 	cfg := testConfig(t)
@@ -189,13 +190,13 @@ func TestControllerLoadRefusesWhatTheFacadeRefuses(t *testing.T) {
 
 func TestControllerApplyRemote(t *testing.T) {
 	c, f := newController(t, newFileStore(t))
-	c.applyRemote(State{Version: 4, Routes: map[string]RouteState{"reports": {Mode: "new"}}})
+	c.applyRemote(proxy.State{Version: 4, Routes: map[string]proxy.RouteState{"reports": {Mode: "new"}}})
 	require.Equal(t, uint64(4), c.State().Version)
-	require.Equal(t, RouteState{Mode: "new"}, f.mode("reports"))
+	require.Equal(t, proxy.RouteState{Mode: "new"}, f.mode("reports"))
 	n := f.applied
-	c.applyRemote(State{Version: 4, Routes: map[string]RouteState{}})
+	c.applyRemote(proxy.State{Version: 4, Routes: map[string]proxy.RouteState{}})
 	require.Equal(t, n, f.applied, "the same version is not applied twice")
-	c.applyRemote(State{Version: 3, Routes: map[string]RouteState{}})
+	c.applyRemote(proxy.State{Version: 3, Routes: map[string]proxy.RouteState{}})
 	require.Equal(t, n, f.applied, "an older version (a read that raced with a newer write) is ignored")
 	require.Equal(t, uint64(4), c.State().Version)
 }

@@ -1,4 +1,4 @@
-package proxy
+package control
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -28,9 +29,9 @@ const DefaultHistoryLimit = 10000
 
 // fileFormat is the on-disk document of the file store.
 type fileFormat struct {
-	Version uint64                `json:"version"`
-	Routes  map[string]RouteState `json:"routes"`
-	History []HistoryEntry        `json:"history"`
+	Version uint64                      `json:"version"`
+	Routes  map[string]proxy.RouteState `json:"routes"`
+	History []HistoryEntry              `json:"history"`
 }
 
 // FileStore keeps route state and its history in one JSON file. Every write
@@ -112,12 +113,12 @@ func (s *FileStore) Path() string { return s.path }
 // Load reads the state file. A missing file is the zero State; a file that
 // cannot be decoded or holds an invalid state is an error naming the file
 // and what is wrong, and is never overwritten by Load.
-func (s *FileStore) Load(ctx context.Context) (State, error) {
+func (s *FileStore) Load(ctx context.Context) (proxy.State, error) {
 	doc, err := s.read()
 	if err != nil {
-		return State{}, err
+		return proxy.State{}, err
 	}
-	return State{Version: doc.Version, Routes: doc.Routes}, nil
+	return proxy.State{Version: doc.Version, Routes: doc.Routes}, nil
 }
 
 // History returns the audit log kept in the file, oldest first.
@@ -130,7 +131,7 @@ func (s *FileStore) History(ctx context.Context) ([]HistoryEntry, error) {
 }
 
 // Apply writes next and appends entries when the file is at version prev.
-func (s *FileStore) Apply(ctx context.Context, prev uint64, next State, entries []HistoryEntry) error {
+func (s *FileStore) Apply(ctx context.Context, prev uint64, next proxy.State, entries []HistoryEntry) error {
 	if next.Version != prev+1 {
 		return fmt.Errorf("writing route state file %s: next version %d does not follow %d", s.path, next.Version, prev)
 	}
@@ -168,7 +169,7 @@ func (s *FileStore) Apply(ctx context.Context, prev uint64, next State, entries 
 // with the state whenever the file's identity, size or modification time
 // changed; it calls fn once at the start. A file that cannot be read is
 // logged and retried at the next change; the last good state stays applied.
-func (s *FileStore) Watch(ctx context.Context, fn func(State)) error {
+func (s *FileStore) Watch(ctx context.Context, fn func(proxy.State)) error {
 	var last os.FileInfo
 	first := true
 	t := time.NewTicker(s.poll)
@@ -211,7 +212,7 @@ func (s *FileStore) Close() error { return nil }
 func (s *FileStore) read() (fileFormat, error) {
 	data, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fileFormat{Routes: map[string]RouteState{}}, nil
+		return fileFormat{Routes: map[string]proxy.RouteState{}}, nil
 	}
 	if err != nil {
 		return fileFormat{}, fmt.Errorf("reading route state file %s: %w", s.path, err)
@@ -235,9 +236,9 @@ func decodeStateFile(data []byte) (fileFormat, error) {
 		return fileFormat{}, errors.New("trailing data after the JSON document")
 	}
 	if doc.Routes == nil {
-		doc.Routes = map[string]RouteState{}
+		doc.Routes = map[string]proxy.RouteState{}
 	}
-	if err := checkState(State{Version: doc.Version, Routes: doc.Routes}); err != nil {
+	if err := checkState(proxy.State{Version: doc.Version, Routes: doc.Routes}); err != nil {
 		return fileFormat{}, err
 	}
 	return doc, nil
@@ -247,7 +248,7 @@ func decodeStateFile(data []byte) (fileFormat, error) {
 // range. Route names are checked against the project file by the
 // Controller, not here, so that a state written by a newer project file
 // still loads.
-func checkState(s State) error {
+func checkState(s proxy.State) error {
 	for name, r := range s.Routes {
 		if !slices.Contains(config.Modes, r.Mode) {
 			return &FieldError{Field: "routes." + name + ".mode", Msg: fmt.Sprintf("%q is not one of %v", r.Mode, config.Modes)}

@@ -1,9 +1,10 @@
-package proxy
+package control
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/stranglerfig/strangler/proxy"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -176,7 +177,7 @@ func TestAdminChangeListHistoryMetrics(t *testing.T) {
 	require.Len(t, hr.History, 3)
 	require.Equal(t, "alice", hr.History[0].Who)
 	require.Equal(t, "step up", hr.History[0].Reason)
-	require.Equal(t, RouteState{Mode: "canary", Percent: 30}, hr.History[0].From)
+	require.Equal(t, proxy.RouteState{Mode: "canary", Percent: 30}, hr.History[0].From)
 	require.Equal(t, "bob", hr.History[1].Who)
 	require.Equal(t, "incident", hr.History[2].Reason)
 

@@ -1,9 +1,10 @@
-package proxy
+package control
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,7 +55,7 @@ routes:
 // replica is one facade process: facade, controller watching the store, and
 // the admin API, each on a real loopback listener.
 type replica struct {
-	facade *Facade
+	facade *proxy.Facade
 	ctl    *Controller
 	admin  *httptest.Server
 	client *httptest.Server
@@ -63,7 +64,7 @@ type replica struct {
 func newReplica(t testing.TB, cfg *config.Config, store Store) *replica {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f, err := New(cfg, WithLogger(quiet))
+	f, err := proxy.New(cfg, proxy.WithLogger(quiet))
 	require.NoError(t, err)
 	ctl, err := NewController(cfg, store, f, WithControllerLogger(quiet))
 	require.NoError(t, err)
@@ -184,7 +185,7 @@ func TestReplicasShareRollbackOverPostgres(t *testing.T) {
 		other, err := OpenPostgresStore(ctx, dsn)
 		require.NoError(t, err)
 		defer other.Close()
-		require.NoError(t, other.Apply(ctx, 2, State{Version: 3, Routes: map[string]RouteState{"orders": {Mode: "new"}}}, nil))
+		require.NoError(t, other.Apply(ctx, 2, proxy.State{Version: 3, Routes: map[string]proxy.RouteState{"orders": {Mode: "new"}}}, nil))
 		require.Eventually(t, both("new"), 10*time.Second, time.Millisecond, "both replicas reconnect and resync")
 		require.Equal(t, uint64(3), a.ctl.State().Version)
 		require.Equal(t, uint64(3), b.facade.Version())
