@@ -74,6 +74,7 @@ func (a *app) runProxy(ctx context.Context) error {
 	if err := ctl.Load(ctx); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	a.warnOverrides(ctx, ctl)
 	admin, err := control.NewAdmin(ctl, tokens, control.WithAdminLogger(a.log), control.WithGatherer(facade.Registry()),
 		control.WithAdminListen(cfg.Admin.Listen))
 	if err != nil {
@@ -187,4 +188,21 @@ func proxyWarnings(cfg *config.Config, tokens control.Tokens) []string {
 		out = append(out, fmt.Sprintf("admin token %q is short; use at least %d random characters", n, control.MinTokenLength))
 	}
 	return out
+}
+
+// warnOverrides logs each route whose stored run-time override differs from
+// what the project file now says: the override wins until it is reset.
+func (a *app) warnOverrides(ctx context.Context, ctl *control.Controller) {
+	routes, err := ctl.Routes(ctx)
+	if err != nil {
+		a.log.Warn("reading route overrides", "error", err.Error())
+		return
+	}
+	for _, r := range routes {
+		if r.Source != control.SourceOverride || (r.Mode == r.File.Mode && r.Percent == r.File.Percent) {
+			continue
+		}
+		a.log.Warn(fmt.Sprintf("route %s runs in mode %s (%s), not the project file's %s %g%%: a run-time override outlives restarts; `strangler routes reset %s` returns it to the file",
+			r.Name, r.Mode, routeSource(r), r.File.Mode, r.File.Percent, r.Name), "route", r.Name)
+	}
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy/control"
 	"io"
 	"net"
 	"net/http"
@@ -143,6 +145,35 @@ func TestProxyCommandRollbackSurvivesRestart(t *testing.T) {
 	require.Contains(t, out, "errors up")
 	require.Contains(t, out, "admin")
 	require.NotContains(t, p2.stderr.String(), routesTestToken, "the token reached the log")
+
+	// The override shows where it came from, and the restart warned that it
+	// differs from the file.
+	require.Contains(t, p2.stderr.String(), "route orders-read runs in mode legacy (override by admin at ")
+	require.Contains(t, p2.stderr.String(), "`strangler routes reset orders-read` returns it to the file")
+	code, out, _ = cli(t, "-c", project, "routes", "list")
+	require.Equal(t, exitOK, code)
+	require.Regexp(t, `orders-read\s+legacy\s.*override by admin at \S+ \(file: new\)`, out)
+	code, out, _ = cli(t, "-c", project, "routes", "list", "-o", "json")
+	require.Equal(t, exitOK, code)
+	var listed control.RoutesResponse
+	require.NoError(t, json.Unmarshal([]byte(out), &listed))
+	require.Equal(t, control.SourceOverride, listed.Routes[0].Source)
+	require.Equal(t, "new", listed.Routes[0].File.Mode)
+	require.Equal(t, "errors up", listed.Routes[0].Override.Reason)
+
+	code, out, errOut = cli(t, "-c", project, "routes", "reset", "--all", "--reason", "back to the file")
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	require.Contains(t, out, "1 route(s) changed")
+	require.Equal(t, "new", p2.backend(t, "/api/orders/1"), "the file's mode is in force once the reset returns")
+	code, out, _ = cli(t, "-c", project, "routes", "list")
+	require.Equal(t, exitOK, code)
+	require.Regexp(t, `orders-read\s+new\s.*\sfile\n`, out)
+	code, out, _ = cli(t, "-c", project, "routes", "history", "-o", "json")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, `"reset": true`)
+	code, _, errOut = cli(t, "-c", project, "routes", "reset")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "routes reset: name at least one route, or give --all")
 }
 
 func TestProxyCommandWithoutTokenOnLoopbackWarns(t *testing.T) {

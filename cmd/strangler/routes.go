@@ -92,8 +92,32 @@ func (a *app) routesCommand() *cobra.Command {
 		}
 		return printHistory(a.stdout, resp.History)
 	}
-	c.AddCommand(list, set, history)
+	reset := &cobra.Command{Use: "reset NAME... | --all", Short: "Drop run-time overrides: routes run with the project file's modes again"}
+	resetAll := reset.Flags().Bool("all", false, "reset every route")
+	resetReason := reset.Flags().String("reason", "", "why, for the audit log")
+	reset.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := routesOrAll("routes reset", args, *resetAll); err != nil {
+			return err
+		}
+		var resp control.RoutesResponse
+		if _, err := a.adminCall(cmd.Context(), http.MethodPost, "/reset", control.ResetRequest{Routes: args, All: *resetAll, Reason: *resetReason}, &resp); err != nil {
+			return err
+		}
+		return printChange(a.stdout, resp)
+	}
+	c.AddCommand(list, set, history, reset)
 	return c
+}
+
+// routesOrAll checks that a command names routes or gives --all, not both.
+func routesOrAll(cmd string, args []string, all bool) error {
+	switch {
+	case all && len(args) > 0:
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: name routes or give --all, not both", cmd)}
+	case !all && len(args) == 0:
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: name at least one route, or give --all", cmd)}
+	}
+	return nil
 }
 
 func (a *app) rollbackCommand() *cobra.Command {
@@ -101,11 +125,8 @@ func (a *app) rollbackCommand() *cobra.Command {
 	all := c.Flags().Bool("all", false, "roll back every route")
 	reason := c.Flags().String("reason", "", "why, for the audit log")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		switch {
-		case *all && len(args) > 0:
-			return &exitError{code: exitUsage, err: errors.New("rollback: name routes or give --all, not both")}
-		case !*all && len(args) == 0:
-			return &exitError{code: exitUsage, err: errors.New("rollback: name at least one route, or give --all")}
+		if err := routesOrAll("rollback", args, *all); err != nil {
+			return err
 		}
 		req := control.RollbackRequest{Routes: args, All: *all, Reason: *reason}
 		var resp control.RoutesResponse
@@ -300,15 +321,35 @@ func identifyAdmin(ctx context.Context, base string) error {
 
 func printRoutes(w io.Writer, resp control.RoutesResponse) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tMODE\tPERCENT\tTARGET\tBREAKER\tVERSION")
+	fmt.Fprintln(tw, "NAME\tMODE\tPERCENT\tTARGET\tBREAKER\tVERSION\tSOURCE")
 	for _, r := range resp.Routes {
 		pct := "-"
 		if r.Mode == config.ModeCanary {
 			pct = fmt.Sprintf("%g", r.Percent)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.Name, r.Mode, pct, r.Target, r.Breaker, r.Version)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Mode, pct, r.Target, r.Breaker, r.Version, routeSource(r))
 	}
 	return tw.Flush()
+}
+
+// routeSource says where a route's mode comes from: "file", or "override
+// by WHO at WHEN (file: MODE)".
+func routeSource(r control.RouteView) string {
+	if r.Source != control.SourceOverride {
+		return r.Source
+	}
+	s := "override"
+	if o := r.Override; o != nil {
+		if o.Who != "" {
+			s += " by " + o.Who
+		}
+		s += " at " + o.At.UTC().Format(time.RFC3339)
+	}
+	file := r.File.Mode
+	if file == config.ModeCanary {
+		file += fmt.Sprintf(" %g%%", r.File.Percent)
+	}
+	return s + " (file: " + file + ")"
 }
 
 func printChange(w io.Writer, resp control.RoutesResponse) error {

@@ -23,7 +23,7 @@ import (
 type Controls interface {
 	Change(ctx context.Context, ch Change) (Result, error)
 	State() proxy.State
-	Routes() []proxy.RouteInfo
+	Routes(ctx context.Context) ([]RouteView, error)
 	History(ctx context.Context) ([]HistoryEntry, error)
 }
 
@@ -124,6 +124,7 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 	a.mux.Handle("GET /routes", a.auth(a.listRoutes))
 	a.mux.Handle("POST /routes/{name}", a.auth(jsonBody(a.changeRoute)))
 	a.mux.Handle("POST /rollback", a.auth(jsonBody(a.rollback)))
+	a.mux.Handle("POST /reset", a.auth(jsonBody(a.reset)))
 	a.mux.Handle("GET /history", a.auth(a.history))
 	a.mux.Handle("GET /metrics", a.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
 		if a.metrics == nil {
@@ -186,18 +187,19 @@ func (a *Admin) auth(h func(http.ResponseWriter, *http.Request, string)) http.Ha
 	})
 }
 
-func (a *Admin) routesResponse(version uint64) RoutesResponse {
-	infos := a.ctl.Routes()
-	out := RoutesResponse{Version: version, Routes: make([]RouteView, len(infos))}
-	for i, ri := range infos {
-		out.Routes[i] = RouteView{Name: ri.Name, Mode: ri.Mode, Percent: ri.Percent, Target: ri.Target,
-			Breaker: ri.Breaker, Version: ri.Version, Sticky: ri.Sticky, Fallback: ri.Fallback}
-	}
-	return out
+func (a *Admin) routesResponse(ctx context.Context, version uint64) (RoutesResponse, error) {
+	routes, err := a.ctl.Routes(ctx)
+	return RoutesResponse{Version: version, Routes: routes}, err
 }
 
-func (a *Admin) listRoutes(w http.ResponseWriter, _ *http.Request, _ string) {
-	writeJSON(w, http.StatusOK, a.routesResponse(a.ctl.State().Version))
+func (a *Admin) listRoutes(w http.ResponseWriter, r *http.Request, _ string) {
+	resp, err := a.routesResponse(r.Context(), a.ctl.State().Version)
+	if err != nil {
+		a.log.Error("admin API: listing routes", "err", err)
+		writeProblem(w, r, http.StatusInternalServerError, &FieldError{Msg: "reading the route history failed"})
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (a *Admin) history(w http.ResponseWriter, r *http.Request, _ string) {
@@ -231,6 +233,15 @@ func (a *Admin) rollback(w http.ResponseWriter, r *http.Request, who string) {
 	a.apply(w, r, ch, who, err)
 }
 
+func (a *Admin) reset(w http.ResponseWriter, r *http.Request, who string) {
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return
+	}
+	ch, err := DecodeReset(body)
+	a.apply(w, r, ch, who, err)
+}
+
 // readBody reads at most MaxAdminBody bytes of a JSON body.
 func (a *Admin) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAdminBody))
@@ -261,7 +272,12 @@ func (a *Admin) apply(w http.ResponseWriter, r *http.Request, ch Change, who str
 		a.refuse(w, r, err)
 		return
 	}
-	resp := a.routesResponse(res.Version)
+	resp, err := a.routesResponse(ctx, res.Version)
+	if err != nil {
+		a.log.Error("admin API: listing routes after a change", "version", res.Version, "err", err)
+		writeProblem(w, r, http.StatusInternalServerError, &FieldError{Msg: fmt.Sprintf("the change was stored (version %d), but reading the route history failed", res.Version)})
+		return
+	}
 	n := len(res.Changed)
 	resp.Changed = &n
 	writeJSON(w, http.StatusOK, resp)

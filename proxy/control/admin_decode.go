@@ -61,12 +61,27 @@ func DecodeRollback(body []byte) (Change, error) {
 	if err := decodeStrict(body, &req); err != nil {
 		return Change{}, err
 	}
-	ch := Change{Routes: req.Routes, All: req.All, Mode: config.ModeLegacy, Reason: req.Reason}
-	if req.ExpectVersion != nil {
-		if *req.ExpectVersion == 0 {
+	return routesChange(Change{Routes: req.Routes, All: req.All, Mode: config.ModeLegacy, Reason: req.Reason}, req.ExpectVersion)
+}
+
+// DecodeReset decodes the body of POST /reset into a Change that drops the
+// routes' overrides.
+func DecodeReset(body []byte) (Change, error) {
+	var req ResetRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return Change{}, err
+	}
+	return routesChange(Change{Routes: req.Routes, All: req.All, Reset: true, Reason: req.Reason}, req.ExpectVersion)
+}
+
+// routesChange checks the parts rollback and reset share: the routes (or
+// all) and the expected version.
+func routesChange(ch Change, expect *uint64) (Change, error) {
+	if expect != nil {
+		if *expect == 0 {
 			return Change{}, &FieldError{Field: "expect_version", Msg: "must be at least 1 (version 0 is the project file before any change)"}
 		}
-		ch.ExpectVersion = *req.ExpectVersion
+		ch.ExpectVersion = *expect
 	}
 	if ch.All && len(ch.Routes) > 0 {
 		return Change{}, &FieldError{Field: "routes", Msg: "cannot be given together with all"}

@@ -153,7 +153,17 @@ func TestAdminChangeListHistoryMetrics(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &rr))
 	require.Equal(t, uint64(1), rr.Version)
 	require.Equal(t, 1, *rr.Changed)
-	require.Equal(t, RouteView{Name: "orders-read", Mode: "canary", Percent: 55, Target: "http://127.0.0.1:9", Breaker: "closed", Version: 1}, rr.Routes[0])
+	got := rr.Routes[0]
+	require.Equal(t, proxy.RouteInfo{Name: "orders-read", Mode: "canary", Percent: 55, Target: "http://127.0.0.1:9", Breaker: "closed", Version: 1, Fallback: got.Fallback}, got.RouteInfo)
+	require.Equal(t, SourceOverride, got.Source)
+	require.NotNil(t, got.Override)
+	require.Equal(t, "alice", got.Override.Who)
+	require.Equal(t, "step up", got.Override.Reason)
+	require.Equal(t, uint64(1), got.Override.Version)
+	for _, r := range rr.Routes[1:] {
+		require.Equal(t, SourceFile, r.Source, r.Name)
+		require.Nil(t, r.Override, r.Name)
+	}
 
 	code, body = f.do(t, "POST", "/rollback", bobToken, `{"all": true, "reason": "incident", "expect_version": 1}`)
 	require.Equal(t, 200, code, string(body))

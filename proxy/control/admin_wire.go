@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/stranglerfig/strangler/proxy"
 )
 
 // The admin API's wire types: what the server writes and its clients (the
@@ -36,16 +39,33 @@ func (v VersionResponse) CheckIdentity() error {
 	return nil
 }
 
-// RouteView is one route as the admin API lists it.
+// RouteView is one route as the admin API lists it: as the facade runs it,
+// and where its mode comes from.
 type RouteView struct {
-	Name     string  `json:"name"`
-	Mode     string  `json:"mode"`
-	Percent  float64 `json:"percent"`
-	Target   string  `json:"target"`
-	Breaker  string  `json:"breaker"`
-	Version  uint64  `json:"version"`
-	Sticky   string  `json:"sticky,omitempty"`
-	Fallback string  `json:"fallback,omitempty"`
+	proxy.RouteInfo
+	// Source is SourceFile when the route runs with the project file's mode
+	// and percent, SourceOverride when a run-time change set them; an
+	// override outlives restarts and edits of the file until
+	// `strangler routes reset`.
+	Source string `json:"source"`
+	// File is the project file's mode and percent of the route.
+	File proxy.RouteState `json:"file"`
+	// Override is the change that set the override (absent for the file).
+	Override *OverrideView `json:"override,omitempty"`
+}
+
+// Sources of a route's mode.
+const (
+	SourceFile     = "file"
+	SourceOverride = "override"
+)
+
+// OverrideView is the change that set a route's override.
+type OverrideView struct {
+	At      time.Time `json:"at"`
+	Version uint64    `json:"version"`
+	Who     string    `json:"who,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
 }
 
 // RoutesResponse is the body of GET /routes and of a successful change.
@@ -66,6 +86,15 @@ type RouteChangeRequest struct {
 	Percent       *float64 `json:"percent,omitempty"`        // canary share 0-100; absent keeps it
 	Reason        string   `json:"reason,omitempty"`         // why, for the audit log
 	ExpectVersion *uint64  `json:"expect_version,omitempty"` // refuse unless the state is at this version
+}
+
+// ResetRequest is the body of POST /reset: the routes whose run-time
+// overrides are dropped, so that they run with the project file's modes.
+type ResetRequest struct {
+	Routes        []string `json:"routes,omitempty"`
+	All           bool     `json:"all,omitempty"`
+	Reason        string   `json:"reason,omitempty"`
+	ExpectVersion *uint64  `json:"expect_version,omitempty"`
 }
 
 // RollbackRequest is the body of POST /rollback.

@@ -24,7 +24,7 @@ type Applier interface {
 	// Apply swaps the run-time state in atomically.
 	Apply(proxy.State) error
 	// Routes describes every route, in project-file order.
-	Routes() []proxy.RouteInfo
+	Routes() []proxy.RouteInfo // as the facade runs them
 }
 
 var _ Applier = (*proxy.Facade)(nil)
@@ -128,8 +128,38 @@ func (c *Controller) State() proxy.State {
 	return c.state.Clone()
 }
 
-// Routes describes every route as the facade runs it, in project-file order.
-func (c *Controller) Routes() []proxy.RouteInfo { return c.facade.Routes() }
+// Routes describes every route as the facade runs it, in project-file
+// order, with where its mode comes from: the project file, or an override
+// stored at run time (with the change that set it, from the history).
+func (c *Controller) Routes(ctx context.Context) ([]RouteView, error) {
+	st := c.State()
+	infos := c.facade.Routes()
+	out := make([]RouteView, len(infos))
+	var last map[string]HistoryEntry
+	if len(st.Routes) > 0 {
+		h, err := c.History(ctx)
+		if err != nil {
+			return nil, err
+		}
+		last = make(map[string]HistoryEntry, len(st.Routes))
+		for _, e := range h {
+			if e.Version <= st.Version {
+				last[e.Route] = e
+			}
+		}
+	}
+	for i, ri := range infos {
+		v := RouteView{RouteInfo: ri, Source: SourceFile, File: c.file[ri.Name]}
+		if _, ok := st.Routes[ri.Name]; ok {
+			v.Source = SourceOverride
+			if e, ok := last[ri.Name]; ok && !e.Reset {
+				v.Override = &OverrideView{At: e.At, Version: e.Version, Who: e.Who, Reason: e.Reason}
+			}
+		}
+		out[i] = v
+	}
+	return out, nil
+}
 
 // History returns the audit log, oldest first.
 func (c *Controller) History(ctx context.Context) ([]HistoryEntry, error) {
@@ -263,7 +293,10 @@ func (c *Controller) checkCurrent(ctx context.Context) error {
 // validate checks ch against the project file and returns the route names
 // it moves, in project-file order.
 func (c *Controller) validate(ch Change) ([]string, error) {
-	if !slices.Contains(config.Modes, ch.Mode) {
+	switch {
+	case ch.Reset && (ch.Mode != "" || ch.Percent != nil):
+		return nil, &FieldError{Field: "mode", Msg: "a reset returns routes to the project file's mode; give no mode or percent"}
+	case !ch.Reset && !slices.Contains(config.Modes, ch.Mode):
 		return nil, &FieldError{Field: "mode", Msg: fmt.Sprintf("%q is not one of legacy, shadow, canary, new", ch.Mode)}
 	}
 	if p := ch.Percent; p != nil {
@@ -324,6 +357,14 @@ func (c *Controller) next(ch Change, names []string) (proxy.State, []HistoryEntr
 	var entries []HistoryEntry
 	for _, n := range names {
 		from := c.effective(c.state, n)
+		if ch.Reset {
+			if _, ok := next.Routes[n]; !ok {
+				continue // no override to drop
+			}
+			delete(next.Routes, n)
+			entries = append(entries, HistoryEntry{At: at, Version: next.Version, Route: n, From: from, To: c.file[n], Reason: ch.Reason, Who: ch.Who, Reset: true})
+			continue
+		}
 		to := proxy.RouteState{Mode: ch.Mode}
 		if ch.Mode == config.ModeCanary {
 			to.Percent = from.Percent

@@ -11,9 +11,12 @@ import (
 // Change asks for one or more routes to move. A rollback is a Change of the
 // routes (or All) to mode legacy.
 type Change struct {
-	Routes  []string `json:"routes"`            // the routes changed; empty with All
-	All     bool     `json:"all,omitempty"`     // every route
-	Mode    string   `json:"mode"`              // the new mode
+	Routes []string `json:"routes"`         // the routes changed; empty with All
+	All    bool     `json:"all,omitempty"`  // every route
+	Mode   string   `json:"mode,omitempty"` // the new mode; empty with Reset
+	// Reset drops the routes' run-time overrides: they run with the
+	// project file's mode and percent again.
+	Reset   bool     `json:"reset,omitempty"`
 	Percent *float64 `json:"percent,omitempty"` // the new percent; nil keeps it
 	Reason  string   `json:"reason,omitempty"`  // why, for the audit log
 	Who     string   `json:"who,omitempty"`     // the token's name; set by the admin API
@@ -31,6 +34,9 @@ type HistoryEntry struct {
 	To      proxy.RouteState `json:"to"`
 	Reason  string           `json:"reason,omitempty"`
 	Who     string           `json:"who,omitempty"`
+	// Reset marks the entry of a reset: To is the project file's mode, and
+	// the route has no override from then on.
+	Reset bool `json:"reset,omitempty"`
 }
 
 // ErrVersionMismatch refuses a change whose ExpectVersion is stale.

@@ -166,6 +166,7 @@ func (s *PostgresStore) migrate(ctx context.Context, conn *pgx.Conn) error {
 				to_percent   double precision NOT NULL,
 				reason       text NOT NULL,
 				who          text NOT NULL)`,
+			`ALTER TABLE ` + pgHistoryTable + ` ADD COLUMN IF NOT EXISTS reset boolean NOT NULL DEFAULT false`,
 		}
 		for _, q := range stmts {
 			if _, err := tx.Exec(ctx, q); err != nil {
@@ -238,9 +239,9 @@ func (s *PostgresStore) Apply(ctx context.Context, prev uint64, next proxy.State
 			}
 			b := &pgx.Batch{}
 			for _, e := range entries {
-				b.Queue(`INSERT INTO `+pgHistoryTable+` (at, version, route, from_mode, from_percent, to_mode, to_percent, reason, who)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-					e.At, int64(e.Version), e.Route, e.From.Mode, e.From.Percent, e.To.Mode, e.To.Percent, e.Reason, e.Who)
+				b.Queue(`INSERT INTO `+pgHistoryTable+` (at, version, route, from_mode, from_percent, to_mode, to_percent, reason, who, reset)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+					e.At, int64(e.Version), e.Route, e.From.Mode, e.From.Percent, e.To.Mode, e.To.Percent, e.Reason, e.Who, e.Reset)
 			}
 			b.Queue(`SELECT pg_notify($1, $2)`, PostgresChannel, strconv.FormatUint(next.Version, 10))
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -270,7 +271,7 @@ func (s *PostgresStore) History(ctx context.Context) ([]HistoryEntry, error) {
 }
 
 func readHistory(ctx context.Context, conn *pgx.Conn) ([]HistoryEntry, error) {
-	rows, err := conn.Query(ctx, `SELECT at, version, route, from_mode, from_percent, to_mode, to_percent, reason, who
+	rows, err := conn.Query(ctx, `SELECT at, version, route, from_mode, from_percent, to_mode, to_percent, reason, who, reset
 		FROM `+pgHistoryTable+` ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -280,7 +281,7 @@ func readHistory(ctx context.Context, conn *pgx.Conn) ([]HistoryEntry, error) {
 			e HistoryEntry
 			v int64
 		)
-		err := r.Scan(&e.At, &v, &e.Route, &e.From.Mode, &e.From.Percent, &e.To.Mode, &e.To.Percent, &e.Reason, &e.Who)
+		err := r.Scan(&e.At, &v, &e.Route, &e.From.Mode, &e.From.Percent, &e.To.Mode, &e.To.Percent, &e.Reason, &e.Who, &e.Reset)
 		e.Version = uint64(v)
 		e.At = e.At.UTC()
 		return e, err
