@@ -220,10 +220,11 @@ func (x *exchange) fail(w http.ResponseWriter, err error) {
 }
 
 // newReverseProxy builds the one ReverseProxy every backend goes through.
+// Its transport counts informational answers (boundInformational).
 func (f *Facade) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        f.rewrite,
-		Transport:      f.transport,
+		Transport:      boundInformational(f.transport),
 		BufferPool:     newBufferPool(),
 		ModifyResponse: f.modifyResponse,
 		ErrorHandler:   f.handleError,
