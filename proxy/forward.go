@@ -220,11 +220,14 @@ func (x *exchange) fail(w http.ResponseWriter, err error) {
 }
 
 // newReverseProxy builds the one ReverseProxy every backend goes through.
-// Its transport counts informational answers (boundInformational).
+// Its transport counts informational answers (boundInformational); it
+// sends the answer's bytes on as the upstream writes them (or as
+// WithFlushInterval says).
 func (f *Facade) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        f.rewrite,
 		Transport:      boundInformational(f.transport),
+		FlushInterval:  f.flushInterval,
 		BufferPool:     newBufferPool(),
 		ModifyResponse: f.modifyResponse,
 		ErrorHandler:   f.handleError,
