@@ -34,22 +34,6 @@ func NewTransport() *http.Transport {
 	}
 }
 
-// WithFlushInterval sets how long the bytes of an answer may wait in the
-// facade before they are sent on to the client. Default, and any negative
-// value: not at all, each piece goes on as soon as it was read from the
-// upstream, so that a body the upstream writes slowly reaches the client
-// as it is written (a read returns what has arrived, so a fast answer
-// still goes in large pieces). Positive: at most that long. Zero: as
-// net/http's ReverseProxy does by default, a body of known length waits
-// in the server's 4 KiB buffer until it is full or the body ends (streams
-// of unknown length and event streams still go on at once).
-func WithFlushInterval(d time.Duration) Option {
-	return func(f *Facade) error {
-		f.flushInterval = d
-		return nil
-	}
-}
-
 // bufferPool lends ReverseProxy its 32 KiB copy buffers instead of
 // allocating one per request. It pools the arrays themselves: a buffer given
 // back converts to its array pointer without allocating (a pool of *[]byte

@@ -270,22 +270,35 @@ func (t *upstreamTransport) CloseIdleConnections() {
 // upstreamBody is a response body; at its end the connection goes back to
 // the transport when the exchange allows it.
 type upstreamBody struct {
-	rc   io.ReadCloser
-	c    *upstreamConn
-	t    *upstreamTransport
-	stop func() bool
-	keep bool
-	once sync.Once
+	rc    io.ReadCloser
+	c     *upstreamConn
+	t     *upstreamTransport
+	stop  func() bool
+	keep  bool
+	ended bool // Read saw the end or an error; Read and Buffered are called by one goroutine
+	once  sync.Once
 }
 
 func (b *upstreamBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
+		b.ended = true
 		b.done(true)
 	} else if err != nil {
+		b.ended = true
 		b.done(false)
 	}
 	return n, err
+}
+
+// Buffered returns how many bytes of the connection are read and not yet
+// handed out: a read of the body returns at once while there are some.
+// After the body's end the connection may already serve another request.
+func (b *upstreamBody) Buffered() int {
+	if b.ended {
+		return 0
+	}
+	return b.c.br.Buffered()
 }
 
 // Close before the end closes the connection first: closing net/http's

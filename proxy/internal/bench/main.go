@@ -10,7 +10,8 @@
 // last one (breakers and metrics on, access log off), and that 500-route
 // facade twice more: with net/http's tuned transport alone instead of its
 // own client (WithTransport(NewTransport())), and with answers buffered
-// instead of flushed as they are read (WithFlushInterval(0)). It loads each with
+// as the ReverseProxy does by default (WithFlushInterval(0)) instead of
+// flushed before the facade waits for more of the upstream's body. It loads each with
 // wrk when installed, else with a Go load generator, in interleaved rounds,
 // and prints the medians of requests/s, p50 and p99 latency, the CPU time
 // each subject's process spent per request, and ratios.
@@ -177,7 +178,7 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	}
 	subjects = append(subjects, &subject{name: fmt.Sprintf("facade, %d, net/http transport", nroutes), url: "http://" + fnet + hit, pid: lastPID})
 	// And with answers buffered as net/http's ReverseProxy does by default
-	// (WithFlushInterval(0)), against the facade's flush after each read.
+	// (WithFlushInterval(0)), against the facade's flush before it waits.
 	fbuf, err := start("facade", append([]string{"BENCH_UPSTREAM=" + upURL, fmt.Sprintf("BENCH_ROUTES=%d", nroutes),
 		"BENCH_FLUSH=0"}, goProxyEnv...)...)
 	if err != nil {
@@ -238,7 +239,7 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 			nroutes, fb.rps/n.rps, float64(n.cpu)/float64(fb.cpu))
 	}
 	if n, ok := med[fmt.Sprintf("facade, %d, no flush", nroutes)]; ok {
-		fmt.Printf("facade (%d routes), flush after each read / no flush: %.2f by throughput, %.2f by CPU per request\n",
+		fmt.Printf("facade (%d routes), flush before waiting / no flush: %.2f by throughput, %.2f by CPU per request\n",
 			nroutes, fb.rps/n.rps, float64(n.cpu)/float64(fb.cpu))
 	}
 	if cpuprofile != "" {
