@@ -150,14 +150,14 @@ func (c *upstreamConn) exchange(req *http.Request) (*http.Response, error) {
 			return nil, errors.Join(errResponseStarted, errTooManyInformational)
 		}
 		if _, err := c.br.Peek(1); err != nil {
+			if n1xx > 0 { // an informational answer came: the response began
+				return nil, errors.Join(errResponseStarted, headError(err))
+			}
 			return nil, err
 		}
 		resp, err := http.ReadResponse(c.br, req)
 		if err != nil {
-			if errors.Is(err, errResponseHeadTooLarge) {
-				err = fmt.Errorf("reading the response head: %w", errResponseHeadTooLarge)
-			}
-			return nil, errors.Join(errResponseStarted, err)
+			return nil, errors.Join(errResponseStarted, headError(err))
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			// Informational answers go to the ReverseProxy's trace,
@@ -174,6 +174,14 @@ func (c *upstreamConn) exchange(req *http.Request) (*http.Response, error) {
 		c.headLeft = math.MaxInt64 // the body's length is the body reader's business
 		return resp, nil
 	}
+}
+
+// headError says what was being read when a head went past its bound.
+func headError(err error) error {
+	if errors.Is(err, errResponseHeadTooLarge) {
+		return fmt.Errorf("reading the response head: %w", errResponseHeadTooLarge)
+	}
+	return err
 }
 
 // get returns an idle connection to key or dials one. Every idle
