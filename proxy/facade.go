@@ -38,8 +38,9 @@ type Facade struct {
 	metrics *facadeMetrics
 	nop     *NopShadower // the default shadower, when none was given
 
-	maxBodyCopy int64
-	timeout     time.Duration
+	maxBodyCopy   int64
+	timeout       time.Duration
+	flushInterval time.Duration // see WithFlushInterval
 
 	table atomic.Pointer[routeTable]
 	ids   requestIDs
@@ -100,9 +101,10 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 		return nil, errors.New("building facade: nil config")
 	}
 	f := &Facade{
-		cfg:         cfg,
-		maxBodyCopy: cfg.Proxy.MaxBodyCopy,
-		timeout:     cfg.Proxy.Timeout.D(),
+		cfg:           cfg,
+		maxBodyCopy:   cfg.Proxy.MaxBodyCopy,
+		timeout:       cfg.Proxy.Timeout.D(),
+		flushInterval: -1,
 	}
 	for _, o := range opts {
 		if err := o(f); err != nil {

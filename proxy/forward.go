@@ -241,12 +241,16 @@ func (x *exchange) fail(w http.ResponseWriter, err error) {
 }
 
 // newReverseProxy builds the one ReverseProxy every backend goes through.
+// Its transport counts informational answers (boundInformational); the
+// answer's bytes go on to the client as the upstream writes them
+// (flushResponse, or as WithFlushInterval says).
 func (f *Facade) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        f.rewrite,
-		Transport:      f.transport,
+		Transport:      boundInformational(f.transport),
+		FlushInterval:  max(f.flushInterval, 0), // negative: flushResponse flushes
 		BufferPool:     newBufferPool(),
-		ModifyResponse: f.modifyResponse,
+		ModifyResponse: f.flushResponse,
 		ErrorHandler:   f.handleError,
 		ErrorLog:       slog.NewLogLogger(f.log.Handler(), slog.LevelWarn),
 	}

@@ -14,9 +14,10 @@ import (
 // NewTransport returns the tuned net/http transport: plain HTTP/1.1 to
 // upstreams, many idle connections kept per upstream (the default of 2
 // halves a proxy's throughput), no transparent compression (the facade
-// never changes a body). Unless WithTransport gives another, the facade
-// sends plain-HTTP requests through its own client (upstreamTransport) and
-// the rest (https, protocol upgrades) through this transport.
+// never changes a body), response heads of at most 1 MiB. Unless
+// WithTransport gives another, the facade sends plain-HTTP requests
+// without a body through its own client (upstreamTransport) and the rest
+// (bodies, https, protocol upgrades) through this transport.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		DialContext: (&net.Dialer{
@@ -28,6 +29,8 @@ func NewTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
+		// Each response head at most 1 MiB (net/http's default: 10 MB).
+		MaxResponseHeaderBytes: maxResponseHeadBytes,
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -23,11 +25,22 @@ import (
 // without reading it), as do other schemes and protocol upgrades.
 //
 // A connection is reused only once the previous response's body was read
-// to its end. A kept connection the upstream closed while idle is found
-// before an unsafe request is sent on it (a non-blocking peek sees the
-// close); a safe request that fails on a kept connection before any byte
-// of the answer arrived is sent once more on a new connection, as net/http
-// does.
+// to its end and when nothing unread is on it: before every request on a
+// kept connection, a non-blocking peek looks for bytes the upstream wrote
+// while the connection was idle (an extra answer, an unsolicited 408) and
+// for its close; such a connection is closed and another one used, so
+// that stray bytes are never taken as the next answer. A safe request
+// that fails on a kept connection before any byte of the answer arrived
+// is sent once more on a new connection, as net/http does. Bytes that
+// arrive after the peek, while the request is on its way, cannot be told
+// from its answer (net/http's transport is in the same race).
+//
+// Every response head is bounded (maxResponseHeadBytes, see
+// upstream_limits.go); informational answers are counted by the
+// ReverseProxy's transport guard (boundInformational).
+//
+// Where a non-blocking peek is not available (peekSupported), every
+// request goes to the fallback transport.
 type upstreamTransport struct {
 	fallback    http.RoundTripper
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -40,10 +53,29 @@ type upstreamTransport struct {
 
 type upstreamConn struct {
 	net.Conn
-	br     *bufio.Reader
+	br     *bufio.Reader // reads through headLimit
 	bw     *bufio.Writer
 	key    string
 	idleAt time.Time
+	// headLeft is how many more bytes br may take from the connection
+	// while a response head is read; math.MaxInt64 while a body is.
+	headLeft int64
+}
+
+// headLimit is the reader under an upstreamConn's bufio.Reader: it stops
+// a response head at its bound.
+type headLimit upstreamConn
+
+func (l *headLimit) Read(p []byte) (int, error) {
+	if l.headLeft <= 0 {
+		return 0, errResponseHeadTooLarge
+	}
+	if int64(len(p)) > l.headLeft {
+		p = p[:l.headLeft]
+	}
+	n, err := l.Conn.Read(p)
+	l.headLeft -= int64(n)
+	return n, err
 }
 
 func newUpstreamTransport(fallback *http.Transport) *upstreamTransport {
@@ -60,7 +92,7 @@ func newUpstreamTransport(fallback *http.Transport) *upstreamTransport {
 var aLongTimeAgo = time.Unix(1, 0)
 
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" || req.Body != nil && req.Body != http.NoBody {
+	if !peekSupported || req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" || req.Body != nil && req.Body != http.NoBody {
 		return t.fallback.RoundTrip(req)
 	}
 	ctx := req.Context()
@@ -70,7 +102,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	repeatable := safeMethod(req.Method)
 	for try := 0; ; try++ {
-		c, reused, err := t.get(ctx, key, !repeatable)
+		c, reused, err := t.get(ctx, key)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +133,9 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 var errResponseStarted = errors.New("upstream response cut short")
 
 // exchange writes req and reads the response head, skipping informational
-// answers other than 101.
+// answers other than 101. Each head may take maxResponseHeadBytes from the
+// connection; a head an informational answer's trace hook did not see
+// shares the bound with the next one, as in net/http's transport.
 func (c *upstreamConn) exchange(req *http.Request) (*http.Response, error) {
 	if err := req.Write(c.bw); err != nil {
 		return nil, err
@@ -110,13 +144,20 @@ func (c *upstreamConn) exchange(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	trace := httptrace.ContextClientTrace(req.Context())
-	for {
+	c.headLeft = maxResponseHeadBytes
+	for n1xx := 0; ; n1xx++ {
+		if n1xx > maxInformational {
+			return nil, errors.Join(errResponseStarted, errTooManyInformational)
+		}
 		if _, err := c.br.Peek(1); err != nil {
+			if n1xx > 0 { // an informational answer came: the response began
+				return nil, errors.Join(errResponseStarted, headError(err))
+			}
 			return nil, err
 		}
 		resp, err := http.ReadResponse(c.br, req)
 		if err != nil {
-			return nil, errors.Join(errResponseStarted, err)
+			return nil, errors.Join(errResponseStarted, headError(err))
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			// Informational answers go to the ReverseProxy's trace,
@@ -126,16 +167,27 @@ func (c *upstreamConn) exchange(req *http.Request) (*http.Response, error) {
 				if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
 					return nil, errors.Join(errResponseStarted, err)
 				}
+				c.headLeft = maxResponseHeadBytes // delivered: the next head has its own bound
 			}
 			continue
 		}
+		c.headLeft = math.MaxInt64 // the body's length is the body reader's business
 		return resp, nil
 	}
 }
 
-// get returns an idle connection to key or dials one. With check, an idle
-// connection is first probed for a close by the upstream.
-func (t *upstreamTransport) get(ctx context.Context, key string, check bool) (*upstreamConn, bool, error) {
+// headError says what was being read when a head went past its bound.
+func headError(err error) error {
+	if errors.Is(err, errResponseHeadTooLarge) {
+		return fmt.Errorf("reading the response head: %w", errResponseHeadTooLarge)
+	}
+	return err
+}
+
+// get returns an idle connection to key or dials one. Every idle
+// connection is first probed: one the upstream closed or wrote to while it
+// was idle is closed, and the next one tried.
+func (t *upstreamTransport) get(ctx context.Context, key string) (*upstreamConn, bool, error) {
 	now := time.Now()
 	for {
 		t.mu.Lock()
@@ -150,7 +202,7 @@ func (t *upstreamTransport) get(ctx context.Context, key string, check bool) (*u
 		if c == nil {
 			break
 		}
-		if t.idleTimeout > 0 && now.Sub(c.idleAt) > t.idleTimeout || check && !c.alive() {
+		if t.idleTimeout > 0 && now.Sub(c.idleAt) > t.idleTimeout || !c.clean() {
 			c.Close()
 			continue
 		}
@@ -160,12 +212,15 @@ func (t *upstreamTransport) get(ctx context.Context, key string, check bool) (*u
 	if err != nil {
 		return nil, false, err
 	}
-	return &upstreamConn{Conn: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096), key: key}, false, nil
+	c := &upstreamConn{Conn: nc, bw: bufio.NewWriterSize(nc, 4096), key: key}
+	c.br = bufio.NewReaderSize((*headLimit)(c), 4096)
+	return c, false, nil
 }
 
-// alive reports whether an idle connection is still open: nothing
-// buffered and nothing to read (see peekClosed).
-func (c *upstreamConn) alive() bool {
+// clean reports whether an idle connection may carry the next request: it
+// is open, and nothing unread is on it, neither in its buffer nor on the
+// socket (see peekClosed).
+func (c *upstreamConn) clean() bool {
 	if c.br.Buffered() > 0 {
 		return false // bytes nobody asked for
 	}
@@ -177,6 +232,10 @@ func (c *upstreamConn) alive() bool {
 // front; one past the idle timeout is closed here, so that connections the
 // upstream closed do not linger unused.
 func (t *upstreamTransport) put(c *upstreamConn) {
+	if c.br.Buffered() > 0 { // the upstream wrote more than the answer
+		c.Close()
+		return
+	}
 	c.idleAt = time.Now()
 	key := c.key
 	var expired *upstreamConn
@@ -219,22 +278,35 @@ func (t *upstreamTransport) CloseIdleConnections() {
 // upstreamBody is a response body; at its end the connection goes back to
 // the transport when the exchange allows it.
 type upstreamBody struct {
-	rc   io.ReadCloser
-	c    *upstreamConn
-	t    *upstreamTransport
-	stop func() bool
-	keep bool
-	once sync.Once
+	rc    io.ReadCloser
+	c     *upstreamConn
+	t     *upstreamTransport
+	stop  func() bool
+	keep  bool
+	ended bool // Read saw the end or an error; Read and Buffered are called by one goroutine
+	once  sync.Once
 }
 
 func (b *upstreamBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
+		b.ended = true
 		b.done(true)
 	} else if err != nil {
+		b.ended = true
 		b.done(false)
 	}
 	return n, err
+}
+
+// Buffered returns how many bytes of the connection are read and not yet
+// handed out: a read of the body returns at once while there are some.
+// After the body's end the connection may already serve another request.
+func (b *upstreamBody) Buffered() int {
+	if b.ended {
+		return 0
+	}
+	return b.c.br.Buffered()
 }
 
 // Close before the end closes the connection first: closing net/http's

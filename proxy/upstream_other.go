@@ -4,7 +4,10 @@ package proxy
 
 import "net"
 
-// peekClosed cannot look without blocking here: an idle connection counts
-// as open, and a request on one the upstream closed fails as it would
-// through net/http's transport in the same race.
+// peekSupported is false here: an idle connection cannot be looked at
+// without blocking, so the facade's own client would not see bytes an
+// upstream wrote on it while idle. Every request goes to net/http's
+// transport, whose reader goroutine watches idle connections.
+const peekSupported = false
+
 func peekClosed(net.Conn) bool { return false }

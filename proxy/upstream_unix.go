@@ -7,6 +7,9 @@ import (
 	"syscall"
 )
 
+// peekSupported: idle connections can be probed without blocking.
+const peekSupported = true
+
 // peekClosed reports whether the peer closed c or sent bytes nobody asked
 // for, with a non-blocking peek that leaves the bytes where they are (a
 // read deadline in the past would not even try the read).

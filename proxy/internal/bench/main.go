@@ -7,7 +7,11 @@
 // (GOMAXPROCS=1; nginx with worker_processes 1): a bare
 // httputil.ReverseProxy with a tuned transport, nginx when installed, and
 // the facade with 1 route and with 500 routes where the hit route is the
-// last one (breakers and metrics on, access log off). It loads each with
+// last one (breakers and metrics on, access log off), and that 500-route
+// facade twice more: with net/http's tuned transport alone instead of its
+// own client (WithTransport(NewTransport())), and with answers buffered
+// as the ReverseProxy does by default (WithFlushInterval(0)) instead of
+// flushed before the facade waits for more of the upstream's body. It loads each with
 // wrk when installed, else with a Go load generator, in interleaved rounds,
 // and prints the medians of requests/s, p50 and p99 latency, the CPU time
 // each subject's process spent per request, and ratios.
@@ -165,6 +169,22 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	}
 	big := &subject{name: fmt.Sprintf("facade, %d routes (hit last)", nroutes), url: "http://" + f500 + hit, pid: lastPID}
 	subjects = append(subjects, big)
+	// The same facade with net/http's tuned transport alone (what
+	// WithTransport(NewTransport()) gives), measured in the same rounds.
+	fnet, err := start("facade", append([]string{"BENCH_UPSTREAM=" + upURL, fmt.Sprintf("BENCH_ROUTES=%d", nroutes),
+		"BENCH_TRANSPORT=nethttp"}, goProxyEnv...)...)
+	if err != nil {
+		return err
+	}
+	subjects = append(subjects, &subject{name: fmt.Sprintf("facade, %d, net/http transport", nroutes), url: "http://" + fnet + hit, pid: lastPID})
+	// And with answers buffered as net/http's ReverseProxy does by default
+	// (WithFlushInterval(0)), against the facade's flush before it waits.
+	fbuf, err := start("facade", append([]string{"BENCH_UPSTREAM=" + upURL, fmt.Sprintf("BENCH_ROUTES=%d", nroutes),
+		"BENCH_FLUSH=0"}, goProxyEnv...)...)
+	if err != nil {
+		return err
+	}
+	subjects = append(subjects, &subject{name: fmt.Sprintf("facade, %d, no flush", nroutes), url: "http://" + fbuf + hit, pid: lastPID})
 
 	gen := "Go load generator"
 	if useWrk {
@@ -195,11 +215,11 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 		med[s.name] = median(s.res)
 	}
 	bare0 := med["bare httputil.ReverseProxy"]
-	fmt.Printf("\n%-32s %11s %9s %9s %7s %8s %12s %12s\n", "", "requests/s", "p50", "p99", "x bare", "x direct",
+	fmt.Printf("\n%-34s %11s %9s %9s %7s %8s %12s %12s\n", "", "requests/s", "p50", "p99", "x bare", "x direct",
 		"CPU us/req", "x bare (CPU)")
 	for _, s := range subjects {
 		m := med[s.name]
-		fmt.Printf("%-32s %11.0f %9s %9s %7.2f %8.2f %12.1f %12.2f\n", s.name, m.rps, m.p50.Round(time.Microsecond),
+		fmt.Printf("%-34s %11.0f %9s %9s %7.2f %8.2f %12.1f %12.2f\n", s.name, m.rps, m.p50.Round(time.Microsecond),
 			m.p99.Round(time.Microsecond), m.rps/bare0.rps, m.rps/med["direct"].rps,
 			float64(m.cpu)/1e3, float64(bare0.cpu)/float64(m.cpu))
 	}
@@ -214,6 +234,14 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	}
 	fmt.Printf("facade (%d routes) / bare httputil.ReverseProxy: %.2f by throughput, %.2f by CPU per request (target >= 1.20)\n",
 		nroutes, fb.rps/bare0.rps, float64(bare0.cpu)/float64(fb.cpu))
+	if n, ok := med[fmt.Sprintf("facade, %d, net/http transport", nroutes)]; ok {
+		fmt.Printf("facade (%d routes), own client / net/http transport: %.2f by throughput, %.2f by CPU per request\n",
+			nroutes, fb.rps/n.rps, float64(n.cpu)/float64(fb.cpu))
+	}
+	if n, ok := med[fmt.Sprintf("facade, %d, no flush", nroutes)]; ok {
+		fmt.Printf("facade (%d routes), flush before waiting / no flush: %.2f by throughput, %.2f by CPU per request\n",
+			nroutes, fb.rps/n.rps, float64(n.cpu)/float64(fb.cpu))
+	}
 	if cpuprofile != "" {
 		fmt.Printf("CPU profile of the %d-route facade: %s (go tool pprof -top %s)\n", nroutes, cpuprofile, cpuprofile)
 	}
@@ -301,7 +329,14 @@ func child(role string) error {
 		if err != nil {
 			return err
 		}
-		f, err := proxy.New(cfg, proxy.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+		opts := []proxy.Option{proxy.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+		if os.Getenv("BENCH_TRANSPORT") == "nethttp" {
+			opts = append(opts, proxy.WithTransport(proxy.NewTransport()))
+		}
+		if os.Getenv("BENCH_FLUSH") == "0" {
+			opts = append(opts, proxy.WithFlushInterval(0))
+		}
+		f, err := proxy.New(cfg, opts...)
 		if err != nil {
 			return err
 		}
