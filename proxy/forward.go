@@ -35,7 +35,13 @@ type exchange struct {
 	backend backend
 	body    *trackedBody // the client body, nil when there is none
 
-	done     func(error) // the breaker's outcome callback, nil when none is pending
+	// The target attempt's outcome: what the hooks saw of it, reported to
+	// the breaker once, by reportTarget.
+	done      func(error) // the breaker's outcome callback; nil without a target attempt
+	targetErr error       // the target attempt failed (classified); nil: it succeeded so far
+	reported  bool        // the outcome went to the breaker
+	retry     bool        // the target failed in a way legacy may answer: forwardTarget falls back
+
 	timer    *time.Timer // the running attempt's timeout
 	err      error       // the error the client saw, if any
 	fellBack bool
@@ -160,22 +166,31 @@ func (x *exchange) choose(e *routeEntry, r *http.Request) backend {
 }
 
 // forwardTarget sends the request to the route's target through its
-// breaker, or to legacy when the breaker is open and the route falls back.
+// breaker. Legacy answers instead, in one place, when the route falls back
+// and the breaker refused the attempt or the attempt failed as canFallback
+// allows (the hooks then wrote nothing to the client).
 func (f *Facade) forwardTarget(x *exchange) {
 	done, err := x.rt.breaker.Allow()
 	if err != nil {
 		err = fmt.Errorf("%s: %w", x.rt.name, err)
-		if x.canFallback(err) {
-			x.fellBack = true
-			x.rt.metrics.fellBack(fallbackReason(err))
-			f.forward(x, backendLegacy)
+		if !x.canFallback(err) {
+			x.fail(&x.rec, err)
 			return
 		}
-		x.fail(&x.rec, err)
-		return
+	} else {
+		x.done = done
+		f.forward(x, backendNew)
+		if !x.retry {
+			return
+		}
+		err = x.targetErr
+		x.reportTarget() // before the second attempt, which may take long
+		f.log.LogAttrs(x.client, slog.LevelWarn, "target failed, legacy answers",
+			slog.String("route", x.rt.name), slog.String("request_id", x.reqID), slog.String("error", err.Error()))
 	}
-	x.done = done
-	f.forward(x, backendNew)
+	x.fellBack = true
+	x.rt.metrics.fellBack(fallbackReason(err))
+	f.forward(x, backendLegacy)
 }
 
 // forward makes one attempt on a backend, bounded by the route's timeout.
@@ -205,13 +220,16 @@ func (f *Facade) forward(x *exchange, b backend) {
 	f.rp.ServeHTTP(&x.rec, req)
 }
 
-// report gives the breaker the outcome of the target attempt, once.
-func (x *exchange) report(err error) {
-	if x.done != nil {
-		done := x.done
-		x.done = nil
-		done(err)
+// reportTarget gives the breaker the target attempt's outcome, once: its
+// failure, or success. It runs when the exchange finishes, or earlier where
+// the outcome is known and waiting would hold the breaker (a fallback, a
+// stream that may last hours).
+func (x *exchange) reportTarget() {
+	if x.done == nil || x.reported {
+		return
 	}
+	x.reported = true
+	x.done(x.targetErr)
 }
 
 // canFallback reports whether a failed target attempt may be answered by
@@ -295,13 +313,13 @@ func (f *Facade) modifyResponse(resp *http.Response) error {
 	if resp.StatusCode >= 500 {
 		err := &UpstreamStatusError{Code: resp.StatusCode}
 		if x.canFallback(err) {
-			return err // handleError falls back
+			return err // handleError records it; forwardTarget falls back
 		}
-		x.report(fmt.Errorf("%s: %w", x.rt.name, err))
+		x.targetErr = fmt.Errorf("%s: %w", x.rt.name, err)
 		return nil
 	}
 	if streaming {
-		x.report(nil)
+		x.reportTarget() // established: a success, whatever the stream's length
 		return nil
 	}
 	if x.rt.fallback && safeMethod(x.in.Method) && resp.Body != nil && resp.Body != http.NoBody {
@@ -322,23 +340,19 @@ func (f *Facade) modifyResponse(resp *http.Response) error {
 }
 
 // handleError sees every failed attempt before any of its answer was sent.
+// A target failure that legacy may answer is only recorded: forwardTarget
+// makes the second attempt, outside the ReverseProxy.
 func (f *Facade) handleError(w http.ResponseWriter, out *http.Request, err error) {
 	x := exchangeOf(out)
-	name := "legacy"
-	if x.backend == backendNew {
-		name = x.rt.name
-		err = classify(out.Context(), name, err)
-		x.report(err)
-		if x.canFallback(err) {
-			x.fellBack = true
-			x.rt.metrics.fellBack(fallbackReason(err))
-			f.log.LogAttrs(x.client, slog.LevelWarn, "target failed, legacy answers",
-				slog.String("route", name), slog.String("request_id", x.reqID), slog.String("error", err.Error()))
-			f.forward(x, backendLegacy)
-			return
-		}
-	} else {
-		err = classify(out.Context(), name, err)
+	if x.backend != backendNew {
+		x.fail(w, classify(out.Context(), "legacy", err))
+		return
+	}
+	err = classify(out.Context(), x.rt.name, err)
+	x.targetErr = err
+	if x.canFallback(err) {
+		x.retry = true
+		return
 	}
 	x.fail(w, err)
 }
@@ -361,13 +375,14 @@ func (x *exchange) finish() {
 		if x.client.Err() != nil {
 			err = context.Canceled
 		}
-		x.report(err)
+		if x.backend == backendNew && x.targetErr == nil {
+			x.targetErr = err // the answer broke off mid-body
+		}
 		if x.err == nil {
 			x.err = err
 		}
-	} else {
-		x.report(nil)
 	}
+	x.reportTarget()
 	status := x.rec.status
 	switch {
 	case x.upgraded:
