@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -202,17 +201,14 @@ func (f *Facade) Apply(s State) error {
 func (f *Facade) install(s State) error {
 	t := &routeTable{version: s.Version, entries: make([]routeEntry, len(f.routes))}
 	for i, rt := range f.routes {
-		mode, pct := rt.cfg.Mode, rt.cfg.Percent
-		if rs, ok := s.Routes[rt.name]; ok {
-			mode, pct = rs.Mode, rs.Percent
+		rs := s.Of(rt.name, RouteState{Mode: rt.cfg.Mode, Percent: rt.cfg.Percent})
+		if err := config.CheckMode(rs.Mode); err != nil {
+			return fmt.Errorf("route %q: mode %w", rt.name, err)
 		}
-		if !validMode(mode) {
-			return fmt.Errorf("route %q: mode %q is not legacy, shadow, canary or new", rt.name, mode)
+		if err := config.CheckPercent(rs.Percent); err != nil {
+			return fmt.Errorf("route %q: percent %w", rt.name, err)
 		}
-		if math.IsNaN(pct) || pct < 0 || pct > 100 {
-			return fmt.Errorf("route %q: percent %v is not between 0 and 100", rt.name, pct)
-		}
-		t.entries[i] = routeEntry{route: rt, mode: modeOf(mode), percent: pct}
+		t.entries[i] = routeEntry{route: rt, mode: modeOf(rs.Mode), percent: rs.Percent}
 	}
 	f.table.Store(t)
 	f.metrics.version.Set(float64(s.Version))
@@ -331,14 +327,6 @@ func (m routeMode) String() string {
 		return config.ModeNew
 	}
 	return config.ModeLegacy
-}
-
-func validMode(s string) bool {
-	switch s {
-	case config.ModeLegacy, config.ModeShadow, config.ModeCanary, config.ModeNew:
-		return true
-	}
-	return false
 }
 
 func modeOf(s string) routeMode {

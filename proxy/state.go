@@ -27,3 +27,12 @@ func (s State) Clone() State {
 	}
 	return out
 }
+
+// Of is the mode and percent route name runs with under s: its run-time
+// state, else file (the project file's).
+func (s State) Of(name string, file RouteState) RouteState {
+	if r, ok := s.Routes[name]; ok {
+		return r
+	}
+	return file
+}

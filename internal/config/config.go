@@ -10,6 +10,9 @@
 package config
 
 import (
+	"fmt"
+	"math"
+	"slices"
 	"time"
 )
 
@@ -26,6 +29,23 @@ const (
 
 // Modes lists every route mode, in lifecycle order.
 var Modes = []string{ModeLegacy, ModeShadow, ModeCanary, ModeNew}
+
+// CheckMode refuses a string that is not a route mode. The project file,
+// the admin API and the facade all check modes through it.
+func CheckMode(mode string) error {
+	if !slices.Contains(Modes, mode) {
+		return fmt.Errorf("%q is not one of legacy, shadow, canary, new", mode)
+	}
+	return nil
+}
+
+// CheckPercent refuses a canary percent outside 0 to 100 (or NaN).
+func CheckPercent(p float64) error {
+	if math.IsNaN(p) || p < 0 || p > 100 {
+		return fmt.Errorf("%v is not between 0 and 100", p)
+	}
+	return nil
+}
 
 // Sync directions.
 const (

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -251,9 +250,11 @@ func (c *Config) validateRoutes(v *validator) {
 		if r.Rewrite != "" {
 			v.rewrite(f+".rewrite", r.Rewrite, r.Match.Path)
 		}
-		v.oneOf(f+".mode", r.Mode, Modes)
-		if r.Percent < 0 || r.Percent > 100 || math.IsNaN(r.Percent) {
-			v.fail(f+".percent", "%v is not between 0 and 100", r.Percent)
+		if err := CheckMode(r.Mode); err != nil {
+			v.fail(f+".mode", "%v", err)
+		}
+		if err := CheckPercent(r.Percent); err != nil {
+			v.fail(f+".percent", "%v", err)
 		}
 		if r.Sticky != "" {
 			kind, name, ok := strings.Cut(r.Sticky, ":")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/stranglerfig/strangler/proxy"
 	"log/slog"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -210,10 +209,7 @@ func (c *Controller) applyLocked(st proxy.State) error {
 
 // effective is the mode and percent a route runs with under st.
 func (c *Controller) effective(st proxy.State, name string) proxy.RouteState {
-	if r, ok := st.Routes[name]; ok {
-		return r
-	}
-	return c.file[name]
+	return st.Of(name, c.file[name])
 }
 
 // Result is the outcome of a change.
@@ -296,12 +292,14 @@ func (c *Controller) validate(ch Change) ([]string, error) {
 	switch {
 	case ch.Reset && (ch.Mode != "" || ch.Percent != nil):
 		return nil, &FieldError{Field: "mode", Msg: "a reset returns routes to the project file's mode; give no mode or percent"}
-	case !ch.Reset && !slices.Contains(config.Modes, ch.Mode):
-		return nil, &FieldError{Field: "mode", Msg: fmt.Sprintf("%q is not one of legacy, shadow, canary, new", ch.Mode)}
+	case !ch.Reset:
+		if err := config.CheckMode(ch.Mode); err != nil {
+			return nil, &FieldError{Field: "mode", Msg: err.Error()}
+		}
 	}
 	if p := ch.Percent; p != nil {
-		if math.IsNaN(*p) || *p < 0 || *p > 100 {
-			return nil, &FieldError{Field: "percent", Msg: fmt.Sprintf("%v is not between 0 and 100", *p)}
+		if err := config.CheckPercent(*p); err != nil {
+			return nil, &FieldError{Field: "percent", Msg: err.Error()}
 		}
 		if ch.Mode != config.ModeCanary && *p != 0 {
 			return nil, &FieldError{Field: "percent", Msg: fmt.Sprintf("only applies to mode canary, not %s", ch.Mode)}
