@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/stranglerfig/strangler/internal/httpstatus"
 	"io"
 	"net/http"
 	"time"
@@ -47,7 +48,7 @@ func (f *Facade) flushResponse(resp *http.Response) error {
 // client before a read that would wait for the upstream.
 type flushingBody struct {
 	rc      io.ReadCloser
-	w       *statusRecorder
+	w       *httpstatus.Recorder
 	pending bool // bytes were read since the last flush, so written by now (the ReverseProxy writes each read before the next)
 }
 

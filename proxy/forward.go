@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/internal/httpstatus"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -21,7 +22,7 @@ import (
 // http.Request does): nothing outlives ServeHTTP.
 type exchange struct {
 	f       *Facade
-	rec     statusRecorder
+	rec     httpstatus.Recorder
 	in      *http.Request           // the client request, with the exchange in its context
 	client  context.Context         // the client request's own context: done when the client left
 	cancel  context.CancelCauseFunc // cancels x.in's context: the first attempt's
@@ -69,7 +70,7 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.refuse(w, r, err)
 		return
 	}
-	x := &exchange{f: f, start: time.Now(), rec: statusRecorder{ResponseWriter: w}}
+	x := &exchange{f: f, start: time.Now(), rec: httpstatus.Recorder{ResponseWriter: w}}
 	t := f.table.Load()
 
 	if ids := r.Header["X-Request-Id"]; len(ids) > 0 && ids[0] != "" {
@@ -383,7 +384,7 @@ func (x *exchange) finish() {
 		}
 	}
 	x.reportTarget()
-	status := x.rec.status
+	status := x.rec.Status
 	switch {
 	case x.upgraded:
 		status = http.StatusSwitchingProtocols

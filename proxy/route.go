@@ -240,8 +240,6 @@ type rewritePart struct {
 	varName string // non-empty: a variable
 }
 
-var rewriteVar = regexp.MustCompile(`\{([^{}:]+)(?::[^{}]*)?\}`)
-
 // parseRewrite parses a rewrite template ("/orders/{id}").
 func parseRewrite(s string, prefix bool) (*rewriteTemplate, error) {
 	if !strings.HasPrefix(s, "/") {
@@ -249,7 +247,7 @@ func parseRewrite(s string, prefix bool) (*rewriteTemplate, error) {
 	}
 	t := &rewriteTemplate{prefix: prefix}
 	last := 0
-	for _, loc := range rewriteVar.FindAllStringSubmatchIndex(s, -1) {
+	for _, loc := range config.TemplateVar.FindAllStringSubmatchIndex(s, -1) {
 		if loc[0] > last {
 			t.parts = append(t.parts, rewritePart{literal: s[last:loc[0]]})
 		}

@@ -73,35 +73,3 @@ func (g *requestIDs) next() string {
 	b := append(buf[:0], g.prefix...)
 	return string(strconv.AppendUint(b, g.n.Add(1), 36))
 }
-
-// statusRecorder remembers the status of the answer. It passes Flush and,
-// through Unwrap, Hijack and deadlines to the server's writer, so that
-// streams and upgrades go through.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusRecorder) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusRecorder) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
-func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

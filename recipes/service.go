@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/internal/httpstatus"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -319,39 +320,17 @@ func (q *request) internal(what string, err error) *Problem {
 	return problem(http.StatusInternalServerError, what+" failed")
 }
 
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-// WriteHeader records the first status written.
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-// Write records an implicit 200.
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
 func (s *Service) instrument(name string, h http.Handler) http.Handler {
 	dur := s.metrics.duration.WithLabelValues(name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &httpstatus.Recorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
+		if rec.Status == 0 {
+			rec.Status = http.StatusOK
 		}
 		dur.Observe(time.Since(start).Seconds())
-		s.metrics.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
+		s.metrics.requests.WithLabelValues(name, strconv.Itoa(rec.Status)).Inc()
 	})
 }
 

@@ -342,12 +342,15 @@ func CheckTemplate(tpl string) (err error) {
 	return nil
 }
 
-var templateVar = regexp.MustCompile(`\{([^{}:]+)(:[^{}]*)?\}`)
+// TemplateVar matches one {name} or {name:pattern} variable of a path or
+// rewrite template; its first group is the name. The facade's rewrite
+// templates are parsed with it too.
+var TemplateVar = regexp.MustCompile(`\{([^{}:]+)(?::[^{}]*)?\}`)
 
 // TemplateVars lists the variable names of a path template.
 func TemplateVars(tpl string) []string {
 	var out []string
-	for _, m := range templateVar.FindAllStringSubmatch(tpl, -1) {
+	for _, m := range TemplateVar.FindAllStringSubmatch(tpl, -1) {
 		out = append(out, m[1])
 	}
 	return out
