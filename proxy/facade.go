@@ -31,7 +31,6 @@ type Facade struct {
 	legacy  *url.URL
 	trusted trustedProxies // proxy.trusted_proxies
 	routes  []*route       // static part of every route, in project-file order
-	byName  map[string]*route
 	index   *routeIndex
 	rp      *httputil.ReverseProxy
 	metrics *facadeMetrics
@@ -142,7 +141,6 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 	}
 	f.legacy = legacy
 	f.metrics = newFacadeMetrics()
-	f.byName = make(map[string]*route, len(cfg.Routes))
 	for i := range cfg.Routes {
 		rt, err := f.compileRoute(i, &cfg.Routes[i])
 		if err != nil {
@@ -150,7 +148,6 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 			return nil, fmt.Errorf("building facade: routes[%d] (%s): %w", i, cfg.Routes[i].Name, err)
 		}
 		f.routes = append(f.routes, rt)
-		f.byName[rt.name] = rt
 	}
 	f.index = buildIndex(f.routes)
 	f.rp = f.newReverseProxy()

@@ -53,18 +53,6 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithRegistry registers the service's metrics in reg instead of a registry
-// of its own.
-func WithRegistry(reg *prometheus.Registry) Option {
-	return func(s *Service) error {
-		if reg == nil {
-			return errors.New("nil registry")
-		}
-		s.reg = reg
-		return nil
-	}
-}
-
 // WithClock sets the clock used for defaults of `now`; the default is
 // time.Now.
 func WithClock(now func() time.Time) Option {
@@ -112,9 +100,7 @@ func NewService(r *Recipe, db DB, opts ...Option) (*Service, error) {
 			return nil, fmt.Errorf("creating service %q: %w", r.Service, err)
 		}
 	}
-	if s.reg == nil {
-		s.reg = prometheus.NewRegistry()
-	}
+	s.reg = prometheus.NewRegistry()
 	m, err := newMetrics(s.reg, r.Service)
 	if err != nil {
 		return nil, fmt.Errorf("creating service %q: %w", r.Service, err)
