@@ -53,6 +53,8 @@ func TestErrorStatuses(t *testing.T) {
 		{"no such route", "GET", "/api/nothing", nil, nil, 404, nil},
 		{"method not served on the path", "POST", "/api/orders/1", map[string]any{}, nil, 405, nil},
 		{"patch of a missing row", "PATCH", "/api/orders/999", map[string]any{"note": "x"}, nil, 404, nil},
+		{"patch of the read-only key to another value", "PATCH", "/api/orders/5", map[string]any{"id": 9, "note": "x"}, nil, 422,
+			map[string]string{"id": "does not match the key in the path"}},
 		{"duplicate unique value", "POST", "/api/customers", map[string]any{"name": "Ada 2", "email": "ada@example.com"}, nil, 409,
 			map[string]string{"email": "is already taken"}},
 		{"stale If-Match", "PATCH", "/api/orders/1", map[string]any{"note": "x"}, []string{"If-Match", `"stale"`}, 409,
@@ -183,4 +185,19 @@ func TestConcurrentIfMatch(t *testing.T) {
 		count[c]++
 	}
 	assert.Equal(t, map[int]int{200: 1, 409: writers - 1}, count)
+}
+
+// TestPatchNamingNoFieldWritesNothing: an empty patch answers the row as it
+// is, writes nothing and emits no event; the key echoed back is accepted.
+func TestPatchNamingNoFieldWritesNothing(t *testing.T) {
+	e := newEnv(t, loadRecipe(t, nil))
+	e.seed()
+	outbox := e.count("strangler_outbox")
+	resp, _ := e.must(200, "GET", "/api/orders/1", nil)
+	etag := resp.Header.Get("ETag")
+	resp, _ = e.must(200, "PATCH", "/api/orders/1", map[string]any{})
+	assert.Equal(t, etag, resp.Header.Get("ETag"), "the row did not change")
+	assert.Equal(t, outbox, e.count("strangler_outbox"), "an empty patch emits no event")
+	e.must(200, "PATCH", "/api/orders/1", map[string]any{"id": 1, "note": "echo"})
+	assert.Equal(t, outbox+1, e.count("strangler_outbox"), "a patch that writes emits its event")
 }

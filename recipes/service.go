@@ -279,6 +279,9 @@ type request struct {
 	e      *Endpoint
 	t      *table
 	shadow bool
+	// unchanged: the write named no field, so it wrote nothing and emits
+	// no event.
+	unchanged bool
 }
 
 func (q *request) shape() *Shape { return &q.rt.recipe.Shape }

@@ -69,7 +69,9 @@ func (q *request) decodeFields(body map[string]any, complete bool, key any) ([]a
 		known[f.JSON] = true
 		raw, present := body[f.JSON]
 		if f.Name == res.Key && key != nil {
-			if present && !f.Generated {
+			// The key may be echoed back, generated or not; another value
+			// is refused, as create refuses a read-only key.
+			if present {
 				if v, err := f.parseJSON(raw, sh); err != nil || keyText(v) != keyText(key) {
 					bad = append(bad, fieldProblem{Field: f.JSON, Message: "does not match the key in the path"})
 				}
@@ -204,7 +206,7 @@ func (s *Service) writeTx(q *request, status int, fn func(ctx context.Context, t
 		}
 		return q.internal("writing "+q.t.res.Name, err)
 	}
-	if q.e.Event != "" && !q.shadow {
+	if q.e.Event != "" && !q.shadow && !q.unchanged {
 		if err := s.writeEvent(ctx, tx, q, r); err != nil {
 			return q.internal("writing the event", err)
 		}
@@ -327,6 +329,7 @@ func (s *Service) update(q *request, complete bool) *Problem {
 			}
 		}
 		if len(sets) == 0 {
+			q.unchanged = true // a patch naming no field: nothing written, no event
 			return cur, nil, nil
 		}
 		where := t.cols[t.key] + " = " + args.add(key)
