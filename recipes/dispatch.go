@@ -117,6 +117,8 @@ type Dispatcher struct {
 	notify     <-chan struct{}
 	log        *slog.Logger
 	m          *metrics
+	retention  time.Duration // delivered events older than this are deleted; 0 keeps them
+	purgedAt   time.Time     // the last purge (run's goroutine only)
 	cancel     context.CancelFunc
 	g          *errgroup.Group
 }
@@ -154,8 +156,9 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	back, _ := time.ParseDuration(r.Events.Backoff)
 	maxBack, _ := time.ParseDuration(r.Events.MaxBackoff)
+	retention, _ := time.ParseDuration(r.Events.Retention)
 	d := &Dispatcher{db: s.db, service: r.Service, sinks: sinks, backoff: back, maxBackoff: maxBack, timeout: timeout,
-		poll: min(time.Second, back), notify: s.notify, log: s.log, m: s.metrics}
+		poll: min(time.Second, back), notify: s.notify, log: s.log, m: s.metrics, retention: retention}
 	d.start(ctx)
 	s.dispatcher = d
 	return nil
@@ -222,9 +225,34 @@ func (d *Dispatcher) run(ctx context.Context) error {
 				break
 			}
 		}
+		if err := d.purge(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("deleting delivered events past their retention", "service", d.service, "error", err)
+		}
 		timer.Reset(d.poll)
 	}
 }
+
+// purge deletes the service's delivered events older than the retention,
+// by the database's clock (which stamped delivered_at), at most once a
+// minute.
+func (d *Dispatcher) purge(ctx context.Context) error {
+	if d.retention <= 0 || time.Since(d.purgedAt) < purgeEvery {
+		return nil
+	}
+	d.purgedAt = time.Now()
+	return d.deleteExpired(ctx)
+}
+
+// deleteExpired deletes the service's delivered events past the retention.
+func (d *Dispatcher) deleteExpired(ctx context.Context) error {
+	_, err := d.db.Exec(ctx, `DELETE FROM strangler_outbox WHERE service = $1 AND delivered_at < now() - make_interval(secs => $2)`,
+		d.service, d.retention.Seconds())
+	return err
+}
+
+// purgeEvery is how often the dispatcher looks for delivered events past
+// their retention.
+const purgeEvery = time.Minute
 
 type claimed struct {
 	id       int64

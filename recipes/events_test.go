@@ -279,3 +279,32 @@ func TestOutboxNATS(t *testing.T) {
 		assert.Equal(t, uint64(8), info.State.Msgs)
 	})
 }
+
+// TestOutboxRetention: delivered events older than events.retention are
+// deleted; newer ones and undelivered ones stay.
+func TestOutboxRetention(t *testing.T) {
+	hook := httptest.NewServer(&webhookSink{})
+	t.Cleanup(hook.Close)
+	e := newEnv(t, loadRecipe(t, withEvents("  webhook: "+hook.URL+"/events\n  backoff: 20ms\n  max_backoff: 100ms\n  retention: 24h\n")))
+	e.writeSome()
+	require.Eventually(t, func() bool {
+		var pending int
+		require.NoError(t, e.pool.QueryRow(testCtx(t), "SELECT count(*) FROM strangler_outbox WHERE delivered_at IS NULL").Scan(&pending))
+		return pending == 0
+	}, 20*time.Second, 20*time.Millisecond)
+	ctx := testCtx(t)
+	_, err := e.pool.Exec(ctx, `UPDATE strangler_outbox SET delivered_at = now() - interval '25 hours' WHERE id IN (SELECT id FROM strangler_outbox ORDER BY id LIMIT 2)`)
+	require.NoError(t, err)
+	_, err = e.pool.Exec(ctx, `INSERT INTO strangler_outbox (service, event_id, event_type, aggregate_key, payload)
+		SELECT service, gen_random_uuid(), event_type, aggregate_key, payload FROM strangler_outbox ORDER BY id LIMIT 1`)
+	require.NoError(t, err)
+	_, err = e.pool.Exec(ctx, `UPDATE strangler_outbox SET next_attempt_at = now() + interval '1 hour', delivered_at = NULL WHERE id = (SELECT max(id) FROM strangler_outbox)`)
+	require.NoError(t, err)
+	before := e.count("strangler_outbox")
+
+	require.NoError(t, e.svc.dispatcher.deleteExpired(ctx))
+	assert.Equal(t, before-2, e.count("strangler_outbox"), "the two delivered events past the retention are deleted")
+	var pending int
+	require.NoError(t, e.pool.QueryRow(ctx, "SELECT count(*) FROM strangler_outbox WHERE delivered_at IS NULL").Scan(&pending))
+	assert.Equal(t, 1, pending, "an undelivered event is never deleted")
+}

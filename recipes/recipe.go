@@ -65,6 +65,7 @@ type Events struct {
 	Backoff     string `yaml:"backoff"`
 	MaxBackoff  string `yaml:"max_backoff"`
 	Timeout     string `yaml:"timeout"`
+	Retention   string `yaml:"retention"`
 }
 
 // Resource is one PostgreSQL table served as a REST resource.

@@ -95,6 +95,8 @@ var Spec = []ObjectSpec{
 			Rule: "a Go duration, more than 0"},
 		{Key: "max_backoff", Kind: KString, Desc: "Longest retry delay.", Default: "30s", Example: "1m", Rule: "a Go duration, at least backoff"},
 		{Key: "timeout", Kind: KString, Desc: "Time allowed for one delivery attempt.", Default: "5s", Example: "2s", Rule: "a Go duration, more than 0"},
+		{Key: "retention", Kind: KString, Desc: "How long a delivered event stays in the outbox (for audit and replay) before the dispatcher deletes it; `0s` keeps delivered events for ever.", Default: "168h", Example: "24h",
+			Rule: "a Go duration, 0 or more"},
 	}},
 	{Name: "resource", Desc: "A PostgreSQL table served as a REST resource.", Fields: []FieldSpec{
 		{Key: "name", Kind: KString, Required: true, Desc: "Name of the resource; endpoints and relations refer to it.", Example: "order",

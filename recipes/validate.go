@@ -139,6 +139,9 @@ func (r *Recipe) checkEvents(c *checker) {
 	if maxBack < back {
 		c.fail("events.max_backoff", "%s is shorter than backoff %s", e.MaxBackoff, e.Backoff)
 	}
+	if v, err := time.ParseDuration(e.Retention); err != nil || v < 0 {
+		c.fail("events.retention", "%q is not a duration such as 168h (0s keeps delivered events)", e.Retention)
+	}
 }
 
 func (r *Recipe) checkResource(c *checker, res *Resource, p string) {
