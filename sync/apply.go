@@ -30,8 +30,6 @@ type table struct {
 	gen int // bumped when the map changes (DDL), renaming the temp tables
 }
 
-// quoteIdent quotes a PostgreSQL identifier.
-func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 func newTable(m *TableMap) (*table, error) {
 	if len(m.Key) == 0 {
@@ -45,7 +43,7 @@ func newTable(m *TableMap) (*table, error) {
 	var cols []string
 	for j, ci := range t.copied {
 		pos[ci] = j
-		cols = append(cols, quoteIdent(m.Columns[ci].Target))
+		cols = append(cols, pgIdent(m.Columns[ci].Target))
 	}
 	var keys []string
 	for _, k := range m.Key {
@@ -54,7 +52,7 @@ func newTable(m *TableMap) (*table, error) {
 			return nil, fmt.Errorf("table %s.%s: key column %q is excluded from the copy; a synced table needs its key", m.Schema, m.Name, m.Columns[k].Name)
 		}
 		t.keyPos = append(t.keyPos, j)
-		keys = append(keys, quoteIdent(m.Columns[k].Target))
+		keys = append(keys, pgIdent(m.Columns[k].Target))
 	}
 	t.cols, t.keys = strings.Join(cols, ", "), strings.Join(keys, ", ")
 	ts := m.TargetSchema
@@ -353,9 +351,11 @@ type applier struct {
 	made     map[string]bool // temp tables created on this connection
 }
 
+// tempNames are the staging tables of t's rows and keys: bounded and
+// distinct for every table name and generation (boundedName).
 func (a *applier) tempNames(t *table) (rows, keys string) {
-	base := fmt.Sprintf("strangler_%s_%d", strings.NewReplacer(".", "_", "\"", "").Replace(t.m.Name), t.gen)
-	return quoteIdent(base + "_r"), quoteIdent(base + "_k")
+	base := fmt.Sprintf("strangler_%s_%d", t.m.Name, t.gen)
+	return pgIdent(boundedName(base + "_r")), pgIdent(boundedName(base + "_k"))
 }
 
 // stage creates the temp tables of t on this connection if needed.
@@ -428,7 +428,7 @@ func (a *applier) apply(ctx context.Context, b *batch) error {
 func (t *table) keyJoin(a, b string) string {
 	var parts []string
 	for _, j := range t.keyPos {
-		c := quoteIdent(t.m.Columns[t.copied[j]].Target)
+		c := pgIdent(t.m.Columns[t.copied[j]].Target)
 		parts = append(parts, a+"."+c+" = "+b+"."+c)
 	}
 	return strings.Join(parts, " AND ")
@@ -444,7 +444,7 @@ func (t *table) upsertSQL(from string) string {
 		if isKey[j] {
 			continue
 		}
-		c := quoteIdent(t.m.Columns[ci].Target)
+		c := pgIdent(t.m.Columns[ci].Target)
 		set = append(set, c+" = EXCLUDED."+c)
 	}
 	action := "DO NOTHING"

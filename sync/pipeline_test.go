@@ -311,3 +311,29 @@ func TestPipelinePausesOnAValueItCannotStore(t *testing.T) {
 	assert.Contains(t, logs.String(), "the last run paused")
 	assert.Len(t, targetRows(t, e.dst, "orders", "id"), 2)
 }
+
+// TestPipelineLongTableNames: tables with names of 55 and 63 bytes (their
+// staging tables' names would be cut by PostgreSQL into one) apply a
+// delete and an update of another row in one source transaction exactly.
+func TestPipelineLongTableNames(t *testing.T) {
+	e := newEnv(t)
+	names := []string{
+		"customer_loyalty_programme_membership_history_archive1",          // 54 bytes
+		"customer_loyalty_programme_membership_history_archive_2026_q4_x", // 63 bytes
+	}
+	for _, n := range names {
+		require.LessOrEqual(t, len(n), 63)
+		e.exec(fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, note varchar(20) NOT NULL)", n),
+			fmt.Sprintf("INSERT INTO %s VALUES (1, 'one'), (2, 'two'), (3, 'three')", n))
+	}
+	cfg := pipelineConfig("long", names...)
+	p, _ := e.start(cfg, Options{})
+	waitPhase(t, p, PhaseStreaming, time.Minute)
+	for _, n := range names {
+		e.tx(fmt.Sprintf("DELETE FROM %s WHERE id = 1", n), fmt.Sprintf("UPDATE %s SET note = 'changed' WHERE id = 2", n))
+	}
+	e.waitCaughtUp("long", 30*time.Second)
+	for _, n := range names {
+		assert.Equal(t, []string{`{"id":2,"note":"changed"}`, `{"id":3,"note":"three"}`}, targetRows(t, e.dst, n, "id"), n)
+	}
+}

@@ -295,6 +295,9 @@ func buildTableMap(schema string, t config.Table, cols []colInfo, keys []indexIn
 		if r, ok := t.Rename[ci.Name]; ok {
 			c.Target = r
 		}
+		if !c.Skip && len(c.Target) > maxIdent {
+			return nil, fmt.Errorf("table %s: column %s: the name is %d bytes long and PostgreSQL cuts names at %d: give it a shorter name under rename", t.Name, c.Name, len(c.Target), maxIdent)
+		}
 		if c.Generated && !c.Skip {
 			c.Skip = true
 			m.Notes = append(m.Notes, fmt.Sprintf("column %s: generated column, not copied; define it in the target if needed", c.Name))
@@ -431,7 +434,7 @@ func (c Column) columnDef() string {
 
 // checkName is the name of the CHECK constraint of an enum column.
 func (c Column) checkName(table string) string {
-	return pgIdent(truncIdent(table + "_" + c.Target + "_enum"))
+	return pgIdent(boundedName(table + "_" + c.Target + "_enum"))
 }
 
 // checkSQL is the CHECK constraint of an enum column ("" for others). The
@@ -511,19 +514,8 @@ func (m *TableMap) TargetColumns() string {
 	return strings.Join(names, ", ")
 }
 
-// pgIdent quotes a PostgreSQL identifier.
-func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// myIdent backquotes a MySQL identifier.
-func myIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // pgString is a PostgreSQL string literal.
 func pgString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// truncIdent shortens an identifier to PostgreSQL's 63 bytes.
-func truncIdent(s string) string {
-	if len(s) <= 63 {
-		return s
-	}
-	return s[:63]
-}

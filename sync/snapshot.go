@@ -381,7 +381,7 @@ func (t *table) chunkSQL(lastKey []string, limit int) string {
 		if k > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString(quoteMySQLIdent(t.m.Columns[t.copied[j]].Name))
+		sb.WriteString(myIdent(t.m.Columns[t.copied[j]].Name))
 	}
 	fmt.Fprintf(&sb, " LIMIT %d", limit)
 	return sb.String()
@@ -400,14 +400,13 @@ func (t *table) afterKeySQL(lastKey []string) string {
 			if i == k {
 				op = " > "
 			}
-			ands = append(ands, quoteMySQLIdent(col.Name)+op+mysqlLiteral(col, lastKey[i]))
+			ands = append(ands, myIdent(col.Name)+op+mysqlLiteral(col, lastKey[i]))
 		}
 		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
 	}
 	return "(" + strings.Join(ors, " OR ") + ")"
 }
 
-func quoteMySQLIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // mysqlLiteral writes a key value read with the text protocol back as a
 // literal: numbers as they are, everything else as a quoted string (the

@@ -188,7 +188,7 @@ func repair(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, d
 
 // upsertRows COPYs rows into a temporary table and upserts them.
 func upsertRows(ctx context.Context, tx pgx.Tx, m *TableMap, copyText []byte) (int, error) {
-	tmp := pgIdent("strangler_repair_" + m.Target)
+	tmp := pgIdent(boundedName("strangler_repair_" + m.Target))
 	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+tmp+" (LIKE "+m.TargetTable()+") ON COMMIT DROP"); err != nil {
 		return 0, fmt.Errorf("creating the repair table: %w", err)
 	}

@@ -180,6 +180,8 @@ func TestBadFiles(t *testing.T) {
 			`strangler.yaml:3: proxy.shadow_queue_bytes: -1 is negative`},
 		{"match on an internal header", "      prefix: /api/customers/", "      prefix: /api/customers/\n      headers: {x-strangler-shadow: '1'}",
 			`strangler.yaml:14: routes[1].match.headers.x-strangler-shadow: "x-strangler-shadow" is an internal header, stripped from client requests before matching`},
+		{"target name PostgreSQL would cut", "    tables: [orders, customers]", "    tables: [orders, " + strings.Repeat("t", 64) + "]",
+			`strangler.yaml:19: sync[0].tables[1].target: "` + strings.Repeat("t", 64) + `" is 64 bytes long; PostgreSQL cuts names at 63: give the table a shorter target`},
 		{"bad rollout stage", "    mode: shadow", "    mode: shadow\n    rollout: {stages: [shadow, 50, 25, neww]}",
 			`strangler.yaml:11: routes[0].rollout.stages[2]: 25 does not raise the previous stage's percent 50`},
 	}

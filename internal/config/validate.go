@@ -404,6 +404,10 @@ func (c *Config) validateRollout(v *validator, f string, ro *Rollout) {
 	}
 }
 
+// MaxPostgresName is PostgreSQL's limit on a name, in bytes; a longer one
+// is cut there without an error.
+const MaxPostgresName = 63
+
 var sqlName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$`)
 
 func (c *Config) validateSync(v *validator) {
@@ -460,10 +464,18 @@ func (c *Config) validateSync(v *validator) {
 			tables[t.Name] = true
 			if !sqlName.MatchString(t.Target) {
 				v.fail(tf+".target", "%q is not a table name", t.Target)
+			} else {
+				for _, part := range strings.Split(t.Target, ".") {
+					if len(part) > MaxPostgresName {
+						v.fail(tf+".target", "%q is %d bytes long; PostgreSQL cuts names at %d: give the table a shorter target", part, len(part), MaxPostgresName)
+					}
+				}
 			}
 			for col, to := range t.Rename {
 				if !sqlName.MatchString(to) {
 					v.fail(tf+".rename."+col, "%q is not a column name", to)
+				} else if len(to) > MaxPostgresName {
+					v.fail(tf+".rename."+col, "%q is %d bytes long; PostgreSQL cuts names at %d", to, len(to), MaxPostgresName)
 				}
 			}
 		}
