@@ -30,7 +30,6 @@ type table struct {
 	gen int // bumped when the map changes (DDL), renaming the temp tables
 }
 
-
 func newTable(m *TableMap) (*table, error) {
 	if len(m.Key) == 0 {
 		return nil, &NoKeyError{Table: m.Schema + "." + m.Name}

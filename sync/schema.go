@@ -514,8 +514,5 @@ func (m *TableMap) TargetColumns() string {
 	return strings.Join(names, ", ")
 }
 
-
-
 // pgString is a PostgreSQL string literal.
 func pgString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-

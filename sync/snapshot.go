@@ -407,7 +407,6 @@ func (t *table) afterKeySQL(lastKey []string) string {
 	return "(" + strings.Join(ors, " OR ") + ")"
 }
 
-
 // mysqlLiteral writes a key value read with the text protocol back as a
 // literal: numbers as they are, everything else as a quoted string (the
 // snapshot session runs with an empty sql_mode, so backslash escapes apply).
