@@ -53,6 +53,12 @@ type Options struct {
 	// RetryMin and RetryMax bound the backoff between reconnection
 	// attempts when a database is unreachable. Zero: 2s and 30s.
 	RetryMin, RetryMax time.Duration
+	// MaxSameFailures stops the pipeline, loudly, when the work at one
+	// position fails this many times in a row with the same kind of
+	// database error that is not a lost connection (a statement timeout, a
+	// deadlock, out of resources): retrying it for ever would loop. Lost
+	// connections are retried without limit. Zero: 5.
+	MaxSameFailures int
 	// AcceptDDL resumes a pipeline paused on DDL: the operator has applied
 	// the paused statement's equivalent to the target by hand, and streaming
 	// goes on after the statement.
@@ -116,6 +122,7 @@ type Pipeline struct {
 	lastRecv   atomic.Int64 // unix nanos of the last event received
 	mu         gosync.Mutex
 	pause      *PausedError
+	stopErr    error // the cause of a permanent stop, nil while running
 	position   Position
 	snapTables map[string]*SnapshotProgress
 
@@ -155,6 +162,9 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 	setDur(&o.ReadTimeout, 5*time.Second)
 	setDur(&o.RetryMin, 2*time.Second)
 	setDur(&o.RetryMax, 30*time.Second)
+	if o.MaxSameFailures == 0 {
+		o.MaxSameFailures = 5
+	}
 	setDur(&o.StatusInterval, time.Second)
 	if p.BatchSize <= 0 {
 		p.BatchSize = 1000
@@ -239,6 +249,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 func (p *Pipeline) runSessions(ctx context.Context) error {
 	backoff := p.o.RetryMin
+	var same struct {
+		pos   Position
+		class string
+		n     int
+	}
 	for {
 		err := p.session(ctx)
 		if p.phase.Load() == PhaseStreaming {
@@ -261,8 +276,24 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 			p.log.Error("sync paused: " + pe.Error())
 			return pe
 		case !retryable(err):
+			err = fmt.Errorf("pipeline %q: %w", p.cfg.Name, err)
+			p.setStopped(err)
 			p.log.Error("sync stopped", "error", err)
-			return fmt.Errorf("pipeline %q: %w", p.cfg.Name, err)
+			return err
+		}
+		if class := failureClass(err); class == "" {
+			same.n = 0
+		} else if pos := p.currentPosition(); same.n > 0 && class == same.class && pos == same.pos {
+			same.n++
+		} else {
+			same.pos, same.class, same.n = pos, class, 1
+		}
+		if same.n >= p.o.MaxSameFailures {
+			err = fmt.Errorf("pipeline %q: the work at %s failed %d times in a row with %s, stopping instead of retrying for ever: %w",
+				p.cfg.Name, same.pos, same.n, same.class, err)
+			p.setStopped(err)
+			p.log.Error("sync stopped", "error", err)
+			return err
 		}
 		p.phase.Store(PhaseWaiting)
 		p.log.Warn(fmt.Sprintf("%s unreachable, retrying in %s: %v", which(err), backoff, err))
@@ -276,6 +307,15 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, p.o.RetryMax)
 	}
+}
+
+// setStopped records a permanent stop and its cause, which the in-process
+// status and the stored status both report from then on.
+func (p *Pipeline) setStopped(err error) {
+	p.mu.Lock()
+	p.stopErr = err
+	p.mu.Unlock()
+	p.phase.Store(PhaseStopped)
 }
 
 func (p *Pipeline) setPaused(pe *PausedError) {

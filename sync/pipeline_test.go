@@ -254,6 +254,9 @@ func TestPipelineRefusesTableWithoutKey(t *testing.T) {
 	require.NoError(t, e.dst.QueryRow(context.Background(), `SELECT to_regclass('events') IS NOT NULL`).Scan(&exists))
 	assert.False(t, exists, "nothing is created for a refused table")
 	assert.False(t, errors.Is(err, context.Canceled))
+	st := p.Status()
+	assert.Equal(t, PhaseStopped, st.Phase, "after a permanent stop the process's own status says so")
+	assert.Equal(t, err.Error(), st.Reason)
 }
 
 // TestPipelineSkipsItsOwnWrites is the no-echo hook: transactions the
@@ -336,4 +339,26 @@ func TestPipelineLongTableNames(t *testing.T) {
 	for _, n := range names {
 		assert.Equal(t, []string{`{"id":2,"note":"changed"}`, `{"id":3,"note":"three"}`}, targetRows(t, e.dst, n, "id"), n)
 	}
+}
+
+// TestPipelineStopsOnARepeatedFailure: a target whose every statement
+// times out does not make the pipeline retry for ever: after
+// MaxSameFailures tries at the same position it stops, with the cause in
+// its error and its status.
+func TestPipelineStopsOnARepeatedFailure(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE big (id int PRIMARY KEY, note varchar(100) NOT NULL)`,
+		`INSERT INTO big SELECT seq, REPEAT('x', 100) FROM seq_1_to_50000`)
+	var db string
+	require.NoError(t, e.dst.QueryRow(context.Background(), "SELECT current_database()").Scan(&db))
+	_, err := e.dst.Exec(context.Background(), "ALTER DATABASE "+pgIdent(db)+" SET statement_timeout = '1ms'")
+	require.NoError(t, err)
+	p, logs := e.start(pipelineConfig("timeouts", "big"), Options{RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond, MaxSameFailures: 3})
+	err = p.Wait()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "failed 3 times in a row with PostgreSQL error 57014")
+	st := p.Status()
+	assert.Equal(t, PhaseStopped, st.Phase)
+	assert.Equal(t, err.Error(), st.Reason)
+	assert.Equal(t, 2, strings.Count(logs.String(), "retrying in"), "two retries, then the stop")
 }

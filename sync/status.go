@@ -70,6 +70,9 @@ func (p *Pipeline) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s.Position = p.position
+	if p.stopErr != nil {
+		s.Phase, s.Reason = PhaseStopped, p.stopErr.Error()
+	}
 	if p.pause != nil {
 		s.Phase, s.Reason, s.Statement = PhasePaused, p.pause.Reason, p.pause.Statement
 		if s.Statement != "" {
