@@ -313,10 +313,14 @@ func stdRegexp(std string, next follows, nextStd, nextLit string) (string, follo
 	case "pm":
 		return `(?:am|pm)`, followsNonDigit
 	case "MST":
-		// time.parseTimeZone: UTC, a run of three upper-case letters (four
-		// or five ending in T), a few named exceptions, GMT with an hour
-		// offset, or a signed hour offset.
-		return `(?:UTC|ChST|MeST|WITA|[A-Z]{3}T|[A-Z]{4}T|[A-Z]{3}|GMT(?:[+-]` + reZoneHMM + `)?|[+-]` + reZoneHMM + `)`, followsNonDigit
+		// time.parseTimeZone: UTC; ChST or MeST; GMT, with an hour offset
+		// or not; a signed hour offset; a run of three upper-case letters,
+		// or four or five ending in T (or WITA), whose first three are not
+		// UTC or GMT (those two are read as three letters). The run must
+		// end there: exact where the layout goes on with neither an
+		// upper-case letter nor a digit, as after MST it always does.
+		first3 := `(?:[A-FH-TV-Z][A-Z]{2}|G(?:[A-LN-Z][A-Z]|M[A-SU-Z])|U(?:[A-SU-Z][A-Z]|T[ABD-Z]))`
+		return `(?:[A-Z]{3}|ChST|MeST|WITA|` + first3 + `[A-Z]?T|GMT[+-]` + reZoneHMM + `|[+-]` + reZoneHMM + `)`, followsNonDigit
 	}
 	if isFraction(std) {
 		if std[1] == '0' {
