@@ -122,3 +122,16 @@ func TestRelatedKeyExample(t *testing.T) {
 	assert.Equal(t, int64(7), r.resource("customer").field("id").example)
 	assert.Equal(t, int64(7), r.resource("order").field("customer_id").example)
 }
+
+// TestExampleErrorsDoNotRepeat: a field whose pattern or type is refused
+// gets that one error, not a second one about its example.
+func TestExampleErrorsDoNotRepeat(t *testing.T) {
+	for _, edit := range [][2]string{
+		{"        enum: [new, paid]", "        pattern: '(['"},
+		{"        type: decimal", "        type: money\n        example: x"},
+	} {
+		_, err := Parse("shop.yaml", []byte(strings.Replace(good, edit[0], edit[1], 1)))
+		require.Error(t, err)
+		assert.Len(t, errorsOf(err), 1, "%v", err)
+	}
+}
