@@ -1,6 +1,7 @@
 package recipes
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -96,7 +97,9 @@ func schemaName(resource string) string {
 }
 
 func problemSchema() obj {
-	return obj{"type": "object", "required": []string{"type", "title", "status"}, "properties": obj{
+	return obj{"type": "object", "required": []string{"type", "title", "status"}, "example": obj{
+		"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the order breaks the rules",
+		"instance": "/orders", "errors": []obj{{"field": "total", "message": "must be at least 0"}}}, "properties": obj{
 		"type":     obj{"type": "string"},
 		"title":    obj{"type": "string"},
 		"status":   obj{"type": "integer"},
@@ -111,7 +114,7 @@ func problemSchema() obj {
 func (g *oaGen) fieldSchema(f *Field) obj {
 	sh := &g.r.Shape
 	s := obj{}
-	typ := ""
+	typ, words := "", ""
 	switch f.Type {
 	case TypeString:
 		typ = "string"
@@ -157,7 +160,11 @@ func (g *oaGen) fieldSchema(f *Field) obj {
 		case f.Type == TypeDate && layout == "2006-01-02":
 			s["format"] = "date"
 		default:
+			// A layout of its own: what the runtime reads, in a pattern
+			// and in words, besides the layout itself.
 			s["x-go-time-layout"] = layout
+			s["pattern"] = layoutPattern(f.timeLayouts(sh))
+			words = f.timeDescription(sh)
 		}
 	}
 	if f.Type == TypeInteger || f.Type == TypeNumber || (f.Type == TypeDecimal && sh.Decimals != "string") {
@@ -175,8 +182,16 @@ func (g *oaGen) fieldSchema(f *Field) obj {
 			s["type"] = typ
 		}
 	}
-	if f.Doc != "" {
+	switch {
+	case f.Doc != "" && words != "":
+		s["description"] = f.Doc + "; " + words
+	case f.Doc != "":
 		s["description"] = f.Doc
+	case words != "":
+		s["description"] = words
+	}
+	if ex := g.example(f); ex != nil {
+		s["example"] = ex
 	}
 	if f.ReadOnly {
 		s["readOnly"] = true
@@ -185,6 +200,19 @@ func (g *oaGen) fieldSchema(f *Field) obj {
 		s["writeOnly"] = true
 	}
 	return s
+}
+
+// example is a field's example as answers write it, or nil. A field that
+// is not a recipe's own (a query parameter) has its example derived here.
+func (g *oaGen) example(f *Field) json.RawMessage {
+	v := f.example
+	if v == nil {
+		var err error
+		if v, _, err = f.exampleValue(&g.r.Shape); err != nil || v == nil {
+			return nil
+		}
+	}
+	return exampleJSON(f, v, &g.r.Shape)
 }
 
 func decimalPattern(scale int) string {
@@ -197,7 +225,7 @@ func decimalPattern(scale int) string {
 // resourceSchema is a resource as answered (out), as written by create and
 // replace (in), or as patched (patch).
 func (g *oaGen) resourceSchema(res *Resource, mode string) obj {
-	props := obj{}
+	props, example := obj{}, obj{}
 	var required []string
 	for i := range res.Fields {
 		f := &res.Fields[i]
@@ -218,6 +246,9 @@ func (g *oaGen) resourceSchema(res *Resource, mode string) obj {
 			}
 		}
 		props[f.JSON] = g.fieldSchema(f)
+		if ex := g.example(f); ex != nil {
+			example[f.JSON] = ex
+		}
 	}
 	if mode == "out" {
 		for _, rel := range res.Relations {
@@ -230,7 +261,7 @@ func (g *oaGen) resourceSchema(res *Resource, mode string) obj {
 				"description": "the related " + rel.Resource + ", present where the endpoint embeds it"}
 		}
 	}
-	s := obj{"type": "object", "properties": props}
+	s := obj{"type": "object", "properties": props, "example": example}
 	if len(required) > 0 {
 		s["required"] = required
 	}
@@ -310,9 +341,9 @@ func (g *oaGen) operation(e *Endpoint) obj {
 		params = append(params, obj{"name": name, "in": "path", "required": true, "schema": s})
 	}
 	etag := obj{"ETag": obj{"description": "Version of the row, for If-Match", "schema": obj{"type": "string"}}}
-	ifMatch := obj{"name": "If-Match", "in": "header", "required": false, "schema": obj{"type": "string"},
+	ifMatch := obj{"name": "If-Match", "in": "header", "required": false, "schema": obj{"type": "string", "example": "*"},
 		"description": "Write only if the row is still at this version (its ETag); a stale version gets 409."}
-	shadow := obj{"name": HeaderShadow, "in": "header", "required": false, "schema": obj{"type": "string", "enum": []string{"1"}},
+	shadow := obj{"name": HeaderShadow, "in": "header", "required": false, "schema": obj{"type": "string", "enum": []string{"1"}, "example": "1"},
 		"description": "1: run the write and roll it back (dry run); no event is emitted."}
 	var responses obj
 	switch e.Action {
@@ -388,10 +419,14 @@ func containsString(list []string, s string) bool {
 func (g *oaGen) paramSchema(q *Query, name string) obj {
 	for _, p := range q.Params {
 		if p.Name == name {
-			f := Field{Name: p.Name, Type: p.Type, Scale: 12, Precision: 38}
+			f := Field{Name: p.Name, Type: p.Type, Default: p.Default, Scale: 12, Precision: 38}
 			s := g.fieldSchema(&f)
 			if p.Type == TypeDecimal {
-				s = obj{"type": "string", "pattern": `^-?[0-9]+(\.[0-9]+)?$`}
+				ex := p.Default
+				if ex == "" {
+					ex = "1.5"
+				}
+				s = obj{"type": "string", "pattern": `^-?[0-9]+(\.[0-9]+)?$`, "example": ex}
 			}
 			return s
 		}
@@ -401,18 +436,22 @@ func (g *oaGen) paramSchema(q *Query, name string) obj {
 
 func (g *oaGen) listParams(e *Endpoint, res *Resource) []obj {
 	sh := &g.r.Shape
-	out := []obj{{"name": "limit", "in": "query", "schema": obj{"type": "integer", "minimum": 1, "maximum": sh.MaxLimit, "default": sh.DefaultLimit}}}
+	out := []obj{{"name": "limit", "in": "query", "schema": obj{"type": "integer", "minimum": 1, "maximum": sh.MaxLimit, "default": sh.DefaultLimit, "example": sh.DefaultLimit}}}
 	if sh.Pagination == "offset" {
-		out = append(out, obj{"name": "offset", "in": "query", "schema": obj{"type": "integer", "minimum": 0, "default": 0}})
+		out = append(out, obj{"name": "offset", "in": "query", "schema": obj{"type": "integer", "minimum": 0, "default": 0, "example": 0}})
 	} else {
-		out = append(out, obj{"name": "cursor", "in": "query", "schema": obj{"type": "string"}, "description": "next_cursor of the previous page"})
+		cursor := obj{"type": "string"}
+		if k := res.field(res.Key); k != nil && k.example != nil {
+			cursor["example"] = base64.RawURLEncoding.EncodeToString([]byte(keyText(k.example))) // as a page ending at the key's example
+		}
+		out = append(out, obj{"name": "cursor", "in": "query", "schema": cursor, "description": "next_cursor of the previous page"})
 	}
 	if len(e.Sort) > 0 {
 		var names []string
 		for _, s := range e.Sort {
 			names = append(names, res.field(s).JSON)
 		}
-		out = append(out, obj{"name": "sort", "in": "query", "schema": obj{"type": "string"},
+		out = append(out, obj{"name": "sort", "in": "query", "schema": obj{"type": "string", "example": "-" + names[0]},
 			"description": "comma-separated fields, '-' for descending: " + strings.Join(names, ", ")})
 	}
 	for _, name := range e.Filters {
@@ -426,10 +465,13 @@ func (g *oaGen) listParams(e *Endpoint, res *Resource) []obj {
 			fc.Nullable, fc.ReadOnly, fc.Doc = false, false, ""
 			s := g.fieldSchema(&fc)
 			if f.Type == TypeBoolean {
-				s = obj{"type": "string", "enum": []string{"true", "false", "1", "0"}}
+				s = obj{"type": "string", "enum": []string{"true", "false", "1", "0"}, "example": "true"}
 			}
 			if f.Type == TypeDecimal {
 				s = obj{"type": "string", "pattern": `^-?[0-9]+(\.[0-9]+)?$`}
+				if d, ok := f.example.(decimal); ok {
+					s["example"] = string(d)
+				}
 			}
 			delete(s, "minimum")
 			delete(s, "maximum")

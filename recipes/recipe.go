@@ -87,6 +87,7 @@ type Field struct {
 	Type      string   `yaml:"type"`
 	Nullable  bool     `yaml:"nullable"`
 	Default   string   `yaml:"default"`
+	Example   string   `yaml:"example"`
 	Generated bool     `yaml:"generated"`
 	Unique    bool     `yaml:"unique"`
 	ReadOnly  bool     `yaml:"read_only"`
@@ -103,6 +104,7 @@ type Field struct {
 	Doc       string   `yaml:"doc"`
 
 	pattern *regexp.Regexp
+	example any // the example's value, set at load time (examples.go)
 }
 
 // Relation links a resource to another: kind one when the resource's field

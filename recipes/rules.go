@@ -74,17 +74,22 @@ func ruleValue(v any) any {
 	return v
 }
 
+// ruleEnv is what rules run over: self, the row by field name.
+func ruleEnv(row map[string]any) map[string]any {
+	self := make(map[string]any, len(row))
+	for k, v := range row {
+		self[k] = ruleValue(v)
+	}
+	return map[string]any{"self": self}
+}
+
 // evalRules runs the resource's rules over row and returns the broken ones.
 // A rule that fails to evaluate (null in arithmetic, say) counts as broken.
 func evalRules(res *Resource, row map[string]any) []fieldProblem {
 	if len(res.Rules) == 0 {
 		return nil
 	}
-	self := make(map[string]any, len(row))
-	for k, v := range row {
-		self[k] = ruleValue(v)
-	}
-	env := map[string]any{"self": self}
+	env := ruleEnv(row)
 	var out []fieldProblem
 	for _, r := range res.Rules {
 		val, err := expr.Run(r.prog, env)

@@ -117,6 +117,11 @@ var Spec = []ObjectSpec{
 		{Key: "nullable", Kind: KBool, Desc: "The field may be null.", Default: "false"},
 		{Key: "default", Kind: KString, Desc: "Value used when a create or replace omits the field; `now` for the current time.", Default: "", Example: "new",
 			Rule: "a valid value of the field's type and rules"},
+		{Key: "example", Kind: KString, Desc: "Value the OpenAPI document shows as the field's example, written like `default`. Without it the example is derived: " +
+			"the default; for a field holding a related key, that key's example; the first enum member; a string built from pattern, trying a few lengths " +
+			"within min_length and max_length; a number within minimum and maximum, at the field's scale; a fixed instant in the field's layout.",
+			Default: "derived from the field's default, type and rules", Derived: true, Example: "ABC-0001",
+			Rule: "a valid value of the field's type and rules; required when no derived value passes them (a pattern no generated string matches)"},
 		{Key: "generated", Kind: KBool, Desc: "The database generates the value (identity for integers, gen_random_uuid() for uuids); read-only.", Default: "false",
 			Rule: "only on integer and uuid fields"},
 		{Key: "unique", Kind: KBool, Desc: "No two rows share a value; a duplicate gets 409.", Default: "false"},

@@ -61,6 +61,7 @@ func (r *Recipe) validate() error {
 	for i := range r.Resources {
 		r.checkRules(c, &r.Resources[i], fmt.Sprintf("resources[%d]", i))
 	}
+	r.checkExamples(c)
 	r.checkEndpoints(c)
 	if len(c.errs) == 0 {
 		r.checkRoutes(c)

@@ -104,18 +104,13 @@ func (f *Field) parseText(s string, shape *Shape) (any, error) {
 }
 
 func (f *Field) parseTime(s string, shape *Shape) (time.Time, error) {
-	layout := f.timeLayout(shape)
-	if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if f.Type == TypeDate {
-		if t, err := time.ParseInLocation("2006-01-02", s, time.UTC); err == nil {
+	layouts := f.timeLayouts(shape) // the OpenAPI pattern is built from the same list
+	for _, layout := range layouts {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
 			return t, nil
 		}
 	}
+	layout := layouts[0]
 	kind := "timestamp"
 	if f.Type == TypeDate {
 		kind = "date"
