@@ -122,9 +122,11 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 	})
 	a.mux.HandleFunc("/", a.notFound)
 	a.mux.Handle("GET /routes", a.auth(a.listRoutes))
-	a.mux.Handle("POST /routes/{name}", a.auth(jsonBody(a.changeRoute)))
-	a.mux.Handle("POST /rollback", a.auth(jsonBody(a.rollback)))
-	a.mux.Handle("POST /reset", a.auth(jsonBody(a.reset)))
+	a.mux.Handle("POST /routes/{name}", a.auth(jsonBody(a.change(func(r *http.Request, b []byte) (Change, error) {
+		return DecodeRouteChange(r.PathValue("name"), b)
+	}))))
+	a.mux.Handle("POST /rollback", a.auth(jsonBody(a.change(func(_ *http.Request, b []byte) (Change, error) { return DecodeRollback(b) }))))
+	a.mux.Handle("POST /reset", a.auth(jsonBody(a.change(func(_ *http.Request, b []byte) (Change, error) { return DecodeReset(b) }))))
 	a.mux.Handle("GET /history", a.auth(a.history))
 	a.mux.Handle("GET /metrics", a.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
 		if a.metrics == nil {
@@ -215,31 +217,17 @@ func (a *Admin) history(w http.ResponseWriter, r *http.Request, _ string) {
 	writeJSON(w, http.StatusOK, HistoryResponse{History: h})
 }
 
-func (a *Admin) changeRoute(w http.ResponseWriter, r *http.Request, who string) {
-	body, ok := a.readBody(w, r)
-	if !ok {
-		return
+// change is the handler of a write endpoint: its body decoded into a
+// Change by decode, then applied.
+func (a *Admin) change(decode func(r *http.Request, body []byte) (Change, error)) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, who string) {
+		body, ok := a.readBody(w, r)
+		if !ok {
+			return
+		}
+		ch, err := decode(r, body)
+		a.apply(w, r, ch, who, err)
 	}
-	ch, err := DecodeRouteChange(r.PathValue("name"), body)
-	a.apply(w, r, ch, who, err)
-}
-
-func (a *Admin) rollback(w http.ResponseWriter, r *http.Request, who string) {
-	body, ok := a.readBody(w, r)
-	if !ok {
-		return
-	}
-	ch, err := DecodeRollback(body)
-	a.apply(w, r, ch, who, err)
-}
-
-func (a *Admin) reset(w http.ResponseWriter, r *http.Request, who string) {
-	body, ok := a.readBody(w, r)
-	if !ok {
-		return
-	}
-	ch, err := DecodeReset(body)
-	a.apply(w, r, ch, who, err)
 }
 
 // readBody reads at most MaxAdminBody bytes of a JSON body.
