@@ -35,6 +35,8 @@ var _ Controls = (*Controller)(nil)
 //	GET  /routes            list routes
 //	POST /routes/{name}     {"mode", "percent", "reason", "expect_version"}
 //	POST /rollback          {"routes": [...] | "all": true, "reason", "expect_version"}
+//	POST /reset             {"routes": [...] | "all": true, "reason", "expect_version"}: drop overrides
+//	GET  /version           who answers (no token needed)
 //	GET  /history           the audit log, oldest first
 //	GET  /metrics           Prometheus metrics
 //	GET  /healthz, /readyz  liveness and readiness (no token needed)
