@@ -369,8 +369,12 @@ func printHistory(w io.Writer, h []control.HistoryEntry) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tVERSION\tROUTE\tFROM\tTO\tWHO\tREASON")
 	for _, e := range h {
+		to := modeText(e.To)
+		if e.Reset {
+			to += " (file, reset)"
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), e.Version, e.Route,
-			modeText(e.From), modeText(e.To), e.Who, e.Reason)
+			modeText(e.From), to, e.Who, e.Reason)
 	}
 	return tw.Flush()
 }
