@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/stranglerfig/strangler/internal/pgident"
 )
 
 // table is one synced table as the stream and the applier see it: its map,
@@ -27,7 +29,8 @@ type table struct {
 	binlogSig string
 	srcIdx    []int // for each copied column, its index in the binlog row
 
-	gen int // bumped when the map changes (DDL), renaming the temp tables
+	idx int // the table's place in the pipeline's list: names its staging tables
+	gen int // bumped when the map changes (DDL), renaming the staging tables
 }
 
 // quoteIdent quotes a PostgreSQL identifier.
@@ -353,9 +356,18 @@ type applier struct {
 	made     map[string]bool // temp tables created on this connection
 }
 
+// stagingNames are the unquoted names of t's temporary staging tables: the
+// table's index in the pipeline and its map generation, never its name, so
+// they are short and distinct however long or odd the table names are.
+func stagingNames(t *table) (rows, keys string) {
+	idx, gen := strconv.Itoa(t.idx), strconv.Itoa(t.gen)
+	return pgident.Name("strangler_stage", idx, gen, "rows"), pgident.Name("strangler_stage", idx, gen, "keys")
+}
+
+// tempNames are the quoted names of t's staging tables.
 func (a *applier) tempNames(t *table) (rows, keys string) {
-	base := fmt.Sprintf("strangler_%s_%d", strings.NewReplacer(".", "_", "\"", "").Replace(t.m.Name), t.gen)
-	return quoteIdent(base + "_r"), quoteIdent(base + "_k")
+	rows, keys = stagingNames(t)
+	return quoteIdent(rows), quoteIdent(keys)
 }
 
 // stage creates the temp tables of t on this connection if needed.

@@ -433,11 +433,12 @@ func (p *Pipeline) checkPaused(ctx context.Context, dst *pgx.Conn, pos *Position
 func (p *Pipeline) loadTables(ctx context.Context, src *sql.DB, dst *pgx.Conn, db string) ([]*table, error) {
 	pol := Policies{ZeroDates: p.cfg.ZeroDates, NulBytes: p.cfg.NulBytes}
 	var out []*table
-	for _, tc := range p.cfg.Tables {
+	for i, tc := range p.cfg.Tables {
 		t, err := p.loadTable(ctx, src, dst, db, tc, pol)
 		if err != nil {
 			return nil, err
 		}
+		t.idx = i
 		out = append(out, t)
 	}
 	return out, nil

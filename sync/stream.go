@@ -367,7 +367,7 @@ func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan apply
 				return permanent(fmt.Errorf("after DDL %q: %w", d.ev.Statement, err))
 			}
 			if d.table != nil {
-				reloaded.gen = d.table.gen + 1
+				reloaded.idx, reloaded.gen = d.table.idx, d.table.gen+1
 			}
 			nt = reloaded
 		}
