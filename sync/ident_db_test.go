@@ -3,7 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
-
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +72,6 @@ func TestPipelineLongTableNames(t *testing.T) {
 		require.NoError(t, e.dst.QueryRow(context.Background(),
 			`SELECT count(*) FROM pg_class WHERE relname LIKE 'orders_of_the_customers_%' AND relkind = 'r'`).Scan(&n))
 		assert.Zero(t, n, "no target table is created")
+		assert.True(t, strings.HasPrefix(p.Status().Phase, PhaseStopped), p.Status().Phase)
 	})
 }

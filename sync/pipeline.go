@@ -109,13 +109,14 @@ type Pipeline struct {
 	o      Options
 	log    *slog.Logger
 
-	phase      atomic.Value // string
 	applied    atomic.Int64 // changes (and snapshot rows) applied
 	pending    atomic.Int64 // changes received, not yet applied
 	lagNanos   atomic.Int64
 	lastRecv   atomic.Int64 // unix nanos of the last event received
 	mu         gosync.Mutex
-	pause      *PausedError
+	phase      string       // the one record of the phase: Status, the status row and the phase metric read it
+	reason     string       // why the pipeline is waiting or stopped; "" otherwise
+	pause      *PausedError // set with phase paused
 	position   Position
 	snapTables map[string]*SnapshotProgress
 
@@ -163,7 +164,7 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 		p.ChunkSize = 10000
 	}
 	pl := &Pipeline{cfg: p, srcDSN: src, dstDSN: dst, o: o, log: o.Logger.With("pipeline", p.Name), snapTables: map[string]*SnapshotProgress{}}
-	pl.phase.Store(PhaseStarting)
+	pl.setPhase(PhaseStarting, "")
 	return pl, nil
 }
 
@@ -241,11 +242,11 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 	backoff := p.o.RetryMin
 	for {
 		err := p.session(ctx)
-		if p.phase.Load() == PhaseStreaming {
+		if p.currentPhase() == PhaseStreaming {
 			backoff = p.o.RetryMin // the last session got going: start over
 		}
 		if ctx.Err() != nil {
-			p.phase.Store(PhaseStopped)
+			p.setPhase(PhaseStopped, "")
 			return nil
 		}
 		var pe *PausedError
@@ -261,16 +262,18 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 			p.log.Error("sync paused: " + pe.Error())
 			return pe
 		case !retryable(err):
+			err = fmt.Errorf("pipeline %q: %w", p.cfg.Name, err)
+			p.setPhase(PhaseStopped, err.Error())
 			p.log.Error("sync stopped", "error", err)
-			return fmt.Errorf("pipeline %q: %w", p.cfg.Name, err)
+			return err
 		}
-		p.phase.Store(PhaseWaiting)
+		p.setPhase(PhaseWaiting, fmt.Sprintf("%s unreachable: %v", which(err), err))
 		p.log.Warn(fmt.Sprintf("%s unreachable, retrying in %s: %v", which(err), backoff, err))
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			p.phase.Store(PhaseStopped)
+			p.setPhase(PhaseStopped, "")
 			return nil
 		case <-t.C:
 		}
@@ -282,7 +285,28 @@ func (p *Pipeline) setPaused(pe *PausedError) {
 	p.mu.Lock()
 	p.pause = pe
 	p.mu.Unlock()
-	p.phase.Store(PhasePaused)
+	p.setPhase(PhasePaused, pe.Reason)
+}
+
+// setPhase records the pipeline's phase and why it is in it (for waiting
+// and stopped), and moves the phase metric.
+func (p *Pipeline) setPhase(phase, reason string) {
+	p.mu.Lock()
+	old := p.phase
+	p.phase, p.reason = phase, reason
+	p.mu.Unlock()
+	if m := p.o.Metrics; m != nil && m.Phase != nil && old != phase {
+		if old != "" {
+			m.Phase.WithLabelValues(p.cfg.Name, old).Set(0)
+		}
+		m.Phase.WithLabelValues(p.cfg.Name, phase).Set(1)
+	}
+}
+
+func (p *Pipeline) currentPhase() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.phase
 }
 
 func (p *Pipeline) currentPosition() Position {
@@ -300,7 +324,7 @@ func (p *Pipeline) setPosition(pos Position) {
 // session is one connected run: open both databases, snapshot what is
 // missing, stream. It returns on the first error.
 func (p *Pipeline) session(ctx context.Context) error {
-	p.phase.Store(PhaseStarting)
+	p.setPhase(PhaseStarting, "")
 	myCfg, err := mysql.ParseDSN(p.srcDSN)
 	if err != nil {
 		return permanent(fmt.Errorf("parsing the source DSN %q: %w", config.Redact(p.srcDSN), err))
@@ -374,7 +398,7 @@ func (p *Pipeline) session(ctx context.Context) error {
 		}
 	}
 	if len(todo) > 0 {
-		p.phase.Store(PhaseSnapshot)
+		p.setPhase(PhaseSnapshot, "")
 		if err := p.snapshot(ctx, src, dst, todo, snaps); err != nil {
 			return err
 		}

@@ -90,7 +90,7 @@ func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg
 	if err != nil {
 		return sourceErr(fmt.Errorf("starting the binlog stream at %s: %w", pos, err))
 	}
-	p.phase.Store(PhaseStreaming)
+	p.setPhase(PhaseStreaming, "")
 	p.log.Info("resumed at " + pos.String())
 
 	byName := map[string]*table{}
