@@ -204,7 +204,8 @@ type tableBatch struct {
 }
 
 // batch is whole source transactions, applied to the target in one
-// transaction together with the position after the last of them.
+// transaction together with the position after the last of them; or one
+// piece of a source transaction too big to hold in memory at once.
 type batch struct {
 	tables    map[*table]*tableBatch
 	order     []*tableBatch
@@ -213,6 +214,12 @@ type batch struct {
 	pos       Position
 	eventTime time.Time // timestamp of the last commit in the batch
 	firstRecv time.Time // when the batch's first change was received
+
+	// piece: the batch is a part of one source transaction that is not
+	// yet committed. It is applied in the applier's open target
+	// transaction, which stays open (no position, no commit) until the
+	// batch that ends the source transaction.
+	piece bool
 }
 
 func newBatch() *batch { return &batch{tables: map[*table]*tableBatch{}} }
@@ -354,6 +361,48 @@ type applier struct {
 	pipeline string
 	conn     *pgx.Conn
 	made     map[string]bool // temp tables created on this connection
+
+	// open is the target transaction holding the pieces of a source
+	// transaction applied so far; nil between source transactions.
+	open pgx.Tx
+	// held sums the pieces applied in open, reported when it commits.
+	held heldPieces
+}
+
+// heldPieces is what the pieces in the open target transaction changed.
+type heldPieces struct {
+	pieces    int
+	changes   int
+	firstRecv time.Time
+	ops       map[*table]*[4]int64
+}
+
+func (h *heldPieces) add(b *batch) {
+	if h.pieces == 0 {
+		h.firstRecv = b.firstRecv
+		h.ops = map[*table]*[4]int64{}
+	}
+	h.pieces++
+	h.changes += b.changes
+	for _, tb := range b.order {
+		o := h.ops[tb.t]
+		if o == nil {
+			o = &[4]int64{}
+			h.ops[tb.t] = o
+		}
+		for i, n := range tb.ops {
+			o[i] += n
+		}
+	}
+}
+
+// rollback ends the open target transaction, if any, without applying it.
+func (a *applier) rollback(ctx context.Context) {
+	if a.open != nil {
+		_ = a.open.Rollback(context.WithoutCancel(ctx))
+		a.open = nil
+	}
+	a.held = heldPieces{}
 }
 
 // stagingNames are the unquoted names of t's temporary staging tables: the
@@ -388,15 +437,42 @@ func (a *applier) stage(ctx context.Context, tx pgx.Tx, t *table) error {
 	return nil
 }
 
-// apply writes b and its position in one target transaction.
+// apply writes b to the target. A whole batch, or the last piece of a
+// source transaction, is committed with its position, in the open
+// transaction when pieces came before it; a piece leaves the transaction
+// open. On an error the open transaction is rolled back: a source
+// transaction is applied whole or not at all.
 func (a *applier) apply(ctx context.Context, b *batch) error {
-	tx, err := a.conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("beginning a target transaction: %w", err)
+	if a.open == nil {
+		tx, err := a.conn.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("beginning a target transaction: %w", err)
+		}
+		a.open = tx
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	if err := a.write(ctx, a.open, b); err != nil {
+		a.rollback(ctx)
+		return err
+	}
+	if b.piece {
+		a.held.add(b)
+		return nil
+	}
+	tx := a.open
+	a.open, a.held = nil, heldPieces{}
+	if err := tx.Commit(ctx); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return fmt.Errorf("committing %d changes up to %s: %w", b.changes+a.held.changes, b.pos, err)
+	}
+	return nil
+}
+
+// write stages b's rows and applies them in tx; for a batch that is not a
+// piece, with the position.
+func (a *applier) write(ctx context.Context, tx pgx.Tx, b *batch) error {
 	pb := &pgx.Batch{}
 	var buf []byte
+	var staged []string
 	for _, tb := range b.order {
 		t := tb.t
 		if len(tb.ups) == 0 && len(tb.dels) == 0 {
@@ -406,6 +482,7 @@ func (a *applier) apply(ctx context.Context, b *batch) error {
 			return err
 		}
 		rowsTmp, keysTmp := a.tempNames(t)
+		staged = append(staged, rowsTmp, keysTmp)
 		if len(tb.dels) > 0 {
 			buf = buf[:0]
 			for _, l := range tb.dels {
@@ -427,12 +504,20 @@ func (a *applier) apply(ctx context.Context, b *batch) error {
 			pb.Queue(t.upsertSQL(rowsTmp))
 		}
 	}
+	if b.piece {
+		// The staging tables empty themselves at commit only: the next
+		// piece must not apply this one's rows again.
+		if len(staged) > 0 {
+			pb.Queue("TRUNCATE " + strings.Join(staged, ", "))
+		}
+		if err := tx.SendBatch(ctx, pb).Close(); err != nil {
+			return fmt.Errorf("applying a piece of %d changes of an open source transaction: %w", b.changes, err)
+		}
+		return nil
+	}
 	pb.Queue(savePositionSQL, savePositionArgs(a.pipeline, b.pos, b.eventTime)...)
 	if err := tx.SendBatch(ctx, pb).Close(); err != nil {
-		return fmt.Errorf("applying %d changes up to %s: %w", b.changes, b.pos, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("committing %d changes up to %s: %w", b.changes, b.pos, err)
+		return fmt.Errorf("applying %d changes up to %s: %w", b.changes+a.held.changes, b.pos, err)
 	}
 	return nil
 }

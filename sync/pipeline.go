@@ -113,12 +113,21 @@ type Pipeline struct {
 	pending    atomic.Int64 // changes received, not yet applied
 	lagNanos   atomic.Int64
 	lastRecv   atomic.Int64 // unix nanos of the last event received
+	pieces     atomic.Int64 // pieces of source transactions applied (for tests)
+	maxHeld    atomic.Int64 // most row changes the stream held at once (for tests)
 	mu         gosync.Mutex
+	failures   applyFailures
 	phase      string       // the one record of the phase: Status, the status row and the phase metric read it
 	reason     string       // why the pipeline is waiting or stopped; "" otherwise
 	pause      *PausedError // set with phase paused
 	position   Position
 	snapTables map[string]*SnapshotProgress
+
+	// pieceRows bounds the row changes held in memory (see
+	// defaultPieceRows); txTimeout is the deadline of one target batch or
+	// piece. Set by New; tests make them small.
+	pieceRows int
+	txTimeout time.Duration
 
 	runMu  gosync.Mutex
 	cancel context.CancelFunc
@@ -164,6 +173,7 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 		p.ChunkSize = 10000
 	}
 	pl := &Pipeline{cfg: p, srcDSN: src, dstDSN: dst, o: o, log: o.Logger.With("pipeline", p.Name), snapTables: map[string]*SnapshotProgress{}}
+	pl.pieceRows, pl.txTimeout = max(defaultPieceRows, p.BatchSize), targetTxTimeout
 	pl.setPhase(PhaseStarting, "")
 	return pl, nil
 }
