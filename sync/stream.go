@@ -92,7 +92,7 @@ func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg
 		// binlog_row_event_max_size, 8 KB by default), so that a huge
 		// transaction waits in the source, not here.
 		EventCacheCount: eventBuffer,
-		Logger:           slog.New(&debugHandler{h: p.log.With("component", "go-mysql").Handler()}),
+		Logger:          slog.New(&debugHandler{h: p.log.With("component", "go-mysql").Handler()}),
 	})
 	defer syncer.Close()
 	streamer, err := syncer.StartSync(gomysql.Position{Name: pos.File, Pos: pos.Pos})
