@@ -167,3 +167,29 @@ func TestPipelineStopsAfterRepeatedApplyFailures(t *testing.T) {
 	require.NoError(t, e.dst.QueryRow(ctx, `SELECT ver FROM orders WHERE id = 1`).Scan(&ver))
 	assert.Equal(t, 1, ver, "the failing change is not applied")
 }
+
+// TestPipelineHugeTransactionPausesWhole: a value the target cannot hold
+// late in a transaction applied in pieces pauses the pipeline before the
+// transaction, and the pieces applied before it are rolled back.
+func TestPipelineHugeTransactionPausesWhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs MariaDB and PostgreSQL")
+	}
+	e := newEnv(t)
+	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, shipped datetime NULL)`)
+	cfg := pipelineConfig("pieces-pause", "orders")
+	cfg.ZeroDates = "error"
+	p, _ := e.start(cfg, Options{}, func(p *Pipeline) { p.pieceRows = 100 })
+	waitPhase(t, p, PhaseStreaming, time.Minute)
+	e.exec(`INSERT INTO orders VALUES (1, '2024-01-01 00:00:00')`)
+	e.waitCaughtUp("pieces-pause", 30*time.Second)
+	e.tx(`INSERT INTO orders SELECT seq, '2024-01-02' FROM seq_2_to_2000`, "SET SESSION sql_mode = ''",
+		`INSERT INTO orders VALUES (3000, '0000-00-00 00:00:00')`)
+
+	var pe *PausedError
+	require.ErrorAs(t, p.Wait(), &pe)
+	assert.Contains(t, pe.Reason, "key id=3000")
+	assert.Positive(t, p.pieces.Load(), "pieces were applied before the bad value")
+	assert.Equal(t, PhasePaused, p.Status().Phase)
+	assert.Len(t, targetRows(t, e.dst, "orders", "id"), 1, "nothing of the paused transaction is committed")
+}
