@@ -324,6 +324,10 @@ func printStatus(w io.Writer, sts []ssync.Status) {
 	}
 	tw.Flush()
 	for _, s := range sts {
+		if s.Phase == ssync.PhaseStopped && s.Reason != "" {
+			fmt.Fprintf(w, "\n%s stopped: %s\n", s.Pipeline, s.Reason)
+			continue
+		}
 		if s.Phase != ssync.PhasePaused {
 			continue
 		}
