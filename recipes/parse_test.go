@@ -89,6 +89,8 @@ func TestBadRecipes(t *testing.T) {
 		{"named query with an undeclared parameter", "    filters: [status]\n", "    filters: [status]\n  - method: GET\n    path: /stats\n    action: query\n    query:\n      sql: select :who\n", 31, `:who is not a declared parameter`},
 		{"overlapping routes", "    filters: [status]\n", "    filters: [status]\n  - name: a\n    method: GET\n    path: /orders/{status}/lines\n    resource: order\n    action: list\n  - name: b\n    method: GET\n    path: /orders/x/{status}\n    resource: order\n    action: list\n", 34, `cannot be served`},
 		{"a route the service keeps for itself", "    path: /orders\n", "    path: /healthz\n", 23, `cannot be served`},
+		{"table name PostgreSQL would cut", "    table: orders", "    table: " + strings.Repeat("o", 64), 4, `resources[0].table: "` + strings.Repeat("o", 64) + `" is 64 bytes long; PostgreSQL keeps only 63`},
+		{"column name PostgreSQL would cut", "        type: decimal", "        type: decimal\n        column: " + strings.Repeat("c", 64), 14, `resources[0].fields[2].column: "` + strings.Repeat("c", 64) + `" is 64 bytes long`},
 		{"invalid YAML", "    table: orders", "    table: orders\n   bad indent", 6, `invalid YAML`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

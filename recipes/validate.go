@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stranglerfig/strangler/internal/pgident"
 )
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -155,6 +157,11 @@ func (r *Recipe) checkResource(c *checker, res *Resource, p string) {
 	if res.Schema == "" {
 		res.Schema = "public"
 	}
+	for _, n := range []struct{ key, name string }{{"table", res.Table}, {"schema", res.Schema}} {
+		if len(n.name) > pgident.MaxLen {
+			c.fail(p+"."+n.key, "%q is %d bytes long; PostgreSQL keeps only %d and would cut it", n.name, len(n.name), pgident.MaxLen)
+		}
+	}
 	if len(res.Fields) == 0 {
 		c.fail(p+".fields", "at least one field is needed")
 	}
@@ -172,6 +179,9 @@ func (r *Recipe) checkResource(c *checker, res *Resource, p string) {
 		seen[f.Name] = i
 		if f.Column == "" {
 			f.Column = f.Name
+		}
+		if len(f.Column) > pgident.MaxLen {
+			c.fail(fp+".column", "%q is %d bytes long; PostgreSQL keeps only %d and would cut it", f.Column, len(f.Column), pgident.MaxLen)
 		}
 		if f.JSON == "" {
 			f.JSON = applyCasing(r.Shape.Casing, f.Name)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/stranglerfig/strangler/internal/pgident"
 )
 
 // table is one synced table as the stream and the applier see it: its map,
@@ -27,8 +29,12 @@ type table struct {
 	binlogSig string
 	srcIdx    []int // for each copied column, its index in the binlog row
 
-	gen int // bumped when the map changes (DDL), renaming the temp tables
+	idx int // the table's place in the pipeline's list: names its staging tables
+	gen int // bumped when the map changes (DDL), renaming the staging tables
 }
+
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 func newTable(m *TableMap) (*table, error) {
 	if len(m.Key) == 0 {
@@ -42,7 +48,7 @@ func newTable(m *TableMap) (*table, error) {
 	var cols []string
 	for j, ci := range t.copied {
 		pos[ci] = j
-		cols = append(cols, pgIdent(m.Columns[ci].Target))
+		cols = append(cols, quoteIdent(m.Columns[ci].Target))
 	}
 	var keys []string
 	for _, k := range m.Key {
@@ -51,7 +57,7 @@ func newTable(m *TableMap) (*table, error) {
 			return nil, fmt.Errorf("table %s.%s: key column %q is excluded from the copy; a synced table needs its key", m.Schema, m.Name, m.Columns[k].Name)
 		}
 		t.keyPos = append(t.keyPos, j)
-		keys = append(keys, pgIdent(m.Columns[k].Target))
+		keys = append(keys, quoteIdent(m.Columns[k].Target))
 	}
 	t.cols, t.keys = strings.Join(cols, ", "), strings.Join(keys, ", ")
 	ts := m.TargetSchema
@@ -198,7 +204,8 @@ type tableBatch struct {
 }
 
 // batch is whole source transactions, applied to the target in one
-// transaction together with the position after the last of them.
+// transaction together with the position after the last of them; or one
+// piece of a source transaction too big to hold in memory at once.
 type batch struct {
 	tables    map[*table]*tableBatch
 	order     []*tableBatch
@@ -207,6 +214,12 @@ type batch struct {
 	pos       Position
 	eventTime time.Time // timestamp of the last commit in the batch
 	firstRecv time.Time // when the batch's first change was received
+
+	// piece: the batch is a part of one source transaction that is not
+	// yet committed. It is applied in the applier's open target
+	// transaction, which stays open (no position, no commit) until the
+	// batch that ends the source transaction.
+	piece bool
 }
 
 func newBatch() *batch { return &batch{tables: map[*table]*tableBatch{}} }
@@ -348,13 +361,62 @@ type applier struct {
 	pipeline string
 	conn     *pgx.Conn
 	made     map[string]bool // temp tables created on this connection
+
+	// open is the target transaction holding the pieces of a source
+	// transaction applied so far; nil between source transactions.
+	open pgx.Tx
+	// held sums the pieces applied in open, reported when it commits.
+	held heldPieces
 }
 
-// tempNames are the staging tables of t's rows and keys: bounded and
-// distinct for every table name and generation (boundedName).
+// heldPieces is what the pieces in the open target transaction changed.
+type heldPieces struct {
+	pieces    int
+	changes   int
+	firstRecv time.Time
+	ops       map[*table]*[4]int64
+}
+
+func (h *heldPieces) add(b *batch) {
+	if h.pieces == 0 {
+		h.firstRecv = b.firstRecv
+		h.ops = map[*table]*[4]int64{}
+	}
+	h.pieces++
+	h.changes += b.changes
+	for _, tb := range b.order {
+		o := h.ops[tb.t]
+		if o == nil {
+			o = &[4]int64{}
+			h.ops[tb.t] = o
+		}
+		for i, n := range tb.ops {
+			o[i] += n
+		}
+	}
+}
+
+// rollback ends the open target transaction, if any, without applying it.
+func (a *applier) rollback(ctx context.Context) {
+	if a.open != nil {
+		_ = a.open.Rollback(context.WithoutCancel(ctx))
+		a.open = nil
+	}
+	a.held = heldPieces{}
+}
+
+// stagingNames are the unquoted names of t's temporary staging tables: the
+// table's index in the pipeline and its map generation, never its name, so
+// they are short and distinct however long or odd the table names are.
+func stagingNames(t *table) (rows, keys string) {
+	idx, gen := strconv.Itoa(t.idx), strconv.Itoa(t.gen)
+	return pgident.Name("strangler_stage", idx, gen, "rows"), pgident.Name("strangler_stage", idx, gen, "keys")
+}
+
+// tempNames are the quoted names of t's staging tables.
 func (a *applier) tempNames(t *table) (rows, keys string) {
-	base := fmt.Sprintf("strangler_%s_%d", t.m.Name, t.gen)
-	return pgIdent(boundedName(base + "_r")), pgIdent(boundedName(base + "_k"))
+	rows, keys = stagingNames(t)
+	return quoteIdent(rows), quoteIdent(keys)
 }
 
 // stage creates the temp tables of t on this connection if needed.
@@ -375,15 +437,42 @@ func (a *applier) stage(ctx context.Context, tx pgx.Tx, t *table) error {
 	return nil
 }
 
-// apply writes b and its position in one target transaction.
+// apply writes b to the target. A whole batch, or the last piece of a
+// source transaction, is committed with its position, in the open
+// transaction when pieces came before it; a piece leaves the transaction
+// open. On an error the open transaction is rolled back: a source
+// transaction is applied whole or not at all.
 func (a *applier) apply(ctx context.Context, b *batch) error {
-	tx, err := a.conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("beginning a target transaction: %w", err)
+	if a.open == nil {
+		tx, err := a.conn.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("beginning a target transaction: %w", err)
+		}
+		a.open = tx
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	if err := a.write(ctx, a.open, b); err != nil {
+		a.rollback(ctx)
+		return err
+	}
+	if b.piece {
+		a.held.add(b)
+		return nil
+	}
+	tx := a.open
+	a.open, a.held = nil, heldPieces{}
+	if err := tx.Commit(ctx); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return fmt.Errorf("committing %d changes up to %s: %w", b.changes+a.held.changes, b.pos, err)
+	}
+	return nil
+}
+
+// write stages b's rows and applies them in tx; for a batch that is not a
+// piece, with the position.
+func (a *applier) write(ctx context.Context, tx pgx.Tx, b *batch) error {
 	pb := &pgx.Batch{}
 	var buf []byte
+	var staged []string
 	for _, tb := range b.order {
 		t := tb.t
 		if len(tb.ups) == 0 && len(tb.dels) == 0 {
@@ -393,6 +482,7 @@ func (a *applier) apply(ctx context.Context, b *batch) error {
 			return err
 		}
 		rowsTmp, keysTmp := a.tempNames(t)
+		staged = append(staged, rowsTmp, keysTmp)
 		if len(tb.dels) > 0 {
 			buf = buf[:0]
 			for _, l := range tb.dels {
@@ -414,12 +504,20 @@ func (a *applier) apply(ctx context.Context, b *batch) error {
 			pb.Queue(t.upsertSQL(rowsTmp))
 		}
 	}
+	if b.piece {
+		// The staging tables empty themselves at commit only: the next
+		// piece must not apply this one's rows again.
+		if len(staged) > 0 {
+			pb.Queue("TRUNCATE " + strings.Join(staged, ", "))
+		}
+		if err := tx.SendBatch(ctx, pb).Close(); err != nil {
+			return fmt.Errorf("applying a piece of %d changes of an open source transaction: %w", b.changes, err)
+		}
+		return nil
+	}
 	pb.Queue(savePositionSQL, savePositionArgs(a.pipeline, b.pos, b.eventTime)...)
 	if err := tx.SendBatch(ctx, pb).Close(); err != nil {
-		return fmt.Errorf("applying %d changes up to %s: %w", b.changes, b.pos, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("committing %d changes up to %s: %w", b.changes, b.pos, err)
+		return fmt.Errorf("applying %d changes up to %s: %w", b.changes+a.held.changes, b.pos, err)
 	}
 	return nil
 }
@@ -427,7 +525,7 @@ func (a *applier) apply(ctx context.Context, b *batch) error {
 func (t *table) keyJoin(a, b string) string {
 	var parts []string
 	for _, j := range t.keyPos {
-		c := pgIdent(t.m.Columns[t.copied[j]].Target)
+		c := quoteIdent(t.m.Columns[t.copied[j]].Target)
 		parts = append(parts, a+"."+c+" = "+b+"."+c)
 	}
 	return strings.Join(parts, " AND ")
@@ -443,7 +541,7 @@ func (t *table) upsertSQL(from string) string {
 		if isKey[j] {
 			continue
 		}
-		c := pgIdent(t.m.Columns[ci].Target)
+		c := quoteIdent(t.m.Columns[ci].Target)
 		set = append(set, c+" = EXCLUDED."+c)
 	}
 	action := "DO NOTHING"

@@ -194,7 +194,11 @@ func modifyColumn(m *TableMap, tbl, old, name string, p *tokens) (apply []string
 	}
 	if nc.kind == kindEnum {
 		// Enum members keep their text; the CHECK grows.
-		apply = append(apply, fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s, ADD %s", tbl, oc.checkName(m.Target), nc.checkSQL(m.Target)))
+		drop := "DROP CONSTRAINT IF EXISTS " + oc.checkName(m.Target)
+		if legacy := oc.legacyCheckName(m.Target); legacy != "" {
+			drop += ", DROP CONSTRAINT IF EXISTS " + legacy
+		}
+		apply = append(apply, fmt.Sprintf("ALTER TABLE %s %s, ADD %s", tbl, drop, nc.checkSQL(m.Target)))
 	}
 	if nc.TargetType != oc.TargetType {
 		apply = append(apply, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", tbl, pgIdent(nc.Target), nc.TargetType))

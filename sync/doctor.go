@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stranglerfig/strangler/internal/pgident"
 )
 
 // Check is one prerequisite of change-data capture, checked on a server.
@@ -259,7 +261,7 @@ func evalPostgres(st pgState) []Check {
 		fmt.Sprintf("ALTER ROLE %s WITH REPLICATION;", pgx.Identifier{st.User}.Sanitize()))
 	add("database encoded in UTF8", st.Encoding == "UTF8", fmt.Sprintf("database %s encoding=%s", st.Database, st.Encoding),
 		fmt.Sprintf("a database's encoding cannot change: CREATE DATABASE %s ENCODING 'UTF8' TEMPLATE template0; and point the target DSN at it",
-			pgx.Identifier{st.Database + "_utf8"}.Sanitize()))
+			pgx.Identifier{pgident.Name(st.Database, "utf8")}.Sanitize()))
 	add("CREATE on the database", st.CanCreate, fmt.Sprintf("database %s create=%t", st.Database, st.CanCreate),
 		fmt.Sprintf("GRANT CREATE ON DATABASE %s TO %s;", pgx.Identifier{st.Database}.Sanitize(), pgx.Identifier{st.User}.Sanitize()))
 	if !st.IdentifySkipped {

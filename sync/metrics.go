@@ -15,11 +15,15 @@ import (
 //     source and not yet applied.
 //   - strangler_sync_rows_per_second{pipeline}: rows (snapshot) or changes
 //     (streaming) applied per second over the last few seconds.
+//   - strangler_sync_phase{pipeline,phase}: 1 for the pipeline's current
+//     phase (starting, snapshot, streaming, waiting, paused, stopped), 0 for
+//     the phases it was in before.
 type Metrics struct {
 	Changes    *prometheus.CounterVec
 	Lag        *prometheus.GaugeVec
 	LagEvents  *prometheus.GaugeVec
 	RowsPerSec *prometheus.GaugeVec
+	Phase      *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with r (nil: not
@@ -42,9 +46,13 @@ func NewMetrics(r prometheus.Registerer) (*Metrics, error) {
 			Name: "strangler_sync_rows_per_second",
 			Help: "Rows (snapshot) or changes (streaming) applied per second, recent average.",
 		}, []string{"pipeline"}),
+		Phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strangler_sync_phase",
+			Help: "1 for the pipeline's current phase (starting, snapshot, streaming, waiting, paused, stopped), 0 for earlier ones.",
+		}, []string{"pipeline", "phase"}),
 	}
 	if r != nil {
-		for _, c := range []prometheus.Collector{m.Changes, m.Lag, m.LagEvents, m.RowsPerSec} {
+		for _, c := range []prometheus.Collector{m.Changes, m.Lag, m.LagEvents, m.RowsPerSec, m.Phase} {
 			if err := r.Register(c); err != nil {
 				return nil, err
 			}

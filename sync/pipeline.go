@@ -53,12 +53,6 @@ type Options struct {
 	// RetryMin and RetryMax bound the backoff between reconnection
 	// attempts when a database is unreachable. Zero: 2s and 30s.
 	RetryMin, RetryMax time.Duration
-	// MaxSameFailures stops the pipeline, loudly, when the work at one
-	// position fails this many times in a row with the same kind of
-	// database error that is not a lost connection (a statement timeout, a
-	// deadlock, out of resources): retrying it for ever would loop. Lost
-	// connections are retried without limit. Zero: 5.
-	MaxSameFailures int
 	// AcceptDDL resumes a pipeline paused on DDL: the operator has applied
 	// the paused statement's equivalent to the target by hand, and streaming
 	// goes on after the statement.
@@ -115,16 +109,25 @@ type Pipeline struct {
 	o      Options
 	log    *slog.Logger
 
-	phase      atomic.Value // string
 	applied    atomic.Int64 // changes (and snapshot rows) applied
 	pending    atomic.Int64 // changes received, not yet applied
 	lagNanos   atomic.Int64
 	lastRecv   atomic.Int64 // unix nanos of the last event received
+	pieces     atomic.Int64 // pieces of source transactions applied (for tests)
+	maxHeld    atomic.Int64 // most row changes the stream held at once (for tests)
 	mu         gosync.Mutex
-	pause      *PausedError
-	stopErr    error // the cause of a permanent stop, nil while running
+	failures   applyFailures
+	phase      string       // the one record of the phase: Status, the status row and the phase metric read it
+	reason     string       // why the pipeline is waiting or stopped; "" otherwise
+	pause      *PausedError // set with phase paused
 	position   Position
 	snapTables map[string]*SnapshotProgress
+
+	// pieceRows bounds the row changes held in memory (see
+	// defaultPieceRows); txTimeout is the deadline of one target batch or
+	// piece. Set by New; tests make them small.
+	pieceRows int
+	txTimeout time.Duration
 
 	runMu  gosync.Mutex
 	cancel context.CancelFunc
@@ -162,9 +165,6 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 	setDur(&o.ReadTimeout, 5*time.Second)
 	setDur(&o.RetryMin, 2*time.Second)
 	setDur(&o.RetryMax, 30*time.Second)
-	if o.MaxSameFailures == 0 {
-		o.MaxSameFailures = 5
-	}
 	setDur(&o.StatusInterval, time.Second)
 	if p.BatchSize <= 0 {
 		p.BatchSize = 1000
@@ -173,7 +173,8 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 		p.ChunkSize = 10000
 	}
 	pl := &Pipeline{cfg: p, srcDSN: src, dstDSN: dst, o: o, log: o.Logger.With("pipeline", p.Name), snapTables: map[string]*SnapshotProgress{}}
-	pl.phase.Store(PhaseStarting)
+	pl.pieceRows, pl.txTimeout = max(defaultPieceRows, p.BatchSize), targetTxTimeout
+	pl.setPhase(PhaseStarting, "")
 	return pl, nil
 }
 
@@ -249,18 +250,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 func (p *Pipeline) runSessions(ctx context.Context) error {
 	backoff := p.o.RetryMin
-	var same struct {
-		pos   Position
-		class string
-		n     int
-	}
 	for {
 		err := p.session(ctx)
-		if p.phase.Load() == PhaseStreaming {
+		if p.currentPhase() == PhaseStreaming {
 			backoff = p.o.RetryMin // the last session got going: start over
 		}
 		if ctx.Err() != nil {
-			p.phase.Store(PhaseStopped)
+			p.setPhase(PhaseStopped, "")
 			return nil
 		}
 		var pe *PausedError
@@ -277,31 +273,17 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 			return pe
 		case !retryable(err):
 			err = fmt.Errorf("pipeline %q: %w", p.cfg.Name, err)
-			p.setStopped(err)
+			p.setPhase(PhaseStopped, err.Error())
 			p.log.Error("sync stopped", "error", err)
 			return err
 		}
-		if class := failureClass(err); class == "" {
-			same.n = 0
-		} else if pos := p.currentPosition(); same.n > 0 && class == same.class && pos == same.pos {
-			same.n++
-		} else {
-			same.pos, same.class, same.n = pos, class, 1
-		}
-		if same.n >= p.o.MaxSameFailures {
-			err = fmt.Errorf("pipeline %q: the work at %s failed %d times in a row with %s, stopping instead of retrying for ever: %w",
-				p.cfg.Name, same.pos, same.n, same.class, err)
-			p.setStopped(err)
-			p.log.Error("sync stopped", "error", err)
-			return err
-		}
-		p.phase.Store(PhaseWaiting)
+		p.setPhase(PhaseWaiting, fmt.Sprintf("%s unreachable: %v", which(err), err))
 		p.log.Warn(fmt.Sprintf("%s unreachable, retrying in %s: %v", which(err), backoff, err))
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			p.phase.Store(PhaseStopped)
+			p.setPhase(PhaseStopped, "")
 			return nil
 		case <-t.C:
 		}
@@ -309,20 +291,32 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 	}
 }
 
-// setStopped records a permanent stop and its cause, which the in-process
-// status and the stored status both report from then on.
-func (p *Pipeline) setStopped(err error) {
-	p.mu.Lock()
-	p.stopErr = err
-	p.mu.Unlock()
-	p.phase.Store(PhaseStopped)
-}
-
 func (p *Pipeline) setPaused(pe *PausedError) {
 	p.mu.Lock()
 	p.pause = pe
 	p.mu.Unlock()
-	p.phase.Store(PhasePaused)
+	p.setPhase(PhasePaused, pe.Reason)
+}
+
+// setPhase records the pipeline's phase and why it is in it (for waiting
+// and stopped), and moves the phase metric.
+func (p *Pipeline) setPhase(phase, reason string) {
+	p.mu.Lock()
+	old := p.phase
+	p.phase, p.reason = phase, reason
+	p.mu.Unlock()
+	if m := p.o.Metrics; m != nil && m.Phase != nil && old != phase {
+		if old != "" {
+			m.Phase.WithLabelValues(p.cfg.Name, old).Set(0)
+		}
+		m.Phase.WithLabelValues(p.cfg.Name, phase).Set(1)
+	}
+}
+
+func (p *Pipeline) currentPhase() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.phase
 }
 
 func (p *Pipeline) currentPosition() Position {
@@ -340,7 +334,7 @@ func (p *Pipeline) setPosition(pos Position) {
 // session is one connected run: open both databases, snapshot what is
 // missing, stream. It returns on the first error.
 func (p *Pipeline) session(ctx context.Context) error {
-	p.phase.Store(PhaseStarting)
+	p.setPhase(PhaseStarting, "")
 	myCfg, err := mysql.ParseDSN(p.srcDSN)
 	if err != nil {
 		return permanent(fmt.Errorf("parsing the source DSN %q: %w", config.Redact(p.srcDSN), err))
@@ -414,7 +408,7 @@ func (p *Pipeline) session(ctx context.Context) error {
 		}
 	}
 	if len(todo) > 0 {
-		p.phase.Store(PhaseSnapshot)
+		p.setPhase(PhaseSnapshot, "")
 		if err := p.snapshot(ctx, src, dst, todo, snaps); err != nil {
 			return err
 		}
@@ -473,11 +467,12 @@ func (p *Pipeline) checkPaused(ctx context.Context, dst *pgx.Conn, pos *Position
 func (p *Pipeline) loadTables(ctx context.Context, src *sql.DB, dst *pgx.Conn, db string) ([]*table, error) {
 	pol := Policies{ZeroDates: p.cfg.ZeroDates, NulBytes: p.cfg.NulBytes}
 	var out []*table
-	for _, tc := range p.cfg.Tables {
+	for i, tc := range p.cfg.Tables {
 		t, err := p.loadTable(ctx, src, dst, db, tc, pol)
 		if err != nil {
 			return nil, err
 		}
+		t.idx = i
 		out = append(out, t)
 	}
 	return out, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -120,26 +119,4 @@ func retryable(err error) bool {
 		}
 	}
 	return false
-}
-
-// failureClass names a retryable failure that is not a lost connection
-// (SQLSTATE or MySQL error number), which MaxSameFailures counts; "" for a
-// lost connection or an unknown error, retried without limit.
-func failureClass(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch {
-		case pe.Code == "57014", pe.Code[:2] == "40", pe.Code[:2] == "53":
-			return "PostgreSQL error " + pe.Code
-		}
-		return ""
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1205, 1213, 1317:
-			return fmt.Sprintf("MySQL error %d", me.Number)
-		}
-	}
-	return ""
 }

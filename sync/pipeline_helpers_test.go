@@ -28,9 +28,10 @@ import (
 const childEnv = "STRANGLER_SYNC_TEST_CHILD"
 
 type childSpec struct {
-	Pipeline config.Pipeline `json:"pipeline"`
-	Source   string          `json:"source"`
-	Target   string          `json:"target"`
+	Pipeline  config.Pipeline `json:"pipeline"`
+	Source    string          `json:"source"`
+	Target    string          `json:"target"`
+	PieceRows int             `json:"piece_rows,omitempty"` // zero: the default
 }
 
 // TestMain runs the package's tests with shared throwaway servers, or, in a
@@ -53,6 +54,9 @@ func runChild(spec string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
+	}
+	if s.PieceRows > 0 {
+		p.pieceRows = s.PieceRows
 	}
 	if err := p.Run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
@@ -140,7 +144,8 @@ func (l *logBuffer) String() string {
 }
 
 // start runs a pipeline in the background; it is closed when the test ends.
-func (e *env) start(cfg config.Pipeline, o Options) (*Pipeline, *logBuffer) {
+// tune, if any, sets unexported knobs before it starts.
+func (e *env) start(cfg config.Pipeline, o Options, tune ...func(*Pipeline)) (*Pipeline, *logBuffer) {
 	e.t.Helper()
 	logs := &logBuffer{}
 	if o.Logger == nil {
@@ -151,6 +156,9 @@ func (e *env) start(cfg config.Pipeline, o Options) (*Pipeline, *logBuffer) {
 	}
 	p, err := New(cfg, e.mysql, e.pg, o)
 	require.NoError(e.t, err)
+	for _, f := range tune {
+		f(p)
+	}
 	require.NoError(e.t, p.Start(context.Background()))
 	e.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/pgident"
 )
 
 // Zero-date and NUL-byte policies (config.Pipeline ZeroDates and NulBytes).
@@ -295,9 +297,6 @@ func buildTableMap(schema string, t config.Table, cols []colInfo, keys []indexIn
 		if r, ok := t.Rename[ci.Name]; ok {
 			c.Target = r
 		}
-		if !c.Skip && len(c.Target) > maxIdent {
-			return nil, fmt.Errorf("table %s: column %s: the name is %d bytes long and PostgreSQL cuts names at %d: give it a shorter name under rename", t.Name, c.Name, len(c.Target), maxIdent)
-		}
 		if c.Generated && !c.Skip {
 			c.Skip = true
 			m.Notes = append(m.Notes, fmt.Sprintf("column %s: generated column, not copied; define it in the target if needed", c.Name))
@@ -311,6 +310,9 @@ func buildTableMap(schema string, t config.Table, cols []colInfo, keys []indexIn
 			return nil, fmt.Errorf("table %s: column %s: %w", t.Name, c.Name, err)
 		}
 		m.Columns = append(m.Columns, c)
+	}
+	if err := m.checkTargetNames(); err != nil {
+		return nil, err
 	}
 	keyCols := t.Key
 	if len(keyCols) == 0 {
@@ -387,6 +389,28 @@ func (m *TableMap) Copied() []int { return m.copied }
 // Policies returns the policies the map converts values with.
 func (m *TableMap) Policies() Policies { return m.policies }
 
+// checkTargetNames refuses target names that PostgreSQL would cut: MySQL
+// keeps 64 bytes, PostgreSQL 63, and two cut names can be one table or
+// column.
+func (m *TableMap) checkTargetNames() error {
+	what := fmt.Sprintf("table %s: the target", m.Name)
+	if err := pgident.Check(what+" schema", m.TargetSchema); err != nil {
+		return fmt.Errorf("%w; name a shorter one with tables[].target", err)
+	}
+	if err := pgident.Check(what+" table name", m.Target); err != nil {
+		return fmt.Errorf("%w; name a shorter one with tables[].target", err)
+	}
+	for _, c := range m.Columns {
+		if c.Skip {
+			continue
+		}
+		if err := pgident.Check(fmt.Sprintf("%s name of column %s", what, c.Name), c.Target); err != nil {
+			return fmt.Errorf("%w; name a shorter one with tables[].rename", err)
+		}
+	}
+	return nil
+}
+
 // TargetTable is the quoted, schema-qualified target table name.
 func (m *TableMap) TargetTable() string { return pgIdent(m.TargetSchema) + "." + pgIdent(m.Target) }
 
@@ -432,9 +456,20 @@ func (c Column) columnDef() string {
 	return s
 }
 
-// checkName is the name of the CHECK constraint of an enum column.
+// checkName is the quoted name of the CHECK constraint of an enum column.
 func (c Column) checkName(table string) string {
-	return pgIdent(boundedName(table + "_" + c.Target + "_enum"))
+	return pgIdent(pgident.Name(table, c.Target, "enum"))
+}
+
+// legacyCheckName is the name earlier versions gave the CHECK constraint of
+// an enum column whose name did not fit: the first 63 bytes. "" when it is
+// the same as checkName (or could not have been created).
+func (c Column) legacyCheckName(table string) string {
+	s := table + "_" + c.Target + "_enum"
+	if len(s) <= pgident.MaxLen || !utf8.ValidString(s[:pgident.MaxLen]) {
+		return ""
+	}
+	return pgIdent(s[:pgident.MaxLen])
 }
 
 // checkSQL is the CHECK constraint of an enum column ("" for others). The
@@ -513,6 +548,12 @@ func (m *TableMap) TargetColumns() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// pgIdent quotes a PostgreSQL identifier.
+func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// myIdent backquotes a MySQL identifier.
+func myIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // pgString is a PostgreSQL string literal.
 func pgString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -61,7 +61,6 @@ func (r *rateMeter) sample(now time.Time, total int64) float64 {
 func (p *Pipeline) Status() Status {
 	s := Status{
 		Pipeline:   p.cfg.Name,
-		Phase:      p.phase.Load().(string),
 		LagSeconds: float64(p.lagNanos.Load()) / 1e9,
 		LagEvents:  p.pending.Load(),
 		Changes:    p.applied.Load(),
@@ -70,9 +69,7 @@ func (p *Pipeline) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s.Position = p.position
-	if p.stopErr != nil {
-		s.Phase, s.Reason = PhaseStopped, p.stopErr.Error()
-	}
+	s.Phase, s.Reason = p.phase, p.reason
 	if p.pause != nil {
 		s.Phase, s.Reason, s.Statement = PhasePaused, p.pause.Reason, p.pause.Statement
 		if s.Statement != "" {
@@ -148,13 +145,14 @@ func (p *Pipeline) statusLoop(ctx context.Context) {
 // writeFinalStatus records why the pipeline stopped. A pause must reach
 // the target, so it is retried for a while.
 func (p *Pipeline) writeFinalStatus(ctx context.Context, runErr error) {
-	s := p.Status()
-	if s.Phase != PhasePaused {
-		s.Phase = PhaseStopped
+	if ph := p.currentPhase(); ph != PhasePaused && ph != PhaseStopped {
+		reason := ""
 		if runErr != nil {
-			s.Reason = runErr.Error()
+			reason = runErr.Error()
 		}
+		p.setPhase(PhaseStopped, reason)
 	}
+	s := p.Status()
 	deadline := time.Now().Add(30 * time.Second)
 	if s.Phase != PhasePaused {
 		deadline = time.Now().Add(3 * time.Second)

@@ -35,6 +35,10 @@ import (
 // the position in the target, discarding whatever was received but not
 // committed: nothing is lost, nothing applied twice.
 
+// eventBuffer is how many binlog events each of go-mysql's queue and the
+// receive -> decode channel holds.
+const eventBuffer = 128
+
 // applyItem is what the decoder hands the applier.
 type applyItem struct {
 	batch *batch
@@ -83,14 +87,19 @@ func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg
 		// Reconnection is ours: go-mysql would resume mid-transaction from
 		// the last event received, we resume from the last one committed.
 		DisableRetrySync: true,
-		Logger:           slog.New(&debugHandler{h: p.log.With("component", "go-mysql").Handler()}),
+		// Events received and not yet decoded are held in memory: keep
+		// them few (go-mysql's default is 10,240; a rows event is up to
+		// binlog_row_event_max_size, 8 KB by default), so that a huge
+		// transaction waits in the source, not here.
+		EventCacheCount: eventBuffer,
+		Logger:          slog.New(&debugHandler{h: p.log.With("component", "go-mysql").Handler()}),
 	})
 	defer syncer.Close()
 	streamer, err := syncer.StartSync(gomysql.Position{Name: pos.File, Pos: pos.Pos})
 	if err != nil {
 		return sourceErr(fmt.Errorf("starting the binlog stream at %s: %w", pos, err))
 	}
-	p.phase.Store(PhaseStreaming)
+	p.setPhase(PhaseStreaming, "")
 	p.log.Info("resumed at " + pos.String())
 
 	byName := map[string]*table{}
@@ -107,8 +116,10 @@ func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg
 		}
 	}
 
+	// Changes received and not committed are dropped with the session.
+	p.pending.Store(0)
 	g, gctx := errgroup.WithContext(ctx)
-	events := make(chan *replication.BinlogEvent, 1024)
+	events := make(chan *replication.BinlogEvent, eventBuffer)
 	applyCh := make(chan applyItem)
 	g.Go(func() error {
 		defer close(events)
@@ -152,7 +163,8 @@ type streamHandler struct {
 	db      string
 	src     *sql.DB
 	dec     *Decoder
-	txn     []RowChange // row changes of the open source transaction
+	txn     []RowChange // row changes of the open source transaction not yet encoded
+	pieced  bool        // pieces of the open source transaction went to the applier
 }
 
 var _ Handler = (*streamHandler)(nil)
@@ -192,30 +204,79 @@ func (h *streamHandler) send(ctx context.Context, it applyItem) error {
 	}
 }
 
-// OnRow collects a row change of the open transaction.
-func (h *streamHandler) OnRow(_ context.Context, c RowChange) error {
+// OnRow collects a row change of the open transaction. The handler holds
+// at most pieceRows row changes: when the open batch and the transaction
+// reach it, the batch (whole earlier transactions) is handed over, and the
+// transaction goes on to the applier in pieces of one target transaction.
+func (h *streamHandler) OnRow(ctx context.Context, c RowChange) error {
 	if h.tables[c.Table] == nil {
 		return nil
 	}
 	h.txn = append(h.txn, c)
 	h.p.pending.Add(1)
-	return nil
+	held := int64(len(h.txn) + h.cur.changes)
+	if held > h.p.maxHeld.Load() {
+		h.p.maxHeld.Store(held)
+	}
+	if int(held) < h.p.pieceRows {
+		return nil
+	}
+	if !h.cur.empty() {
+		if err := h.send(ctx, applyItem{batch: h.cur}); err != nil {
+			return err
+		}
+		h.cur = newBatch()
+		if len(h.txn) < h.p.pieceRows {
+			return nil
+		}
+	}
+	piece := newBatch()
+	piece.piece = true
+	if err := h.encode(ctx, piece, "a transaction after "+h.p.currentPosition().String()); err != nil {
+		return err
+	}
+	h.pieced = true
+	return h.send(ctx, applyItem{batch: piece})
+}
+
+// encode moves the collected row changes into b, all or none. A value the
+// target cannot hold pauses the pipeline before the transaction.
+func (h *streamHandler) encode(ctx context.Context, b *batch, what string) error {
+	rows := h.txn
+	h.txn = h.txn[:0]
+	err := b.addTxn(h.tables, h.tm, rows)
+	clear(rows) // the row images are encoded: let them go
+	if err == nil {
+		return nil
+	}
+	h.p.pending.Add(-int64(len(rows)))
+	var ve *ValueError
+	if !errors.As(err, &ve) {
+		return permanent(fmt.Errorf("decoding %s: %w", what, err))
+	}
+	// Everything before this transaction is applied, then the pipeline
+	// pauses before it (and the pieces of it applied so far are rolled
+	// back).
+	return h.pause(ctx, &PausedError{Pipeline: h.p.cfg.Name, Reason: ve.Error()})
 }
 
 // OnCommit adds the transaction to the open batch, whole, and hands the
-// batch over when the applier is idle or the batch is full.
+// batch over when the applier is idle or the batch is full. The last
+// piece of a transaction applied in pieces goes at once, with the commit's
+// position.
 func (h *streamHandler) OnCommit(ctx context.Context, c Commit) error {
-	rows := h.txn
-	h.txn = nil
-	if err := h.cur.addTxn(h.tables, h.tm, rows); err != nil {
-		h.p.pending.Add(-int64(len(rows)))
-		var ve *ValueError
-		if !errors.As(err, &ve) {
-			return permanent(fmt.Errorf("decoding the transaction ending at %s: %w", c.Pos, err))
+	if h.pieced {
+		h.pieced = false
+		last := newBatch()
+		if err := h.encode(ctx, last, "the transaction ending at "+c.Pos.String()); err != nil {
+			return err
 		}
-		// Everything before this transaction is applied, then the
-		// pipeline pauses before it.
-		return h.pause(ctx, &PausedError{Pipeline: h.p.cfg.Name, Reason: ve.Error()})
+		last.pos, last.eventTime = c.Pos, c.Time
+		last.txns++
+		return h.send(ctx, applyItem{batch: last})
+	}
+	if err := h.encode(ctx, h.cur, "the transaction ending at "+c.Pos.String()); err != nil {
+		return err
 	}
 	h.cur.pos, h.cur.eventTime = c.Pos, c.Time
 	h.cur.txns++
@@ -321,99 +382,6 @@ func mentionsAny(stmt string, maps map[string]*TableMap) bool {
 		}
 	}
 	return false
-}
-
-// applyLoop applies what the decoder hands over, in order.
-func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan applyItem) error {
-	for it := range items {
-		if it.batch != nil {
-			if err := p.applyBatch(ctx, a, it.batch); err != nil {
-				return err
-			}
-			continue
-		}
-		d := it.ddl
-		if d.pause != nil {
-			close(d.reply)
-			d.pause.Pos = p.currentPosition()
-			return d.pause
-		}
-		actx, cancel := context.WithTimeout(ctx, targetTxTimeout)
-		err := a.applyDDL(actx, d.action.Apply, d.ev.Pos, d.ev.Time)
-		cancel()
-		if err != nil {
-			if retryable(err) {
-				return targetErr(err)
-			}
-			return &PausedError{Pipeline: p.cfg.Name, Statement: d.ev.Statement, Pos: p.currentPosition(), Resume: d.ev.Pos,
-				Reason: fmt.Sprintf("applying it to the target failed: %v", err)}
-		}
-		p.setPosition(d.ev.Pos)
-		p.log.Info(fmt.Sprintf("DDL applied to the target: %q -> %s", d.ev.Statement, strings.Join(d.action.Apply, "; ")))
-		var nt *table
-		if d.action.Map != nil {
-			// The map after the change, as the statement defines it at this
-			// point of the log (not the source's current schema, which may be
-			// further ahead).
-			reloaded, err := newTable(d.action.Map)
-			if err == nil {
-				err = reloaded.loadOIDs(ctx, a.conn)
-			}
-			if err != nil {
-				close(d.reply)
-				if retryable(err) {
-					return targetErr(err)
-				}
-				return permanent(fmt.Errorf("after DDL %q: %w", d.ev.Statement, err))
-			}
-			if d.table != nil {
-				reloaded.gen = d.table.gen + 1
-			}
-			nt = reloaded
-		}
-		d.reply <- nt
-	}
-	return nil
-}
-
-func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {
-	actx, cancel := context.WithTimeout(ctx, targetTxTimeout)
-	err := a.apply(actx, b)
-	cancel()
-	if err != nil {
-		if retryable(err) {
-			return targetErr(err)
-		}
-		return err
-	}
-	now := time.Now()
-	p.pending.Add(-int64(b.changes))
-	p.applied.Add(int64(b.changes))
-	p.setPosition(b.pos)
-	lag := time.Duration(0)
-	if !b.eventTime.IsZero() && b.changes > 0 {
-		// Binlog timestamps are whole seconds. When the batch arrived within
-		// the second of its commit, the receive time is the better clock.
-		lag = max(0, now.Sub(b.eventTime))
-		if recv := b.firstRecv.Sub(b.eventTime); recv >= 0 && recv < time.Second {
-			lag = now.Sub(b.firstRecv)
-		}
-	}
-	p.lagNanos.Store(int64(lag))
-	if m := p.o.Metrics; m != nil {
-		for _, tb := range b.order {
-			for op := OpInsert; op <= OpDelete; op++ {
-				if n := tb.ops[op]; n > 0 {
-					m.Changes.WithLabelValues(p.cfg.Name, tb.t.m.Name, op.String()).Add(float64(n))
-				}
-			}
-		}
-		m.Lag.WithLabelValues(p.cfg.Name).Set(lag.Seconds())
-	}
-	if p.o.AfterApply != nil {
-		p.o.AfterApply(AppliedBatch{Changes: b.changes, Transactions: b.txns, Position: b.pos, EventTime: b.eventTime, Received: b.firstRecv, Committed: now})
-	}
-	return nil
 }
 
 // debugHandler logs go-mysql's records at debug level: its connect lines

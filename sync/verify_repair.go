@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stranglerfig/strangler/internal/pgident"
 )
 
 // goCanon normalises a float, double or json text so that the same value
@@ -188,7 +190,7 @@ func repair(ctx context.Context, src *sql.DB, dst *pgxpool.Pool, v *verifySQL, d
 
 // upsertRows COPYs rows into a temporary table and upserts them.
 func upsertRows(ctx context.Context, tx pgx.Tx, m *TableMap, copyText []byte) (int, error) {
-	tmp := pgIdent(boundedName("strangler_repair_" + m.Target))
+	tmp := pgIdent(pgident.Name("strangler_repair", m.Target))
 	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+tmp+" (LIKE "+m.TargetTable()+") ON COMMIT DROP"); err != nil {
 		return 0, fmt.Errorf("creating the repair table: %w", err)
 	}

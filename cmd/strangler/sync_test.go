@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -164,3 +165,43 @@ func TestProgressLines(t *testing.T) {
 type logFunc func(string)
 
 func (f logFunc) Info(msg string, _ ...any) { f(msg) }
+
+func TestSyncStatusShowsStop(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	db, err := sql.Open("mysql", my)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec(`CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)`)
+	require.NoError(t, err)
+	_, err = db.Exec(`INSERT INTO accounts VALUES (1, 10)`)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "strangler.yaml")
+	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, "databases:\n  legacy: %q\n  new: %q\nsync:\n  - name: shop\n    tables: [accounts]\n", my, pg), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-c", file, "sync", "run"}, io.Discard, stderr) }()
+	require.Eventually(t, func() bool {
+		code, out, _ := runCLI(t, "-c", file, "sync", "status")
+		return code == exitOK && bytes.Contains([]byte(out), []byte("streaming"))
+	}, time.Minute, 50*time.Millisecond)
+	target, err := pgx.Connect(ctx, pg)
+	require.NoError(t, err)
+	defer target.Close(context.Background())
+	_, err = target.Exec(ctx, `ALTER TABLE accounts ADD CONSTRAINT positive CHECK (balance >= 0)`)
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE accounts SET balance = -1 WHERE id = 1`)
+	require.NoError(t, err)
+	select {
+	case code := <-done:
+		assert.Equal(t, exitFailed, code)
+	case <-time.After(30 * time.Second):
+		t.Fatal("sync run did not stop on the error")
+	}
+	code, out, _ := runCLI(t, "-c", file, "sync", "status")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "shop stopped: pipeline \"shop\": ")
+	assert.Contains(t, out, `violates check constraint "positive"`)
+}
