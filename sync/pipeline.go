@@ -631,7 +631,7 @@ func masterPosition(ctx context.Context, q sqlQueryer) (Position, error) {
 			}
 			continue
 		}
-		if vals == nil || len(vals) < 2 {
+		if len(vals) < 2 {
 			return Position{}, errors.New("reading the binlog position: the source has no binary log (set log_bin)")
 		}
 		var pos Position

@@ -254,11 +254,10 @@ func annotateValueError(err error, t *table, raw []sql.RawBytes) error {
 
 // chanReader reads COPY text from the chunk channel until the chunk's end.
 type chanReader struct {
-	ctx  context.Context
-	ch   <-chan chunkMsg
-	cur  []byte
-	end  *chunkMsg
-	used int64
+	ctx context.Context
+	ch  <-chan chunkMsg
+	cur []byte
+	end *chunkMsg
 }
 
 func (r *chanReader) Read(b []byte) (int, error) {

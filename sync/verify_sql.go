@@ -40,8 +40,6 @@ import (
 // prints 1e+15; jsonb reorders keys), so their values are fetched and
 // normalised instead of hashed in SQL.
 
-const nullMarker = `\N`
-
 // inGo reports whether a column is compared in Go rather than in SQL.
 func (c Column) inGo() bool {
 	return c.kind == kindFloat || c.kind == kindDouble || c.kind == kindJSON
