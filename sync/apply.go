@@ -33,9 +33,6 @@ type table struct {
 	gen int // bumped when the map changes (DDL), renaming the staging tables
 }
 
-// quoteIdent quotes a PostgreSQL identifier.
-func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
-
 func newTable(m *TableMap) (*table, error) {
 	if len(m.Key) == 0 {
 		return nil, &NoKeyError{Table: m.Schema + "." + m.Name}
@@ -48,7 +45,7 @@ func newTable(m *TableMap) (*table, error) {
 	var cols []string
 	for j, ci := range t.copied {
 		pos[ci] = j
-		cols = append(cols, quoteIdent(m.Columns[ci].Target))
+		cols = append(cols, pgIdent(m.Columns[ci].Target))
 	}
 	var keys []string
 	for _, k := range m.Key {
@@ -57,7 +54,7 @@ func newTable(m *TableMap) (*table, error) {
 			return nil, fmt.Errorf("table %s.%s: key column %q is excluded from the copy; a synced table needs its key", m.Schema, m.Name, m.Columns[k].Name)
 		}
 		t.keyPos = append(t.keyPos, j)
-		keys = append(keys, quoteIdent(m.Columns[k].Target))
+		keys = append(keys, pgIdent(m.Columns[k].Target))
 	}
 	t.cols, t.keys = strings.Join(cols, ", "), strings.Join(keys, ", ")
 	ts := m.TargetSchema
@@ -416,7 +413,7 @@ func stagingNames(t *table) (rows, keys string) {
 // tempNames are the quoted names of t's staging tables.
 func (a *applier) tempNames(t *table) (rows, keys string) {
 	rows, keys = stagingNames(t)
-	return quoteIdent(rows), quoteIdent(keys)
+	return pgIdent(rows), pgIdent(keys)
 }
 
 // stage creates the temp tables of t on this connection if needed.
@@ -525,7 +522,7 @@ func (a *applier) write(ctx context.Context, tx pgx.Tx, b *batch) error {
 func (t *table) keyJoin(a, b string) string {
 	var parts []string
 	for _, j := range t.keyPos {
-		c := quoteIdent(t.m.Columns[t.copied[j]].Target)
+		c := pgIdent(t.m.Columns[t.copied[j]].Target)
 		parts = append(parts, a+"."+c+" = "+b+"."+c)
 	}
 	return strings.Join(parts, " AND ")
@@ -541,7 +538,7 @@ func (t *table) upsertSQL(from string) string {
 		if isKey[j] {
 			continue
 		}
-		c := quoteIdent(t.m.Columns[ci].Target)
+		c := pgIdent(t.m.Columns[ci].Target)
 		set = append(set, c+" = EXCLUDED."+c)
 	}
 	action := "DO NOTHING"

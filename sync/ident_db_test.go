@@ -45,7 +45,7 @@ func TestPipelineLongTableNames(t *testing.T) {
 			if target == "" {
 				target = tc.source
 			}
-			rows, err := e.dst.Query(context.Background(), fmt.Sprintf(`SELECT id, ver, note FROM %s ORDER BY id`, quoteIdent(target)))
+			rows, err := e.dst.Query(context.Background(), fmt.Sprintf(`SELECT id, ver, note FROM %s ORDER BY id`, pgIdent(target)))
 			require.NoError(t, err)
 			var got []string
 			for rows.Next() {

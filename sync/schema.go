@@ -550,7 +550,7 @@ func (m *TableMap) TargetColumns() string {
 }
 
 // pgIdent quotes a PostgreSQL identifier.
-func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func pgIdent(s string) string { return pgident.Quote(s) }
 
 // myIdent backquotes a MySQL identifier.
 func myIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
