@@ -102,15 +102,7 @@ func TestSyncStatusShowsPause(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "strangler.yaml")
 	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, "databases:\n  legacy: %q\n  new: %q\nsync:\n  - name: shop\n    tables: [orders]\n", my, pg), 0o600))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stderr := &lockedBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"-c", file, "sync", "run"}, io.Discard, stderr) }()
-	require.Eventually(t, func() bool {
-		code, out, _ := runCLI(t, "-c", file, "sync", "status")
-		return code == exitOK && bytes.Contains([]byte(out), []byte("streaming"))
-	}, time.Minute, 50*time.Millisecond)
+	_, done, stderr := startStreaming(t, file)
 	_, err = db.Exec(`ALTER TABLE orders DROP COLUMN note`)
 	require.NoError(t, err)
 	select {
@@ -178,15 +170,7 @@ func TestSyncStatusShowsStop(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "strangler.yaml")
 	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, "databases:\n  legacy: %q\n  new: %q\nsync:\n  - name: shop\n    tables: [accounts]\n", my, pg), 0o600))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stderr := &lockedBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"-c", file, "sync", "run"}, io.Discard, stderr) }()
-	require.Eventually(t, func() bool {
-		code, out, _ := runCLI(t, "-c", file, "sync", "status")
-		return code == exitOK && bytes.Contains([]byte(out), []byte("streaming"))
-	}, time.Minute, 50*time.Millisecond)
+	ctx, done, _ := startStreaming(t, file)
 	target, err := pgx.Connect(ctx, pg)
 	require.NoError(t, err)
 	defer target.Close(context.Background())
@@ -204,4 +188,21 @@ func TestSyncStatusShowsStop(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	assert.Contains(t, out, "shop stopped: pipeline \"shop\": ")
 	assert.Contains(t, out, `violates check constraint "positive"`)
+}
+
+// startStreaming runs `sync run` on the project file until sync status says
+// it streams; done receives its exit code and stderr holds its log. The run
+// ends with the test.
+func startStreaming(t *testing.T, file string) (context.Context, <-chan int, *lockedBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan int, 1)
+	stderr := &lockedBuffer{}
+	go func() { done <- run(ctx, []string{"-c", file, "sync", "run"}, io.Discard, stderr) }()
+	require.Eventually(t, func() bool {
+		code, out, _ := runCLI(t, "-c", file, "sync", "status")
+		return code == exitOK && bytes.Contains([]byte(out), []byte("streaming"))
+	}, time.Minute, 50*time.Millisecond)
+	return ctx, done, stderr
 }
