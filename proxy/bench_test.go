@@ -22,7 +22,7 @@ func benchRoutes(b *testing.B, upstream string, n int) *config.Config {
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&sb, "  - name: svc%d\n    match: {path: \"/api/svc%d/items/{id}\", methods: [GET]}\n    target: %s\n    mode: new\n", i, i, upstream)
 	}
-	cfg, err := config.Parse("bench.yaml", []byte(sb.String()))
+	cfg, err := config.Parse("bench.yaml", []byte(sb.String()), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,7 +30,7 @@ routes:
     match: {path: "/api/orders/{id}", methods: [GET]}
     target: `+orders.URL+`
     rewrite: "/orders/{id}"
-`))
+`), nil)
 	if err != nil {
 		panic(err)
 	}

@@ -144,7 +144,7 @@ func TestTrusts(t *testing.T) {
 func parseWith(t *testing.T, legacy, routes, more string) (*config.Config, error) {
 	t.Helper()
 	data := "legacy: " + legacy + "\nroutes:\n" + strings.TrimPrefix(routes, "\n") + more
-	cfg, err := config.Parse(t.Name()+".yaml", []byte(data))
+	cfg, err := config.Parse(t.Name()+".yaml", []byte(data), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func (u *upstream) method(m string) int64 {
 func projectFile(t *testing.T, legacy string, routes string) *config.Config {
 	t.Helper()
 	data := "legacy: " + legacy + "\nroutes:\n" + routes
-	cfg, err := config.Parse(t.Name()+".yaml", []byte(data))
+	cfg, err := config.Parse(t.Name()+".yaml", []byte(data), nil)
 	require.NoError(t, err, "project file:\n%s", data)
 	cfg.File = t.TempDir() + "/strangler.yaml"
 	return cfg

@@ -102,7 +102,7 @@ routes:
     match: {path: "/b/{id}"}
     target: http://new.invalid
     mode: new
-`))
+`), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 )
 
 // Deadlines of the queries that have none of their own: a source read, a
@@ -141,11 +142,11 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 	if p.Name == "" {
 		return nil, errors.New("creating a sync pipeline: no name")
 	}
-	src, err := config.MySQLDSN(source)
+	src, err := dbconn.MySQLDSN(source)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %q: source: %w", p.Name, err)
 	}
-	dst, err := config.PostgresDSN(target)
+	dst, err := dbconn.PostgresDSN(target)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %q: target: %w", p.Name, err)
 	}
@@ -337,7 +338,7 @@ func (p *Pipeline) session(ctx context.Context) error {
 	p.setPhase(PhaseStarting, "")
 	myCfg, err := mysql.ParseDSN(p.srcDSN)
 	if err != nil {
-		return permanent(fmt.Errorf("parsing the source DSN %q: %w", config.Redact(p.srcDSN), err))
+		return permanent(fmt.Errorf("parsing the source DSN %q: %w", dbconn.Redact(p.srcDSN), err))
 	}
 	myCfg.InterpolateParams = false
 	// Every receive has a deadline: a source that stops answering fails the
@@ -356,7 +357,7 @@ func (p *Pipeline) session(ctx context.Context) error {
 	myCfg.Params["time_zone"] = "'+00:00'"
 	connector, err := mysql.NewConnector(myCfg)
 	if err != nil {
-		return permanent(fmt.Errorf("opening the source %q: %w", config.Redact(p.srcDSN), err))
+		return permanent(fmt.Errorf("opening the source %q: %w", dbconn.Redact(p.srcDSN), err))
 	}
 	src := sql.OpenDB(connector)
 	defer src.Close()
@@ -365,7 +366,7 @@ func (p *Pipeline) session(ctx context.Context) error {
 	err = src.PingContext(pingCtx)
 	cancel()
 	if err != nil {
-		return sourceErr(fmt.Errorf("connecting to %s: %w", config.Redact(p.srcDSN), err))
+		return sourceErr(fmt.Errorf("connecting to %s: %w", dbconn.Redact(p.srcDSN), err))
 	}
 
 	dst, err := connectTarget(ctx, p.dstDSN)
@@ -578,7 +579,7 @@ func withoutMissingColumns(m *TableMap, have map[string]bool) (*TableMap, []stri
 }
 
 func connectTarget(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	cfg, err := config.ParsePostgres(dsn)
+	cfg, err := dbconn.ParsePostgres(dsn)
 	if err != nil {
 		return nil, permanent(fmt.Errorf("the target DSN: %w", err))
 	}
@@ -587,7 +588,7 @@ func connectTarget(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	}
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", config.Redact(dsn), err)
+		return nil, fmt.Errorf("connecting to %s: %w", dbconn.Redact(dsn), err)
 	}
 	// Text is written as UTF-8: into a database in another encoding it
 	// would be stored as that encoding's reading of the UTF-8 bytes.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
 )
 
@@ -24,7 +25,7 @@ type vdb struct {
 func newVDB(t testing.TB) *vdb {
 	t.Helper()
 	dsn := dbtest.MySQL(t)
-	cfg, err := config.ParseMySQL(dsn)
+	cfg, err := dbconn.ParseMySQL(dsn)
 	require.NoError(t, err)
 	src, err := sql.Open("mysql", dsn)
 	require.NoError(t, err)

@@ -20,7 +20,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
-	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	"github.com/stranglerfig/strangler/internal/localdb"
 	"github.com/stranglerfig/strangler/testdata/legacyshop"
 	"golang.org/x/sync/errgroup"
@@ -108,7 +108,7 @@ func (a *app) demo(ctx context.Context, o *demoOptions) error {
 		return err
 	}
 	defer stop()
-	fmt.Fprintf(d.out, "legacy: %s\nnew:    %s\nproject file, state and logs: %s\n", config.Redact(legacyDSN), config.Redact(newDSN), d.dir)
+	fmt.Fprintf(d.out, "legacy: %s\nnew:    %s\nproject file, state and logs: %s\n", dbconn.Redact(legacyDSN), dbconn.Redact(newDSN), d.dir)
 
 	// Nothing is written before both databases are known to be ready and
 	// empty.
@@ -277,7 +277,7 @@ func startDemoDatabases(ctx context.Context) (*localdb.MySQL, *localdb.Postgres,
 
 // startLegacy loads the shop into the legacy database and serves its API.
 func (d *demoRun) startLegacy(ctx context.Context, dsn string, orders int) error {
-	cfg, err := config.ParseMySQL(dsn)
+	cfg, err := dbconn.ParseMySQL(dsn)
 	if err != nil {
 		return err
 	}
@@ -587,7 +587,7 @@ func (d *demoRun) writeThrough(ctx context.Context) error {
 // creates the shop's tables in the legacy database and sync creates them
 // in the new one, so a second run or a database in use would fail half way.
 func demoDatabasesEmpty(ctx context.Context, legacyDSN, newDSN string) error {
-	mcfg, err := config.ParseMySQL(legacyDSN)
+	mcfg, err := dbconn.ParseMySQL(legacyDSN)
 	if err != nil {
 		return err
 	}
@@ -614,7 +614,7 @@ func demoDatabasesEmpty(ctx context.Context, legacyDSN, newDSN string) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("listing the tables of the legacy database: %w", err)
 	}
-	pcfg, err := config.ParsePostgres(newDSN)
+	pcfg, err := dbconn.ParsePostgres(newDSN)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
-	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	ssync "github.com/stranglerfig/strangler/sync"
 )
 
@@ -91,22 +91,22 @@ statement or config line that fixes it. Exit status 1 when any check fails.`,
 func runDoctor(ctx context.Context, legacy, newDB string, timeout time.Duration) ([]doctorReport, error) {
 	var reports []doctorReport
 	if legacy != "" {
-		dsn, err := config.MySQLDSN(legacy)
+		dsn, err := dbconn.MySQLDSN(legacy)
 		if err != nil {
 			return nil, fmt.Errorf("legacy database: %w", err)
 		}
-		r := doctorReport{Role: "legacy MySQL", Server: config.Redact(dsn)}
+		r := doctorReport{Role: "legacy MySQL", Server: dbconn.Redact(dsn)}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		r.Checks = checkMySQL(cctx, dsn)
 		cancel()
 		reports = append(reports, r)
 	}
 	if newDB != "" {
-		dsn, err := config.PostgresDSN(newDB)
+		dsn, err := dbconn.PostgresDSN(newDB)
 		if err != nil {
 			return nil, fmt.Errorf("new database: %w", err)
 		}
-		r := doctorReport{Role: "new PostgreSQL", Server: config.Redact(dsn)}
+		r := doctorReport{Role: "new PostgreSQL", Server: dbconn.Redact(dsn)}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		r.Checks = checkPostgres(cctx, dsn)
 		cancel()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stranglerfig/strangler/proxy/control"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stranglerfig/strangler/proxy/control"
+
 	"github.com/spf13/cobra"
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	"github.com/stranglerfig/strangler/proxy"
 	"golang.org/x/sync/errgroup"
 )
@@ -148,7 +150,7 @@ func isPostgresState(s string) bool {
 
 func stateKind(s string) string {
 	if isPostgresState(s) {
-		return config.Redact(s)
+		return dbconn.Redact(s)
 	}
 	return "file " + s
 }
@@ -156,7 +158,7 @@ func stateKind(s string) string {
 // openStore opens the route state store the project file names.
 func (a *app) openStore(ctx context.Context, cfg *config.Config) (control.Store, error) {
 	if isPostgresState(cfg.State) {
-		dsn, err := config.PostgresDSN(cfg.State)
+		dsn, err := dbconn.PostgresDSN(cfg.State)
 		if err != nil {
 			return nil, fmt.Errorf("state: %w", err)
 		}

@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stranglerfig/strangler/proxy/control"
 	"io"
 	"log/slog"
 	"os"
 	"slices"
 
+	"github.com/stranglerfig/strangler/proxy/control"
+
 	"github.com/spf13/cobra"
 	"github.com/stranglerfig/strangler/internal/buildinfo"
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	"github.com/stranglerfig/strangler/recipes"
 )
 
@@ -126,7 +128,7 @@ func (a *app) config(optional bool) (*config.Config, error) {
 			return nil, nil
 		}
 	}
-	c, err := config.Load(a.configPath)
+	c, err := config.Load(a.configPath, dbconn.Parser{})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/stranglerfig/strangler/proxy/control"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stranglerfig/strangler/proxy/control"
+
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	"github.com/stranglerfig/strangler/proxy"
 	"github.com/stretchr/testify/require"
 )
@@ -51,7 +53,7 @@ func adminServer(t *testing.T, tokens string) (*httptest.Server, *control.Contro
 func wrappedAdminServer(t *testing.T, tokens string, wrap func(http.Handler) http.Handler) (*httptest.Server, *control.Controller) {
 	t.Helper()
 	yaml := strings.ReplaceAll(routesProject, "%s", "http://127.0.0.1:9")
-	cfg, err := config.Parse("strangler.yaml", []byte(yaml))
+	cfg, err := config.Parse("strangler.yaml", []byte(yaml), dbconn.Parser{})
 	require.NoError(t, err)
 	store, err := control.NewFileStore(filepath.Join(t.TempDir(), "routes.state.json"))
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	"github.com/stranglerfig/strangler/recipes"
 	"golang.org/x/sync/errgroup"
 )
@@ -120,13 +121,13 @@ func (a *app) serve(ctx context.Context, o *serveOptions, args []string) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("serve %s: no database: give --database, set STRANGLER_DATABASE or databases.new in the project file", specs[i].recipe)}
 		}
 		if _, ok := pools[dsn]; !ok {
-			pcfg, err := config.ParsePostgresPool(dsn)
+			pcfg, err := dbconn.ParsePostgresPool(dsn)
 			if err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", config.Redact(dsn), err)}
+				return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", dbconn.Redact(dsn), err)}
 			}
 			pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 			if err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", config.Redact(dsn), err)}
+				return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", dbconn.Redact(dsn), err)}
 			}
 			pools[dsn] = pool
 		}

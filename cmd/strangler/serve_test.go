@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -175,7 +175,7 @@ func TestServeOnLatin1Database(t *testing.T) {
 	code, _, stderr := stop()
 	assert.Equal(t, exitOK, code, stderr)
 
-	cfg, err := config.ParsePostgres(dsn)
+	cfg, err := dbconn.ParsePostgres(dsn)
 	require.NoError(t, err)
 	db, err := pgx.ConnectConfig(ctx, cfg)
 	require.NoError(t, err)

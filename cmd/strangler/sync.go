@@ -24,6 +24,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	ssync "github.com/stranglerfig/strangler/sync"
 )
 
@@ -286,13 +287,13 @@ func (a *app) syncStatus(cmd *cobra.Command, _ []string) error {
 }
 
 func readPipelineStatus(ctx context.Context, p config.Pipeline) (ssync.Status, error) {
-	dsn, err := config.PostgresDSN(p.Target)
+	dsn, err := dbconn.PostgresDSN(p.Target)
 	if err != nil {
 		return ssync.Status{}, fmt.Errorf("sync pipeline %q: %w", p.Name, err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return ssync.Status{}, fmt.Errorf("sync pipeline %q: connecting to %s: %w", p.Name, config.Redact(dsn), err)
+		return ssync.Status{}, fmt.Errorf("sync pipeline %q: connecting to %s: %w", p.Name, dbconn.Redact(dsn), err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	st, err := ssync.ReadStatus(ctx, conn, p.Name)
@@ -356,11 +357,11 @@ var forwardTargetChecks = []string{"connect", "database encoded in UTF8", "CREAT
 func syncPreconditions(ctx context.Context, pipes []config.Pipeline) error {
 	var failures []string
 	for _, p := range pipes {
-		src, err := config.MySQLDSN(p.Source)
+		src, err := dbconn.MySQLDSN(p.Source)
 		if err != nil {
 			return fmt.Errorf("sync pipeline %q: source: %w", p.Name, err)
 		}
-		dst, err := config.PostgresDSN(p.Target)
+		dst, err := dbconn.PostgresDSN(p.Target)
 		if err != nil {
 			return fmt.Errorf("sync pipeline %q: target: %w", p.Name, err)
 		}
@@ -370,12 +371,12 @@ func syncPreconditions(ctx context.Context, pipes []config.Pipeline) error {
 		cancel()
 		for _, c := range srcChecks {
 			if !c.OK {
-				failures = append(failures, fmt.Sprintf("pipeline %s, legacy MySQL %s: %s: %s; fix: %s", p.Name, config.Redact(src), c.Name, c.Observed, c.Fix))
+				failures = append(failures, fmt.Sprintf("pipeline %s, legacy MySQL %s: %s: %s; fix: %s", p.Name, dbconn.Redact(src), c.Name, c.Observed, c.Fix))
 			}
 		}
 		for _, c := range dstChecks {
 			if !c.OK && slices.Contains(forwardTargetChecks, c.Name) {
-				failures = append(failures, fmt.Sprintf("pipeline %s, new PostgreSQL %s: %s: %s; fix: %s", p.Name, config.Redact(dst), c.Name, c.Observed, c.Fix))
+				failures = append(failures, fmt.Sprintf("pipeline %s, new PostgreSQL %s: %s: %s; fix: %s", p.Name, dbconn.Redact(dst), c.Name, c.Observed, c.Fix))
 			}
 		}
 	}

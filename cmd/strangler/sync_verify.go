@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/dbconn"
 	ssync "github.com/stranglerfig/strangler/sync"
 )
 
@@ -130,32 +131,32 @@ Exit status: 0 when every table is identical (after the repair, with --repair),
 
 // verifyPipeline verifies the tables of one pipeline.
 func (a *app) verifyPipeline(ctx context.Context, p config.Pipeline, only []string, repairRows bool, chunk int) ([]verifyReport, error) {
-	srcDSN, err := config.MySQLDSN(p.Source)
+	srcDSN, err := dbconn.MySQLDSN(p.Source)
 	if err != nil {
 		return nil, fmt.Errorf("sync pipeline %q: source: %w", p.Name, err)
 	}
-	dstDSN, err := config.PostgresDSN(p.Target)
+	dstDSN, err := dbconn.PostgresDSN(p.Target)
 	if err != nil {
 		return nil, fmt.Errorf("sync pipeline %q: target: %w", p.Name, err)
 	}
-	myCfg, err := config.ParseMySQL(srcDSN)
+	myCfg, err := dbconn.ParseMySQL(srcDSN)
 	if err != nil {
 		return nil, fmt.Errorf("sync pipeline %q: source: %w", p.Name, err)
 	}
 	myCfg.ParseTime = false
 	connector, err := mysql.NewConnector(myCfg)
 	if err != nil {
-		return nil, fmt.Errorf("sync pipeline %q: source %s: %w", p.Name, config.Redact(srcDSN), err)
+		return nil, fmt.Errorf("sync pipeline %q: source %s: %w", p.Name, dbconn.Redact(srcDSN), err)
 	}
 	src := sql.OpenDB(connector)
 	defer src.Close()
-	dstCfg, err := config.ParsePostgresPool(dstDSN)
+	dstCfg, err := dbconn.ParsePostgresPool(dstDSN)
 	if err != nil {
-		return nil, fmt.Errorf("sync pipeline %q: target %s: %w", p.Name, config.Redact(dstDSN), err)
+		return nil, fmt.Errorf("sync pipeline %q: target %s: %w", p.Name, dbconn.Redact(dstDSN), err)
 	}
 	dst, err := pgxpool.NewWithConfig(ctx, dstCfg)
 	if err != nil {
-		return nil, fmt.Errorf("sync pipeline %q: target %s: %w", p.Name, config.Redact(dstDSN), err)
+		return nil, fmt.Errorf("sync pipeline %q: target %s: %w", p.Name, dbconn.Redact(dstDSN), err)
 	}
 	defer dst.Close()
 	pol := ssync.PoliciesOf(p)

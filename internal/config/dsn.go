@@ -1,133 +1,60 @@
 package config
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"net/url"
 	"strings"
-
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// ParseMySQL reads a MySQL/MariaDB DSN in either form:
-// mysql://user:pass@host:port/db?param=value (or mariadb://, in any case)
-// or the go-sql-driver form
-// user:pass@tcp(host:port)/db?param=value. Errors never contain the password.
-func ParseMySQL(dsn string) (*mysql.Config, error) {
-	if scheme, _, _ := strings.Cut(dsn, "://"); !strings.EqualFold(scheme, "mysql") && !strings.EqualFold(scheme, "mariadb") {
-		cfg, err := mysql.ParseDSN(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("parsing MySQL DSN %q: %w", Redact(dsn), err)
+// DSNParser checks the database DSNs of a project file (databases, sync
+// sources and targets, services, state). internal/dbconn.Parser is the one
+// implementation, with the drivers' own parsers; it is passed in rather
+// than imported so that the packages that only read a loaded configuration
+// (the facade's request path) link no database driver. A nil DSNParser
+// checks only the ${VAR} references of a DSN: for callers that never use
+// the databases.
+type DSNParser interface {
+	// CheckMySQL returns why dsn is not a MySQL/MariaDB DSN of either form.
+	CheckMySQL(dsn string) error
+	// CheckPostgres returns why dsn is not a PostgreSQL URL or
+	// keyword/value DSN.
+	CheckPostgres(dsn string) error
+	// Secrets returns the password and secret parameters dsn holds.
+	Secrets(dsn string) ([]string, error)
+}
+
+// unchecked is the DSNParser of a nil argument.
+type unchecked struct{}
+
+func (unchecked) CheckMySQL(string) error          { return nil }
+func (unchecked) CheckPostgres(string) error       { return nil }
+func (unchecked) Secrets(string) ([]string, error) { return nil, nil }
+
+// hasInlinePassword reports a DSN that holds a literal password rather than
+// a ${VAR} reference.
+func hasInlinePassword(dsns DSNParser, dsn string) bool {
+	const marker = "ZZstranglerEnvRefZZ" // a word every form parses inside a password
+	secrets, err := dsns.Secrets(envRef.ReplaceAllString(dsn, marker))
+	if err != nil {
+		return false // refused as unparseable by the DSN's own check
+	}
+	for _, s := range secrets {
+		if strings.ReplaceAll(s, marker, "") != "" {
+			return true
 		}
-		return cfg, nil
 	}
-	u, err := url.Parse(dsn)
+	return false
+}
+
+// redactURL returns an http(s) URL with its password replaced, for errors
+// and warnings; a string that does not parse and could hold a password is
+// not printed at all.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the whole URL, password included
+		if strings.Contains(raw, "@") {
+			return "[unparseable URL]"
 		}
-		return nil, fmt.Errorf("parsing MySQL URL %q: %w", Redact(dsn), err)
+		return raw
 	}
-	cfg := mysql.NewConfig()
-	cfg.User = u.User.Username()
-	cfg.Passwd, _ = u.User.Password()
-	cfg.Net = "tcp"
-	host := u.Host
-	if host == "" {
-		return nil, fmt.Errorf("parsing MySQL URL %q: no host", Redact(dsn))
-	}
-	if _, _, err := net.SplitHostPort(host); err != nil {
-		host = net.JoinHostPort(strings.Trim(host, "[]"), "3306")
-	}
-	cfg.Addr = host
-	cfg.DBName = strings.TrimPrefix(u.Path, "/")
-	if u.RawQuery == "" {
-		return cfg, nil
-	}
-	s := cfg.FormatDSN()
-	sep := "?"
-	if strings.Contains(s, "?") {
-		sep = "&"
-	}
-	out, err := mysql.ParseDSN(s + sep + u.RawQuery)
-	if err != nil {
-		return nil, fmt.Errorf("parsing MySQL URL %q: %w", Redact(dsn), err)
-	}
-	return out, nil
-}
-
-// ParsePostgres reads a PostgreSQL URL or keyword/value DSN the way pgx does,
-// with client_encoding UTF8 (see clientUTF8). Errors never contain the
-// password.
-func ParsePostgres(dsn string) (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		// pgconn.ParseConfigError already redacts the password.
-		return nil, fmt.Errorf("parsing PostgreSQL DSN: %w", err)
-	}
-	clientUTF8(cfg)
-	return cfg, nil
-}
-
-// ParsePostgresPool is ParsePostgres for a pgxpool.
-func ParsePostgresPool(dsn string) (*pgxpool.Config, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("parsing PostgreSQL DSN: %w", err)
-	}
-	clientUTF8(cfg.ConnConfig)
-	return cfg, nil
-}
-
-// clientUTF8 asks the server for UTF-8 on the connection. pgx sends Go's
-// strings, which are UTF-8, as they are, and leaves client_encoding at the
-// database's encoding: in a LATIN1 database 'café' would be stored as the
-// five LATIN1 characters of its UTF-8 bytes. With UTF8 the server converts,
-// and refuses a character the database's encoding cannot hold.
-func clientUTF8(cfg *pgx.ConnConfig) {
-	cfg.RuntimeParams["client_encoding"] = "UTF8"
-}
-
-// LegacyDSN returns databases.legacy with ${VAR} expanded, in go-sql-driver
-// form, or "" when it is not configured.
-func (c *Config) LegacyDSN() (string, error) { return MySQLDSN(c.Databases.Legacy) }
-
-// NewDSN returns databases.new with ${VAR} expanded, or "" when it is not
-// configured.
-func (c *Config) NewDSN() (string, error) { return PostgresDSN(c.Databases.New) }
-
-// MySQLDSN expands ${VAR} references in a MySQL DSN of either form and
-// returns it in go-sql-driver form ("" for "").
-func MySQLDSN(dsn string) (string, error) {
-	if dsn == "" {
-		return "", nil
-	}
-	s, err := expandEnv(dsn)
-	if err != nil {
-		return "", err
-	}
-	cfg, err := ParseMySQL(s)
-	if err != nil {
-		return "", err
-	}
-	return cfg.FormatDSN(), nil
-}
-
-// PostgresDSN expands ${VAR} references in a PostgreSQL DSN ("" for "").
-func PostgresDSN(dsn string) (string, error) {
-	if dsn == "" {
-		return "", nil
-	}
-	s, err := expandEnv(dsn)
-	if err != nil {
-		return "", err
-	}
-	if _, err := ParsePostgres(s); err != nil {
-		return "", err
-	}
-	return s, nil
+	return u.Redacted()
 }

@@ -20,7 +20,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("routes: [{name: a, match: {path: /x/{id}}, target: http://t:1, mode: canary, percent: 50.5}]\nlegacy: http://l:1\n"))
 	f.Add([]byte("sync: [{name: s, tables: [{name: t, rename: {a: b}, exclude: [c]}]}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("strangler.yaml", data)
+		c, err := Parse("strangler.yaml", data, nil)
 		if err == nil {
 			if c == nil {
 				t.Fatal("nil config without error")

@@ -18,18 +18,20 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads, decodes, defaults and validates the project file at path.
-func Load(path string) (*Config, error) {
+// Load reads, decodes, defaults and validates the project file at path,
+// checking its database DSNs with dsns (see DSNParser).
+func Load(path string, dsns DSNParser) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading project file: %w", err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, dsns)
 }
 
 // Parse decodes, defaults and validates a project file held in memory; name
-// is used in errors and to resolve relative paths.
-func Parse(name string, data []byte) (*Config, error) {
+// is used in errors and to resolve relative paths. dsns checks its database
+// DSNs (see DSNParser).
+func Parse(name string, data []byte, dsns DSNParser) (*Config, error) {
 	c := &Config{File: name, pos: positions{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(quoteTemplates(data), &doc); err != nil {
@@ -44,7 +46,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		d.decode(root, reflect.ValueOf(c).Elem(), "")
 	}
 	c.setDefaults()
-	err := c.Validate()
+	err := c.Validate(dsns)
 	if len(d.errs) == 0 {
 		if err != nil {
 			return nil, err

@@ -142,6 +142,7 @@ func (c *Config) setDefaults() {
 // validator collects field errors with their lines.
 type validator struct {
 	c    *Config
+	dsns DSNParser
 	errs Errors
 }
 
@@ -151,8 +152,11 @@ func (v *validator) fail(field, format string, args ...any) {
 
 // Validate checks every field and returns all mistakes at once, each naming
 // its file, line, field and value. DSN passwords never appear in them.
-func (c *Config) Validate() error {
-	v := &validator{c: c}
+func (c *Config) Validate(dsns DSNParser) error {
+	if dsns == nil {
+		dsns = unchecked{}
+	}
+	v := &validator{c: c, dsns: dsns}
 	v.hostPort("listen", c.Listen)
 	if c.Legacy != "" {
 		v.httpURL("legacy", c.Legacy)
@@ -164,7 +168,7 @@ func (c *Config) Validate() error {
 		v.fail("admin.token_env", "%q is not an environment variable name", c.Admin.TokenEnv)
 	}
 	if strings.HasPrefix(c.State, "postgres://") || strings.HasPrefix(c.State, "postgresql://") {
-		if _, err := ParsePostgres(c.State); err != nil {
+		if err := v.dsns.CheckPostgres(c.State); err != nil {
 			v.fail("state", "%v", err)
 		}
 	}
@@ -173,7 +177,7 @@ func (c *Config) Validate() error {
 	c.validateRoutes(v)
 	c.validateSync(v)
 	c.validateServices(v)
-	c.warn()
+	c.warn(dsns)
 	if len(v.errs) > 0 {
 		slices.SortStableFunc(v.errs, func(a, b *FieldError) int { return a.Line - b.Line })
 		return &v.errs
@@ -189,13 +193,13 @@ func (c *Config) validateDatabases(v *validator) {
 		dsn   *string
 		parse func(string) error
 	}{
-		{"databases.legacy", &c.Databases.Legacy, func(s string) error { _, err := ParseMySQL(s); return err }},
-		{"databases.new", &c.Databases.New, func(s string) error { _, err := ParsePostgres(s); return err }},
+		{"databases.legacy", &c.Databases.Legacy, v.dsns.CheckMySQL},
+		{"databases.new", &c.Databases.New, v.dsns.CheckPostgres},
 	} {
 		if *db.dsn == "" {
 			continue
 		}
-		expanded, err := expandEnv(*db.dsn)
+		expanded, err := ExpandEnv(*db.dsn)
 		if err != nil {
 			v.fail(db.field, "%v", err)
 			continue
@@ -206,8 +210,8 @@ func (c *Config) validateDatabases(v *validator) {
 	}
 }
 
-// expandEnv replaces ${VAR} references; a missing variable is an error.
-func expandEnv(s string) (string, error) {
+// ExpandEnv replaces ${VAR} references; a missing variable is an error.
+func ExpandEnv(s string) (string, error) {
 	var missing []string
 	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
 		name := envRef.FindStringSubmatch(ref)[1]
@@ -429,16 +433,16 @@ func (c *Config) validateSync(v *validator) {
 		v.oneOf(f+".nul_bytes", p.NulBytes, []string{"strip", "error"})
 		if p.Source == "" {
 			v.fail(f+".source", "no source database: set databases.legacy or sync[%d].source", i)
-		} else if s, err := expandEnv(p.Source); err != nil {
+		} else if s, err := ExpandEnv(p.Source); err != nil {
 			v.fail(f+".source", "%v", err)
-		} else if _, err := ParseMySQL(s); err != nil {
+		} else if err := v.dsns.CheckMySQL(s); err != nil {
 			v.fail(f+".source", "%v", err)
 		}
 		if p.Target == "" {
 			v.fail(f+".target", "no target database: set databases.new or sync[%d].target", i)
-		} else if s, err := expandEnv(p.Target); err != nil {
+		} else if s, err := ExpandEnv(p.Target); err != nil {
 			v.fail(f+".target", "%v", err)
-		} else if _, err := ParsePostgres(s); err != nil {
+		} else if err := v.dsns.CheckPostgres(s); err != nil {
 			v.fail(f+".target", "%v", err)
 		}
 		if len(p.Tables) == 0 {
@@ -495,7 +499,7 @@ func (c *Config) validateServices(v *validator) {
 		}
 		v.hostPort(f+".listen", s.Listen)
 		if s.Database != "" {
-			if _, err := ParsePostgres(s.Database); err != nil {
+			if err := v.dsns.CheckPostgres(s.Database); err != nil {
 				v.fail(f+".database", "%v", err)
 			}
 		}
@@ -527,7 +531,7 @@ func (v *validator) hostPort(field, addr string) {
 func (v *validator) httpURL(field, raw string) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.fail(field, "%q is not an http:// or https:// URL", Redact(raw))
+		v.fail(field, "%q is not an http:// or https:// URL", redactURL(raw))
 	}
 }
 
@@ -546,7 +550,7 @@ func IsLoopback(addr string) bool {
 }
 
 // warn records dangerous settings that are still legal.
-func (c *Config) warn() {
+func (c *Config) warn(dsns DSNParser) {
 	add := func(field, format string, args ...any) {
 		line := c.pos.Line(field)
 		prefix := c.File
@@ -567,11 +571,11 @@ func (c *Config) warn() {
 			add(f+".sticky", "canary route without sticky: a client may see both services from one request to the next")
 		}
 		if r.ShadowWrites && r.Mode == ModeShadow {
-			add(f+".shadow_writes", "unsafe requests are copied to %s: its service must honour X-Strangler-Shadow", Redact(r.Target))
+			add(f+".shadow_writes", "unsafe requests are copied to %s: its service must honour X-Strangler-Shadow", redactURL(r.Target))
 		}
 	}
 	for i, d := range []string{c.Databases.Legacy, c.Databases.New} {
-		if hasInlinePassword(d) {
+		if hasInlinePassword(dsns, d) {
 			add([]string{"databases.legacy", "databases.new"}[i], "holds a password in the file; prefer ${ENV_VAR}")
 		}
 	}

@@ -70,7 +70,7 @@ routes:
 
 func testConfig(t testing.TB) *config.Config {
 	t.Helper()
-	cfg, err := config.Parse("strangler.yaml", []byte(testConfigYAML))
+	cfg, err := config.Parse("strangler.yaml", []byte(testConfigYAML), nil)
 	require.NoError(t, err)
 	return cfg
 }

@@ -47,7 +47,7 @@ routes:
     match: {path: /api/customers}
     target: %s
 `, legacy, target, target)
-	cfg, err := config.Parse("strangler.yaml", []byte(y))
+	cfg, err := config.Parse("strangler.yaml", []byte(y), nil)
 	require.NoError(t, err)
 	return cfg
 }

@@ -5,16 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stranglerfig/strangler/proxy"
 	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/stranglerfig/strangler/internal/dbconn"
+	"github.com/stranglerfig/strangler/proxy"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/stranglerfig/strangler/internal/config"
 )
 
 // The PostgreSQL store's schema objects and notification channel.
@@ -85,7 +86,7 @@ func OpenPostgresStore(ctx context.Context, dsn string, opts ...PostgresStoreOpt
 			return nil, fmt.Errorf("opening route state store: %w", err)
 		}
 	}
-	connCfg, err := config.ParsePostgres(dsn)
+	connCfg, err := dbconn.ParsePostgres(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening route state store: %w", err)
 	}
@@ -94,7 +95,7 @@ func OpenPostgresStore(ctx context.Context, dsn string, opts ...PostgresStoreOpt
 	s.listenCfg.RuntimeParams["application_name"] = ListenerApplicationName
 	if err := s.with(ctx, s.migrate); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("opening route state store %s: %w", config.Redact(dsn), err)
+		return nil, fmt.Errorf("opening route state store %s: %w", dbconn.Redact(dsn), err)
 	}
 	return s, nil
 }

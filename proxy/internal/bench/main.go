@@ -397,7 +397,7 @@ func facadeConfig(upstream string, n int) (*config.Config, error) {
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "  - name: svc%d\n    match: {path: \"/api/svc%d/items/{id}\", methods: [GET]}\n    target: %s\n    mode: new\n", i, i, upstream)
 	}
-	return config.Parse("bench.yaml", []byte(b.String()))
+	return config.Parse("bench.yaml", []byte(b.String()), nil)
 }
 
 // measure loads url for d and returns what it saw.

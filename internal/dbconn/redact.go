@@ -1,4 +1,4 @@
-package config
+package dbconn
 
 import (
 	"errors"
@@ -30,22 +30,6 @@ func Redact(dsn string) string {
 		return Unparseable
 	}
 	return out
-}
-
-// hasInlinePassword reports a DSN that holds a literal password rather than
-// a ${VAR} reference.
-func hasInlinePassword(dsn string) bool {
-	const marker = "ZZstranglerEnvRefZZ" // a word every form parses inside a password
-	_, secrets, err := redactDSN(envRef.ReplaceAllString(dsn, marker))
-	if err != nil {
-		return false // refused as unparseable by the DSN's own check
-	}
-	for _, s := range secrets {
-		if strings.ReplaceAll(s, marker, "") != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // urlScheme matches the start of a URL: scheme "://".

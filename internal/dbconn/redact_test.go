@@ -1,4 +1,4 @@
-package config
+package dbconn
 
 import (
 	"net/url"
@@ -52,35 +52,6 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestHasInlinePassword(t *testing.T) {
-	for _, tc := range []struct {
-		dsn  string
-		want bool
-	}{
-		{"mysql://app:pw@db/shop", true},
-		{"mysql://app:${PW}@db/shop", false},
-		{"mysql://app:pre${PW}@db/shop", true},
-		{"app:${PW}@tcp(db:3306)/shop", false},
-		{"app:pw@tcp(db:3306)/shop", true},
-		{"root@/shop", false},
-		{"root@tcp(127.0.0.1:3306)/shop", false},
-		{"postgres://u@h/db", false},
-		{"postgres://u:${PW}@h/db", false},
-		{"POSTGRES://u:pw@h/db", true},
-		{"postgres://u@h/db?password=pw", true},
-		{"postgres://u@h/db?password=${PW}", false},
-		{"host=h password=${PW} dbname=x", false},
-		{"host=h password=pw dbname=x", true},
-		{"host=h password='${PW}'", false},
-		{"mysql://u@h/db?allowNativePasswords=true", false},
-		{"", false},
-	} {
-		t.Run(tc.dsn, func(t *testing.T) {
-			require.Equal(t, tc.want, hasInlinePassword(tc.dsn))
-		})
-	}
-}
-
 // FuzzRedact feeds arbitrary strings to Redact: it never panics, and the
 // password the driver or the URL parser reads from the string is taken
 // out of what it returns.
@@ -118,5 +89,15 @@ func TestParseMySQLSchemeCase(t *testing.T) {
 		require.NoError(t, err, dsn)
 		require.Equal(t, "db:3307", cfg.Addr)
 		require.Equal(t, "pw", cfg.Passwd)
+	}
+}
+
+func TestParseMySQLForms(t *testing.T) {
+	for _, dsn := range []string{"mysql://root@127.0.0.1:3306/shop", "root@tcp(127.0.0.1:3306)/shop", "mysql://root@127.0.0.1/shop"} {
+		cfg, err := ParseMySQL(dsn)
+		require.NoError(t, err, dsn)
+		assert.Equal(t, "root", cfg.User)
+		assert.Equal(t, "127.0.0.1:3306", cfg.Addr)
+		assert.Equal(t, "shop", cfg.DBName)
 	}
 }
