@@ -104,7 +104,7 @@ func TestCaptureRedactsEverywhere(t *testing.T) {
     match: {path: "/api/reset/{token}/{step}"}
     target: http://127.0.0.1:1
     mode: shadow
-    shadow_writes: true
+    shadow: {writes: true}
     capture: {sample: 1, file: caps/reset.jsonl, redact: [X-Session, PIN]}
 `)
 	cfg.Proxy.MaxBodyCopy = 512
@@ -205,8 +205,8 @@ func TestCaptureRedactsEverywhere(t *testing.T) {
 				URL    string
 				Header http.Header
 				Body   string
-				Legacy ShadowResponse
-			}{red.URL.String(), red.Header, string(red.Body), red.Legacy})
+				Answer ShadowResponse
+			}{red.URL.String(), red.Header, string(red.Body), red.Answer})
 			require.NoError(t, err)
 			assert.NotContains(t, string(b), "s3cr3t", "redacted copy %d: %s", i, b)
 		}

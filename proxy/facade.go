@@ -43,12 +43,8 @@ type Facade struct {
 	table atomic.Pointer[routeTable]
 	ids   requestIDs
 
-	shadowQ        chan *ShadowCopy
-	shadowBytes    atomic.Int64 // bytes held by the copies in shadowQ
-	shadowMaxBytes int64        // proxy.shadow_queue_bytes
-	shadowDone     chan struct{}
-	closeOnce      sync.Once
-	applyMu        sync.Mutex
+	closeOnce sync.Once
+	applyMu   sync.Mutex
 }
 
 // Option configures a Facade; each checks its own argument.
@@ -155,17 +151,6 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 		f.closeCaptures()
 		return nil, fmt.Errorf("building facade: %w", err)
 	}
-	queue := cfg.Proxy.ShadowQueue
-	if queue <= 0 {
-		queue = config.DefaultShadowQueue
-	}
-	f.shadowMaxBytes = cfg.Proxy.ShadowQueueBytes
-	if f.shadowMaxBytes <= 0 {
-		f.shadowMaxBytes = config.DefaultShadowQueueBytes
-	}
-	f.shadowQ = make(chan *ShadowCopy, queue)
-	f.shadowDone = make(chan struct{})
-	go f.dispatchShadows()
 	return f, nil
 }
 
@@ -239,11 +224,6 @@ func (f *Facade) Version() uint64 { return f.table.Load().version }
 // serves it at /metrics.
 func (f *Facade) Registry() *prometheus.Registry { return f.metrics.reg }
 
-// ShadowComparisons returns strangler_shadow_comparisons_total{route,result}
-// for the shadow engine to count match, diff and error in; the facade counts
-// dropped itself.
-func (f *Facade) ShadowComparisons() *prometheus.CounterVec { return f.metrics.shadow }
-
 // ShadowCopies returns the number of copies the default NopShadower received,
 // or 0 when another shadower was given.
 func (f *Facade) ShadowCopies() uint64 {
@@ -253,14 +233,13 @@ func (f *Facade) ShadowCopies() uint64 {
 	return f.nop.Copies()
 }
 
-// Close stops the shadow dispatcher, flushes and closes capture files and
-// closes idle upstream connections.
+// Close flushes and closes capture files and closes idle upstream
+// connections. It does not close the shadower, which belongs to whoever
+// made it.
 // Requests still being served must have finished (see Serve).
 func (f *Facade) Close() error {
 	var err error
 	f.closeOnce.Do(func() {
-		close(f.shadowQ)
-		<-f.shadowDone
 		err = f.closeCaptures()
 		if ci, ok := f.transport.(interface{ CloseIdleConnections() }); ok {
 			ci.CloseIdleConnections()

@@ -5,15 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stranglerfig/strangler/internal/httpstatus"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/stranglerfig/strangler/internal/httpstatus"
 )
 
 // exchange is the state of one client request while the facade serves it.
@@ -48,8 +50,12 @@ type exchange struct {
 	fellBack bool
 	upgraded bool
 
-	// copies for shadow and capture (legacy answers only)
+	// copies for shadow (either side) and capture (legacy answers only)
 	shadow, capture bool
+	shadowTo        string        // the side a copy goes to; "" when the request is not compared
+	shadowSkip      string        // why a compared request has nothing to send (ShadowCopy.Skip)
+	shadowOut       *http.Request // the copy's request: URL and headers
+	primaryURL      url.URL       // the URL the answering side received
 	reqCopy         []byte
 	reqTruncated    bool
 	resp            *http.Response // legacy's response (headers only are read)
@@ -100,9 +106,10 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.in = r.WithContext(context.WithValue(ctx, exchangeKey{}, x))
 	defer x.finish()
 
-	if x.backend == backendLegacy && x.rt != nil {
-		x.shadow = x.mode == modeShadow && (safeMethod(r.Method) || x.rt.cfg.ShadowWrites)
-		x.capture = x.rt.capture != nil && x.rt.capture.take()
+	if x.rt != nil {
+		x.shadowTo, x.shadowSkip = x.takeShadow()
+		x.shadow = x.shadowTo != "" && x.shadowSkip == ""
+		x.capture = x.backend == backendLegacy && x.rt.capture != nil && x.rt.capture.take()
 		if x.shadow || x.capture {
 			x.copyRequestBody()
 		}
@@ -281,15 +288,22 @@ func (f *Facade) newReverseProxy() *httputil.ReverseProxy {
 func (f *Facade) rewrite(pr *httputil.ProxyRequest) {
 	x := exchangeOf(pr.In)
 	f.setForwarded(pr)
+	keep := x.shadow && x.shadowOut == nil // the first attempt only
+	if keep {
+		f.keepShadowRequest(x, pr)
+	}
 	if x.backend != backendNew {
 		pr.SetURL(f.legacy)
-		return
+	} else {
+		if rw := x.rt.rewrite; rw != nil {
+			pr.Out.URL.Path = rw.render(pr.In.URL.Path, x.rt.matcher.prefix, x.routeVars())
+			pr.Out.URL.RawPath = ""
+		}
+		pr.SetURL(x.rt.target)
 	}
-	if rw := x.rt.rewrite; rw != nil {
-		pr.Out.URL.Path = rw.render(pr.In.URL.Path, x.rt.matcher.prefix, x.routeVars())
-		pr.Out.URL.RawPath = ""
+	if keep {
+		x.primaryURL = *pr.Out.URL
 	}
-	pr.SetURL(x.rt.target)
 }
 
 // modifyResponse sees the response headers of every attempt.
@@ -305,9 +319,7 @@ func (f *Facade) modifyResponse(resp *http.Response) error {
 	}
 	if x.backend == backendLegacy {
 		if (x.shadow || x.capture) && !streaming {
-			x.resp = resp
-			x.respTee = &boundedTee{rc: resp.Body, limit: f.maxBodyCopy}
-			resp.Body = x.respTee
+			x.teeAnswer(resp)
 		}
 		return nil
 	}
@@ -317,6 +329,9 @@ func (f *Facade) modifyResponse(resp *http.Response) error {
 			return err // handleError records it; forwardTarget falls back
 		}
 		x.targetErr = fmt.Errorf("%s: %w", x.rt.name, err)
+		if x.shadow {
+			x.teeAnswer(resp)
+		}
 		return nil
 	}
 	if streaming {
@@ -337,7 +352,18 @@ func (f *Facade) modifyResponse(resp *http.Response) error {
 			resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(buf), resp.Body), c: resp.Body}
 		}
 	}
+	if x.shadow {
+		x.teeAnswer(resp)
+	}
 	return nil // success is reported once the body went through (finish)
+}
+
+// teeAnswer keeps a copy of the answer's body, up to proxy.max_body_copy,
+// as it goes to the client: for the shadow copy and the capture.
+func (x *exchange) teeAnswer(resp *http.Response) {
+	x.resp = resp
+	x.respTee = &boundedTee{rc: resp.Body, limit: x.f.maxBodyCopy}
+	resp.Body = x.respTee
 }
 
 // handleError sees every failed attempt before any of its answer was sent.
@@ -405,13 +431,11 @@ func (x *exchange) finish() {
 	if p != nil {
 		panic(p)
 	}
-	if x.resp != nil && x.respTee.eof {
-		if x.shadow {
-			x.f.enqueueShadow(x.rt, x.shadowCopy())
-		}
-		if x.capture {
-			x.writeCapture(elapsed)
-		}
+	if x.capture && x.resp != nil && x.respTee.eof && x.backend == backendLegacy {
+		x.writeCapture(elapsed)
+	}
+	if x.shadowTo != "" {
+		x.f.shadower.Shadow(x.shadowCopy())
 	}
 }
 
@@ -460,13 +484,15 @@ func (x *exchange) copyRequestBody() {
 	limit := x.f.maxBodyCopy
 	buf, err := io.ReadAll(io.LimitReader(x.body.rc, limit+1))
 	if err != nil {
-		// The client's body failed: legacy will see the same failure.
-		x.shadow, x.capture = false, false
+		// The client's body failed: the backend will see the same failure.
+		x.shadow, x.capture, x.shadowTo = false, false, ""
 		x.in.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(buf), errReader{err}), c: x.body.rc}
 		return
 	}
+	if x.shadow && int64(len(buf)) > x.rt.shadow.rules.MaxBody {
+		x.shadow, x.shadowSkip = false, SkipTooLarge // a shadow copy needs the whole body
+	}
 	if int64(len(buf)) > limit {
-		x.shadow = false // a shadow copy needs the whole body
 		x.reqTruncated = true
 		x.reqCopy = buf[:limit]
 		x.in.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(buf), x.body.rc), c: x.body.rc}
@@ -474,28 +500,6 @@ func (x *exchange) copyRequestBody() {
 	}
 	x.reqCopy = buf
 	x.in.Body = io.NopCloser(bytes.NewReader(buf))
-}
-
-func (x *exchange) shadowCopy() *ShadowCopy {
-	u := *x.rt.target
-	u.Path = x.rt.targetPath(x.in.URL.Path, x.routeVars())
-	u.RawPath = ""
-	u.RawQuery = x.in.URL.RawQuery
-	h := x.in.Header.Clone()
-	removeHopByHop(h)
-	x.f.shadowForwarded(x.in, h)
-	if !safeMethod(x.in.Method) {
-		h.Set(ShadowHeader, "1")
-	}
-	return &ShadowCopy{
-		Route: x.rt.name, RequestID: x.reqID, At: x.start,
-		Method: x.in.Method, URL: &u, Header: h, Body: x.reqCopy,
-		Legacy: ShadowResponse{
-			Status: x.resp.StatusCode, Header: x.resp.Header.Clone(),
-			Body: x.respTee.buf, Truncated: x.respTee.truncated, Duration: time.Since(x.start),
-		},
-		rt: x.rt, path: x.in.URL.Path, vars: x.routeVars(),
-	}
 }
 
 func (x *exchange) writeCapture(elapsed time.Duration) {

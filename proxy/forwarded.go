@@ -3,7 +3,6 @@ package proxy
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httputil"
 	"net/netip"
 
@@ -81,10 +80,4 @@ func (f *Facade) setForwarded(pr *httputil.ProxyRequest) {
 			out[k] = v
 		}
 	}
-}
-
-// shadowForwarded sets the forwarding headers of a shadow copy's header,
-// as setForwarded does for the requests the facade sends itself.
-func (f *Facade) shadowForwarded(in *http.Request, h http.Header) {
-	f.setForwarded(&httputil.ProxyRequest{In: in, Out: &http.Request{Header: h}})
 }

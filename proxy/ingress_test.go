@@ -187,7 +187,7 @@ func TestIngressStripsInternalHeaders(t *testing.T) {
     match: {path: "/api/carts"}
     target: `+target.srv.URL+`
     mode: shadow
-    shadow_writes: true
+    shadow: {writes: true}
 `)
 	_, base := startFacade(t, cfg, WithShadower(rec))
 	c := newClient(t)

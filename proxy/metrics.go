@@ -16,7 +16,6 @@ type facadeMetrics struct {
 	requests *prometheus.CounterVec   // strangler_requests_total{route,backend,code}
 	duration *prometheus.HistogramVec // strangler_request_duration_seconds{route,backend}
 	breaker  *prometheus.GaugeVec     // strangler_breaker_state{route}
-	shadow   *prometheus.CounterVec   // strangler_shadow_comparisons_total{route,result}
 	fallback *prometheus.CounterVec   // strangler_fallbacks_total{route,reason}
 	version  prometheus.Gauge         // strangler_route_version
 	refused  prometheus.Counter       // strangler_ingress_refused_total
@@ -49,10 +48,6 @@ func newFacadeMetrics() *facadeMetrics {
 			Name: "strangler_breaker_state",
 			Help: "State of the route target's circuit breaker: 0 closed, 1 half-open, 2 open.",
 		}, []string{"route"}),
-		shadow: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "strangler_shadow_comparisons_total",
-			Help: "Shadow comparisons by route and result (match|diff|error|dropped).",
-		}, []string{"route", "result"}),
 		fallback: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_fallbacks_total",
 			Help: "Requests answered by legacy after their target failed or was refused, by route and reason (breaker_open|unreachable|timeout|target_5xx|target_error).",
@@ -66,7 +61,7 @@ func newFacadeMetrics() *facadeMetrics {
 			Help: "Client requests answered 400 on ingress, before matching, for a path no backend could be trusted to read as the facade does.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.shadow, m.fallback, m.version, m.refused,
+	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.fallback, m.version, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Unmatched requests only ever go to legacy: no new-backend, breaker or
 	// shadow series exist for route "".
@@ -79,7 +74,6 @@ func newFacadeMetrics() *facadeMetrics {
 type routeMetrics struct {
 	legacy, new *backendMetrics
 	breaker     prometheus.Gauge
-	dropped     prometheus.Counter
 	fallbacks   *prometheus.CounterVec // curried with the route
 }
 
@@ -88,7 +82,6 @@ func (m *facadeMetrics) forRoute(name string) *routeMetrics {
 		legacy:    newBackendMetrics(m, name, backendLegacy),
 		new:       newBackendMetrics(m, name, backendNew),
 		breaker:   m.breaker.WithLabelValues(name),
-		dropped:   m.shadow.WithLabelValues(name, "dropped"),
 		fallbacks: m.fallback.MustCurryWith(prometheus.Labels{"route": name}),
 	}
 	rm.breaker.Set(0)

@@ -112,7 +112,7 @@ func TestShadowCopies(t *testing.T) {
     match: {path: "/api/carts/{id}"}
     target: `+target.srv.URL+`
     mode: shadow
-    shadow_writes: true
+    shadow: {writes: true}
 `)
 	rec := &recordingShadower{}
 	_, base := startFacade(t, cfg, WithShadower(rec))
@@ -128,8 +128,8 @@ func TestShadowCopies(t *testing.T) {
 		assert.Equal(t, "req-1", cp.RequestID)
 		assert.Equal(t, "GET", cp.Method)
 		assert.Equal(t, target.srv.URL+"/base/orders/7?full=1", cp.URL.String())
-		assert.Equal(t, http.StatusCreated, cp.Legacy.Status)
-		assert.Equal(t, `{"id":7}`, string(cp.Legacy.Body))
+		assert.Equal(t, http.StatusCreated, cp.Answer.Status)
+		assert.Equal(t, `{"id":7}`, string(cp.Answer.Body))
 		assert.Empty(t, cp.Header.Get(ShadowHeader))
 	})
 	t.Run("a POST is not copied unless the route allows writes", func(t *testing.T) {

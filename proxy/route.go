@@ -29,6 +29,7 @@ type route struct {
 	breaker  breaker
 	capture  *captureWriter // nil: no capture
 	redact   *redaction     // for captures, stored shadow copies and the access log
+	shadow   shadowPolicy
 	metrics  *routeMetrics
 }
 
@@ -49,6 +50,7 @@ func (f *Facade) compileRoute(i int, rc *config.Route) (*route, error) {
 		target:   target,
 		timeout:  rc.Timeout.D(),
 		fallback: rc.Fallback == "legacy",
+		shadow:   newShadowPolicy(rc),
 	}
 	if rt.timeout <= 0 {
 		rt.timeout = f.timeout

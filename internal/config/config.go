@@ -75,6 +75,8 @@ type Config struct {
 	Databases Databases `yaml:"databases"`
 	// Proxy holds facade-wide settings.
 	Proxy Proxy `yaml:"proxy"`
+	// Shadow configures the shadow engine: its queue, workers and store.
+	Shadow Shadow `yaml:"shadow"`
 	// Routes are the routes the facade knows, matched in order.
 	Routes []Route `yaml:"routes"`
 	// Sync lists the change-data sync pipelines.
@@ -126,20 +128,101 @@ type Proxy struct {
 	// ShutdownTimeout is how long in-flight requests may finish on shutdown.
 	// Default 15s; zero means the default.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
-	// ShadowQueue is the number of shadow copies that may wait; further
-	// copies are dropped and counted. Default 1000; zero means the default.
-	ShadowQueue int `yaml:"shadow_queue"`
-	// ShadowQueueBytes bounds, in bytes, what the waiting shadow copies
-	// hold (request and legacy response bodies, header names and values,
-	// the URL); a copy that would go over it is dropped and counted.
-	// Default 67108864 (64 MiB); zero means the default.
-	ShadowQueueBytes int64 `yaml:"shadow_queue_bytes"`
 	// TrustedProxies lists the peers, as CIDRs (10.0.0.0/8) or bare IP
 	// addresses, whose X-Forwarded-For the facade appends to and whose
 	// X-Forwarded-Host, X-Forwarded-Proto and Forwarded it keeps. From
 	// every other peer those headers are replaced by what the facade saw.
 	// Default: none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Shadow configures the shadow engine, which sends the copies, compares
+// the answers and keeps the results.
+type Shadow struct {
+	// Store is where results are kept: a directory (relative to the
+	// project file) for one facade, or a postgres:// URL that several
+	// replicas share, so that they report together. Default "shadow".
+	Store string `yaml:"store"`
+	// Retention bounds the example records kept (diffs and errors);
+	// counters are kept whole.
+	Retention ShadowRetention `yaml:"retention"`
+	// Queue is the number of copies that may wait for a worker; further
+	// copies are dropped and counted. Default 1000; zero means the default.
+	Queue int `yaml:"queue"`
+	// QueueBytes bounds, in bytes, what the waiting copies hold (request
+	// and answer bodies, header names and values, the URL); a copy that
+	// would go over it is dropped and counted. Default 67108864 (64 MiB);
+	// zero means the default.
+	QueueBytes int64 `yaml:"queue_bytes"`
+	// Workers is the number of copies sent and compared at once. Default 4;
+	// zero means the default.
+	Workers int `yaml:"workers"`
+}
+
+// ShadowRetention bounds the example records of the shadow store.
+type ShadowRetention struct {
+	// Max is the most records kept. Default 100000; zero means the default.
+	Max int `yaml:"max"`
+	// Age is the longest a record is kept. Default 168h; zero means the
+	// default.
+	Age Duration `yaml:"age"`
+}
+
+// RouteShadow says which requests of a route are compared, and how. In
+// mode shadow legacy answers the client and the copy goes to the target; in
+// mode canary a sample of the requests is compared the other way too: a
+// request the target answered is sent to legacy (safe methods only).
+type RouteShadow struct {
+	// Sample is the percent of the route's requests compared, 0 to 100.
+	// Nil: 100 in mode shadow, 10 in mode canary.
+	Sample *float64 `yaml:"sample"`
+	// Writes lets unsafe methods (POST, PUT, PATCH, DELETE) be copied to
+	// the target, with X-Strangler-Shadow: 1, which the recipe runtime
+	// honours by rolling its transaction back. Never to legacy. Default
+	// false: only GET, HEAD and OPTIONS are copied.
+	Writes bool `yaml:"writes"`
+	// MaxBody is the largest request or answer body, in bytes, of a
+	// compared request; above it the copy is dropped and counted.
+	// Zero: proxy.max_body_copy, which is also its upper bound.
+	MaxBody int64 `yaml:"max_body"`
+	// DropHeaders are request headers not sent with the copy.
+	DropHeaders []string `yaml:"drop_headers"`
+	// Headers are the response headers compared, beside the status.
+	Headers []string `yaml:"headers"`
+	// Ignore are paths whose values are not compared ($.meta.request_id,
+	// $.items[*].updated_at, $..etag).
+	Ignore []string `yaml:"ignore"`
+	// Sets are arrays compared as sets: "$.data.items", or matched by a key
+	// field: "$.data.items:id".
+	Sets []string `yaml:"sets"`
+	// Tolerance maps a path to the absolute difference allowed between two
+	// numbers there.
+	Tolerance map[string]float64 `yaml:"tolerance"`
+	// Normalize rewrites string values before they are compared.
+	Normalize []ShadowNormalize `yaml:"normalize"`
+	// NullEqualsMissing makes a null member equal a missing one. Default
+	// false.
+	NullEqualsMissing bool `yaml:"null_equals_missing"`
+	// LearnNoise asks legacy a second time on a sample of compared safe
+	// requests; paths whose values differ between its two answers are
+	// noise, silenced from then on. Nil: true.
+	LearnNoise *bool `yaml:"learn_noise"`
+	// LearnSample is the percent of compared safe requests asked twice.
+	// Default 10; zero means the default.
+	LearnSample float64 `yaml:"learn_sample"`
+}
+
+// ShadowNormalize is one rewrite of string values before comparison.
+type ShadowNormalize struct {
+	// Path is the pattern of the values it applies to; empty: every
+	// string value, compared header and text body.
+	Path string `yaml:"path"`
+	// Pattern is a Go regular expression, or one of uuid, timestamp and
+	// number.
+	Pattern string `yaml:"pattern"`
+	// Replace is the replacement (regexp syntax, $1 for groups). Default
+	// "<normalized>".
+	Replace string `yaml:"replace"`
 }
 
 // Route is one route of the facade.
@@ -168,9 +251,9 @@ type Route struct {
 	Fallback string `yaml:"fallback"`
 	// Timeout bounds one request to an upstream. Zero: proxy.timeout.
 	Timeout Duration `yaml:"timeout"`
-	// ShadowWrites allows unsafe methods (POST, PUT, PATCH, DELETE) to be
-	// shadowed; the copy carries X-Strangler-Shadow: 1. Default false.
-	ShadowWrites bool `yaml:"shadow_writes"`
+	// Shadow says which requests of the route are compared and how. Nil:
+	// the defaults of RouteShadow.
+	Shadow *RouteShadow `yaml:"shadow"`
 	// Breaker configures the circuit breaker guarding the target.
 	Breaker Breaker `yaml:"breaker"`
 	// Capture records samples of legacy traffic for `strangler extract`.

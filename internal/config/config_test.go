@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,8 +61,15 @@ func TestDefaultsFilledInOnePlace(t *testing.T) {
 	assert.Equal(t, DefaultTimeout, r.Timeout.D())
 	assert.Equal(t, uint32(5), r.Breaker.ConsecutiveFailures)
 	assert.Equal(t, uint32(3), r.Breaker.HalfOpenRequests)
-	assert.Equal(t, int64(DefaultShadowQueueBytes), c.Proxy.ShadowQueueBytes)
-	assert.Equal(t, int64(64<<20), c.Proxy.ShadowQueueBytes, "64 MiB")
+	assert.Equal(t, int64(64<<20), c.Shadow.QueueBytes, "64 MiB")
+	assert.Equal(t, 1000, c.Shadow.Queue)
+	assert.Equal(t, "shadow", c.Shadow.Store)
+	assert.Equal(t, 100000, c.Shadow.Retention.Max)
+	assert.Equal(t, 168*time.Hour, c.Shadow.Retention.Age.D())
+	require.NotNil(t, r.Shadow, "every route has its shadow settings")
+	assert.Nil(t, r.Shadow.Sample, "the sample depends on the mode")
+	assert.Equal(t, int64(DefaultMaxBodyCopy), r.Shadow.MaxBody)
+	assert.False(t, r.Shadow.Writes)
 	assert.Empty(t, c.Proxy.TrustedProxies, "no peer is trusted by default")
 }
 
@@ -174,8 +182,18 @@ func TestBadFiles(t *testing.T) {
 			`strangler.yaml:4: proxy.trusted_proxies[1]: "10.0.0.0/40" is not a CIDR such as 10.0.0.0/8 or an IP address`},
 		{"trusted proxy host name", "legacy: http://127.0.0.1:9000", "legacy: http://127.0.0.1:9000\nproxy:\n  trusted_proxies:\n    - ::1\n    - lb.internal",
 			`strangler.yaml:6: proxy.trusted_proxies[1]: "lb.internal" is not a CIDR such as 10.0.0.0/8 or an IP address`},
-		{"negative shadow queue bytes", "legacy: http://127.0.0.1:9000", "legacy: http://127.0.0.1:9000\nproxy: {shadow_queue_bytes: -1}",
-			`strangler.yaml:3: proxy.shadow_queue_bytes: -1 is negative`},
+		{"negative shadow queue bytes", "legacy: http://127.0.0.1:9000", "legacy: http://127.0.0.1:9000\nshadow: {queue_bytes: -1}",
+			`strangler.yaml:3: shadow.queue_bytes: -1 is negative`},
+		{"shadow queue moved", "legacy: http://127.0.0.1:9000", "legacy: http://127.0.0.1:9000\nproxy: {shadow_queue: 10}",
+			`strangler.yaml:3: proxy.shadow_queue: has moved: write the top-level shadow.queue`},
+		{"shadow_writes moved", "    mode: shadow", "    mode: shadow\n    shadow_writes: true",
+			`strangler.yaml:11: routes[0].shadow_writes: has moved: write shadow: {writes: true} on the route`},
+		{"shadow sample out of range", "    mode: shadow", "    mode: shadow\n    shadow: {sample: 120}",
+			`strangler.yaml:11: routes[0].shadow.sample: 120 is not between 0 and 100`},
+		{"shadow max body above the copy limit", "    mode: shadow", "    mode: shadow\n    shadow: {max_body: 2000000}",
+			`strangler.yaml:11: routes[0].shadow.max_body: 2000000 is larger than proxy.max_body_copy (1048576), the most the facade copies`},
+		{"shadow drop header malformed", "    mode: shadow", "    mode: shadow\n    shadow:\n      drop_headers: [\"a b\"]",
+			`strangler.yaml:12: routes[0].shadow.drop_headers[0]: "a b" is not a header name`},
 		{"match on an internal header", "      prefix: /api/customers/", "      prefix: /api/customers/\n      headers: {x-strangler-shadow: '1'}",
 			`strangler.yaml:14: routes[1].match.headers.x-strangler-shadow: "x-strangler-shadow" is an internal header, stripped from client requests before matching`},
 		{"target name PostgreSQL would cut", "    tables: [orders, customers]", "    tables: [orders, " + strings.Repeat("t", 64) + "]",

@@ -217,11 +217,23 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[k.Value] = true
 		idx, ok := fields[k.Value]
 		if !ok {
+			if to, moved := movedKeys[v.Type().Name()+"."+k.Value]; moved {
+				d.fail(k, fp, "has moved: write %s", to)
+				continue
+			}
 			d.fail(k, fp, "unknown field%s", yamlpos.Suggest(k.Value, slices.Collect(maps.Keys(fields))))
 			continue
 		}
 		d.decode(val, v.Field(idx), fp)
 	}
+}
+
+// movedKeys are keys of earlier builds, by struct type and key, with where
+// they went: refused with the new place named rather than as unknown.
+var movedKeys = map[string]string{
+	"Route.shadow_writes":      "shadow: {writes: true} on the route",
+	"Proxy.shadow_queue":       "the top-level shadow.queue",
+	"Proxy.shadow_queue_bytes": "the top-level shadow.queue_bytes",
 }
 
 // yamlFields maps the yaml keys of a struct type to field indexes.

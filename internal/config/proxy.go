@@ -11,15 +11,70 @@ func (c *Config) validateProxy(v *validator) {
 	if p.MaxBodyCopy < 0 {
 		v.fail("proxy.max_body_copy", "%d is negative", p.MaxBodyCopy)
 	}
-	if p.ShadowQueue < 0 {
-		v.fail("proxy.shadow_queue", "%d is negative", p.ShadowQueue)
-	}
-	if p.ShadowQueueBytes < 0 {
-		v.fail("proxy.shadow_queue_bytes", "%d is negative", p.ShadowQueueBytes)
-	}
 	for i, s := range p.TrustedProxies {
 		if _, err := ParseTrustedProxy(s); err != nil {
 			v.fail(fmt.Sprintf("proxy.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+}
+
+func (c *Config) validateShadow(v *validator) {
+	sh := &c.Shadow
+	if sh.Queue < 0 {
+		v.fail("shadow.queue", "%d is negative", sh.Queue)
+	}
+	if sh.QueueBytes < 0 {
+		v.fail("shadow.queue_bytes", "%d is negative", sh.QueueBytes)
+	}
+	if sh.Workers < 0 {
+		v.fail("shadow.workers", "%d is negative", sh.Workers)
+	}
+	if sh.Retention.Max < 0 {
+		v.fail("shadow.retention.max", "%d is negative", sh.Retention.Max)
+	}
+	if sh.Retention.Age < 0 {
+		v.fail("shadow.retention.age", "%v is negative", sh.Retention.Age.D())
+	}
+	if IsPostgresURL(sh.Store) {
+		if s, err := ExpandEnv(sh.Store); err != nil {
+			v.fail("shadow.store", "%v", err)
+		} else if err := v.dsns.CheckPostgres(s); err != nil {
+			v.fail("shadow.store", "%v", err)
+		}
+	}
+}
+
+// IsPostgresURL reports whether a store setting (state, shadow.store) names
+// a PostgreSQL database rather than a file or directory.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+func (v *validator) routeShadow(f string, r *Route) {
+	sh := r.Shadow
+	if sh == nil {
+		return
+	}
+	f += ".shadow"
+	if sh.Sample != nil && (*sh.Sample < 0 || *sh.Sample > 100) {
+		v.fail(f+".sample", "%v is not between 0 and 100", *sh.Sample)
+	}
+	if sh.LearnSample < 0 || sh.LearnSample > 100 {
+		v.fail(f+".learn_sample", "%v is not between 0 and 100", sh.LearnSample)
+	}
+	if sh.MaxBody < 0 {
+		v.fail(f+".max_body", "%d is negative", sh.MaxBody)
+	} else if sh.MaxBody > v.c.Proxy.MaxBodyCopy {
+		v.fail(f+".max_body", "%d is larger than proxy.max_body_copy (%d), the most the facade copies", sh.MaxBody, v.c.Proxy.MaxBodyCopy)
+	}
+	for i, h := range sh.DropHeaders {
+		if !headerName.MatchString(h) {
+			v.fail(fmt.Sprintf("%s.drop_headers[%d]", f, i), "%q is not a header name", h)
+		}
+	}
+	for i, h := range sh.Headers {
+		if !headerName.MatchString(h) {
+			v.fail(fmt.Sprintf("%s.headers[%d]", f, i), "%q is not a header name", h)
 		}
 	}
 }

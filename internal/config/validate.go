@@ -25,8 +25,17 @@ const (
 	DefaultMaxBodyCopy      = 1 << 20
 	DefaultTimeout          = 30 * time.Second
 	DefaultShutdownTimeout  = 15 * time.Second
-	DefaultShadowQueue      = 1000
-	DefaultShadowQueueBytes = 64 << 20
+	DefaultShadowQueue        = 1000
+	DefaultShadowQueueBytes   = 64 << 20
+	DefaultShadowWorkers      = 4
+	DefaultShadowStore        = "shadow"
+	DefaultShadowRetentionMax = 100000
+	DefaultShadowRetentionAge = 168 * time.Hour
+	// DefaultShadowSample and DefaultCanaryShadowSample are the percents
+	// of a route's requests compared in modes shadow and canary.
+	DefaultShadowSample       = 100
+	DefaultCanaryShadowSample = 10
+	DefaultLearnSample        = 10
 	DefaultBatchSize        = 1000
 	DefaultChunkSize        = 10000
 )
@@ -54,11 +63,22 @@ func (c *Config) setDefaults() {
 	if c.Proxy.ShutdownTimeout == 0 {
 		c.Proxy.ShutdownTimeout = Duration(DefaultShutdownTimeout)
 	}
-	if c.Proxy.ShadowQueue == 0 {
-		c.Proxy.ShadowQueue = DefaultShadowQueue
+	sh := &c.Shadow
+	def(&sh.Store, DefaultShadowStore)
+	if sh.Queue == 0 {
+		sh.Queue = DefaultShadowQueue
 	}
-	if c.Proxy.ShadowQueueBytes == 0 {
-		c.Proxy.ShadowQueueBytes = DefaultShadowQueueBytes
+	if sh.QueueBytes == 0 {
+		sh.QueueBytes = DefaultShadowQueueBytes
+	}
+	if sh.Workers == 0 {
+		sh.Workers = DefaultShadowWorkers
+	}
+	if sh.Retention.Max == 0 {
+		sh.Retention.Max = DefaultShadowRetentionMax
+	}
+	if sh.Retention.Age == 0 {
+		sh.Retention.Age = Duration(DefaultShadowRetentionAge)
 	}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -88,6 +108,15 @@ func (c *Config) setDefaults() {
 		}
 		for j := range r.Match.Methods {
 			r.Match.Methods[j] = strings.ToUpper(r.Match.Methods[j])
+		}
+		if r.Shadow == nil {
+			r.Shadow = &RouteShadow{}
+		}
+		if r.Shadow.MaxBody == 0 {
+			r.Shadow.MaxBody = c.Proxy.MaxBodyCopy
+		}
+		if r.Shadow.LearnSample == 0 {
+			r.Shadow.LearnSample = DefaultLearnSample
 		}
 		if cp := r.Capture; cp != nil {
 			if cp.Sample == 0 {
@@ -167,13 +196,14 @@ func (c *Config) Validate(dsns DSNParser) error {
 	if !envName.MatchString(c.Admin.TokenEnv) {
 		v.fail("admin.token_env", "%q is not an environment variable name", c.Admin.TokenEnv)
 	}
-	if strings.HasPrefix(c.State, "postgres://") || strings.HasPrefix(c.State, "postgresql://") {
+	if IsPostgresURL(c.State) {
 		if err := v.dsns.CheckPostgres(c.State); err != nil {
 			v.fail("state", "%v", err)
 		}
 	}
 	c.validateDatabases(v)
 	c.validateProxy(v)
+	c.validateShadow(v)
 	c.validateRoutes(v)
 	c.validateSync(v)
 	c.validateServices(v)
@@ -267,9 +297,19 @@ func (c *Config) validateRoutes(v *validator) {
 			}
 		}
 		v.oneOf(f+".fallback", r.Fallback, []string{"legacy", "none"})
+		v.routeShadow(f, r)
 		b := r.Breaker
 		if b.FailureRatio <= 0 || b.FailureRatio > 1 {
 			v.fail(f+".breaker.failure_ratio", "%v is not between 0 and 1", b.FailureRatio)
+		}
+		if r.Shadow == nil {
+			r.Shadow = &RouteShadow{}
+		}
+		if r.Shadow.MaxBody == 0 {
+			r.Shadow.MaxBody = c.Proxy.MaxBodyCopy
+		}
+		if r.Shadow.LearnSample == 0 {
+			r.Shadow.LearnSample = DefaultLearnSample
 		}
 		if cp := r.Capture; cp != nil {
 			if cp.Sample <= 0 || cp.Sample > 1 {
@@ -570,8 +610,8 @@ func (c *Config) warn(dsns DSNParser) {
 		if r.Mode == ModeCanary && r.Sticky == "" {
 			add(f+".sticky", "canary route without sticky: a client may see both services from one request to the next")
 		}
-		if r.ShadowWrites && r.Mode == ModeShadow {
-			add(f+".shadow_writes", "unsafe requests are copied to %s: its service must honour X-Strangler-Shadow", redactURL(r.Target))
+		if r.Shadow != nil && r.Shadow.Writes && r.Mode != ModeLegacy {
+			add(f+".shadow.writes", "unsafe requests are copied to %s: its service must honour X-Strangler-Shadow", redactURL(r.Target))
 		}
 	}
 	for i, d := range []string{c.Databases.Legacy, c.Databases.New} {
