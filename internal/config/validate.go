@@ -18,13 +18,13 @@ import (
 
 // Default values, filled in by setDefaults and nowhere else.
 const (
-	DefaultListen           = "127.0.0.1:8080"
-	DefaultAdminListen      = "127.0.0.1:9901"
-	DefaultTokenEnv         = "STRANGLER_ADMIN_TOKEN"
-	DefaultState            = "routes.state.json"
-	DefaultMaxBodyCopy      = 1 << 20
-	DefaultTimeout          = 30 * time.Second
-	DefaultShutdownTimeout  = 15 * time.Second
+	DefaultListen             = "127.0.0.1:8080"
+	DefaultAdminListen        = "127.0.0.1:9901"
+	DefaultTokenEnv           = "STRANGLER_ADMIN_TOKEN"
+	DefaultState              = "routes.state.json"
+	DefaultMaxBodyCopy        = 1 << 20
+	DefaultTimeout            = 30 * time.Second
+	DefaultShutdownTimeout    = 15 * time.Second
 	DefaultShadowQueue        = 1000
 	DefaultShadowQueueBytes   = 64 << 20
 	DefaultShadowWorkers      = 4
@@ -36,8 +36,8 @@ const (
 	DefaultShadowSample       = 100
 	DefaultCanaryShadowSample = 10
 	DefaultLearnSample        = 10
-	DefaultBatchSize        = 1000
-	DefaultChunkSize        = 10000
+	DefaultBatchSize          = 1000
+	DefaultChunkSize          = 10000
 )
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
