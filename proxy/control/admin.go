@@ -2,21 +2,23 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stranglerfig/strangler/proxy"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/stranglerfig/strangler/proxy"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stranglerfig/strangler/internal/buildinfo"
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/wire"
 )
 
 // Controls is what the admin API drives; *Controller implements it.
@@ -55,6 +57,8 @@ type Admin struct {
 	mux     *http.ServeMux
 	origins *http.CrossOriginProtection
 
+	mounts []mount // see WithMount
+
 	// listenHost and listenPort are the configured listen address (see
 	// WithAdminListen): its host is accepted in Host besides the
 	// connection's own address.
@@ -87,6 +91,25 @@ func WithAdminListen(addr string) AdminOption {
 			return fmt.Errorf("admin listen address %q: %w", addr, err)
 		}
 		a.listenHost, a.listenPort = splitHost(net.JoinHostPort(h, p))
+		return nil
+	}
+}
+
+type mount struct {
+	prefix string
+	h      http.Handler
+}
+
+// WithMount serves h under prefix (a path ending in '/', such as
+// "/shadow/") behind the admin API's own checks: the bearer token, the Host
+// and origin checks, and application/json for every method but GET and
+// HEAD. h answers refusals with wire.WriteProblem.
+func WithMount(prefix string, h http.Handler) AdminOption {
+	return func(a *Admin) error {
+		if h == nil || !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || prefix == "/" {
+			return fmt.Errorf("admin mount %q: want a handler and a path such as /shadow/", prefix)
+		}
+		a.mounts = append(a.mounts, mount{prefix, h})
 		return nil
 	}
 }
@@ -130,6 +153,17 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 	a.mux.Handle("POST /rollback", a.auth(jsonBody(a.change(func(_ *http.Request, b []byte) (Change, error) { return DecodeRollback(b) }))))
 	a.mux.Handle("POST /reset", a.auth(jsonBody(a.change(func(_ *http.Request, b []byte) (Change, error) { return DecodeReset(b) }))))
 	a.mux.Handle("GET /history", a.auth(a.history))
+	for _, m := range a.mounts {
+		h := m.h
+		write := jsonBody(func(w http.ResponseWriter, r *http.Request, _ string) { h.ServeHTTP(w, r) })
+		a.mux.Handle(m.prefix, a.auth(func(w http.ResponseWriter, r *http.Request, who string) {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				h.ServeHTTP(w, r)
+				return
+			}
+			write(w, r, who)
+		}))
+	}
 	a.mux.Handle("GET /metrics", a.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
 		if a.metrics == nil {
 			writeProblem(w, r, http.StatusNotFound, &FieldError{Msg: "no metrics registry"})
@@ -296,19 +330,7 @@ func (a *Admin) refuse(w http.ResponseWriter, r *http.Request, err error) {
 // writeProblem answers a refusal: status code, the problem of fe as
 // application/problem+json.
 func writeProblem(w http.ResponseWriter, r *http.Request, code int, fe *FieldError) {
-	p := newProblem(code, fe)
-	p.Instance = r.URL.Path
-	writeBody(w, code, ProblemContentType, p)
+	wire.WriteProblem(w, r, code, fe.Field, fe.Msg)
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	writeBody(w, code, "application/json", v)
-}
-
-func writeBody(w http.ResponseWriter, code int, contentType string, v any) {
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { wire.WriteJSON(w, code, v) }

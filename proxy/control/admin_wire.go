@@ -2,10 +2,9 @@ package control
 
 import (
 	"fmt"
-	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/stranglerfig/strangler/internal/wire"
 	"github.com/stranglerfig/strangler/proxy"
 )
 
@@ -106,47 +105,12 @@ type RollbackRequest struct {
 }
 
 // ProblemContentType is the media type of every refusal.
-const ProblemContentType = "application/problem+json"
+const ProblemContentType = wire.ProblemContentType
 
 // FieldProblem names one invalid field of a request.
-type FieldProblem struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
+type FieldProblem = wire.FieldProblem
 
 // Problem is the body of every refused request: RFC 9457 problem details,
 // the same shape the recipe runtime answers with, the fields at fault
 // listed in errors.
-type Problem struct {
-	Type     string         `json:"type"`             // "about:blank": the status says it all
-	Title    string         `json:"title"`            // the status text
-	Status   int            `json:"status"`           // the HTTP status
-	Detail   string         `json:"detail,omitempty"` // what was wrong, for people
-	Instance string         `json:"instance,omitempty"`
-	Errors   []FieldProblem `json:"errors,omitempty"` // the fields at fault
-}
-
-// newProblem builds the Problem of status; the field of fe, if any, is
-// listed in errors and named in the detail.
-func newProblem(status int, fe *FieldError) *Problem {
-	p := &Problem{Type: "about:blank", Title: statusTitle(status), Status: status, Detail: fe.Error()}
-	if fe.Field != "" {
-		p.Errors = []FieldProblem{{Field: fe.Field, Message: fe.Msg}}
-	}
-	return p
-}
-
-// Error makes a Problem usable as an error: its status and detail.
-func (p *Problem) Error() string {
-	if p.Detail == "" {
-		return strconv.Itoa(p.Status) + " " + p.Title
-	}
-	return p.Detail
-}
-
-func statusTitle(status int) string {
-	if t := http.StatusText(status); t != "" {
-		return t
-	}
-	return "Status " + strconv.Itoa(status)
-}
+type Problem = wire.Problem
