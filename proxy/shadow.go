@@ -418,3 +418,47 @@ func (x *exchange) shadowCopy() *ShadowCopy {
 	}
 	return c
 }
+
+// ShadowRequest builds the copy of a request to the route named, as if
+// legacy had answered it: Send asks the target, Again asks legacy; Answer
+// is empty. It replays a stored request: path is the path legacy received
+// (and the route matched), rawQuery its query, h and body what was sent.
+func (f *Facade) ShadowRequest(name, method, path, rawQuery string, h http.Header, body []byte) (*ShadowCopy, error) {
+	var rt *route
+	for _, r := range f.routes {
+		if r.name == name {
+			rt = r
+		}
+	}
+	if rt == nil {
+		return nil, fmt.Errorf("no route %q in the project file", name)
+	}
+	in := &http.Request{Method: method, URL: &url.URL{Path: path, RawQuery: rawQuery}, Header: h, Host: f.legacy.Host}
+	vars := rt.matcher.vars(in)
+	if vars == nil && rt.matcher.prefix == "" && rt.cfg.Match.Path != "" {
+		return nil, fmt.Errorf("route %s does not match %s %s", name, method, path)
+	}
+	if h == nil {
+		h = http.Header{}
+	}
+	h = h.Clone()
+	for _, k := range rt.shadow.drop {
+		delete(h, k)
+	}
+	if !safeMethod(method) {
+		h.Set(ShadowHeader, "1")
+	}
+	legacy := &httputil.ProxyRequest{In: in, Out: &http.Request{URL: &url.URL{Path: path, RawQuery: rawQuery}, Header: h}}
+	legacy.SetURL(f.legacy)
+	target := &url.URL{Path: path, RawQuery: rawQuery}
+	if rw := rt.rewrite; rw != nil {
+		target.Path = rw.render(path, rt.matcher.prefix, vars)
+	}
+	tr := &httputil.ProxyRequest{In: in, Out: &http.Request{URL: target, Header: http.Header{}}}
+	tr.SetURL(rt.target)
+	return &ShadowCopy{
+		Route: name, At: time.Now(), Primary: SideLegacy, To: SideNew,
+		Method: method, URL: tr.Out.URL, Header: h, Body: body, Rules: rt.shadow.rules,
+		f: f, rt: rt, primaryURL: *legacy.Out.URL, path: path, vars: vars,
+	}, nil
+}

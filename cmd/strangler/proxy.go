@@ -8,10 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/stranglerfig/strangler/proxy/control"
+	"github.com/stranglerfig/strangler/shadow"
+	"github.com/stranglerfig/strangler/shadow/store"
 
 	"github.com/spf13/cobra"
 	"github.com/stranglerfig/strangler/internal/config"
@@ -22,6 +23,10 @@ import (
 
 // adminShutdown bounds the admin listener's graceful shutdown.
 const adminShutdown = 5 * time.Second
+
+// shadowShutdown bounds how long the shadow engine may finish the copies
+// queued when the facade stops; the rest are counted dropped.
+const shadowShutdown = 10 * time.Second
 
 func (a *app) proxyCommand() *cobra.Command {
 	return &cobra.Command{
@@ -59,17 +64,39 @@ func (a *app) runProxy(ctx context.Context) error {
 			"file", cfg.Resolve(cfg.State))
 	}
 
-	store, err := a.openStore(ctx, cfg)
+	routeStore, err := a.openStore(ctx, cfg)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	defer store.Close()
-	facade, err := proxy.New(cfg, proxy.WithLogger(a.log))
+	defer routeStore.Close()
+	diffs, err := a.openShadowStore(ctx, cfg)
 	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer diffs.Close()
+	engine, err := shadow.New(cfg, diffs, shadow.WithLogger(a.log))
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	facade, err := proxy.New(cfg, proxy.WithLogger(a.log), proxy.WithShadower(engine))
+	if err != nil {
+		engine.Close(ctx)
 		return &exitError{code: exitUsage, err: err}
 	}
 	defer facade.Close()
-	ctl, err := control.NewController(cfg, store, facade, control.WithControllerLogger(a.log))
+	defer func() {
+		// After the facade stopped serving: nothing hands copies over any more.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shadowShutdown)
+		defer cancel()
+		if err := engine.Close(cctx); err != nil {
+			a.log.Warn("closing the shadow engine", "error", err.Error())
+		}
+	}()
+	engine.SetReplayer(facade)
+	if err := facade.Registry().Register(engine); err != nil {
+		return err
+	}
+	ctl, err := control.NewController(cfg, routeStore, facade, control.WithControllerLogger(a.log))
 	if err != nil {
 		return err
 	}
@@ -78,7 +105,7 @@ func (a *app) runProxy(ctx context.Context) error {
 	}
 	a.warnOverrides(ctx, ctl)
 	admin, err := control.NewAdmin(ctl, tokens, control.WithAdminLogger(a.log), control.WithGatherer(facade.Registry()),
-		control.WithAdminListen(cfg.Admin.Listen))
+		control.WithAdminListen(cfg.Admin.Listen), control.WithMount("/shadow/", engine.Handler()))
 	if err != nil {
 		return err
 	}
@@ -144,8 +171,30 @@ func serveAdmin(ctx context.Context, ln net.Listener, h http.Handler, log *slog.
 	return nil
 }
 
-func isPostgresState(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+func isPostgresState(s string) bool { return config.IsPostgresURL(s) }
+
+// openShadowStore opens the shadow store the project file names: a
+// directory, or a PostgreSQL database that several replicas share.
+func (a *app) openShadowStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	ret := store.Retention{Max: cfg.Shadow.Retention.Max, Age: cfg.Shadow.Retention.Age.D()}
+	if config.IsPostgresURL(cfg.Shadow.Store) {
+		dsn, err := dbconn.PostgresDSN(cfg.Shadow.Store)
+		if err != nil {
+			return nil, fmt.Errorf("shadow.store: %w", err)
+		}
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := store.OpenPostgres(octx, dsn, ret, store.WithLogger(a.log))
+		if err != nil {
+			return nil, fmt.Errorf("shadow.store: %w", err)
+		}
+		return s, nil
+	}
+	s, err := store.OpenFile(cfg.Resolve(cfg.Shadow.Store), ret, store.WithLogger(a.log))
+	if err != nil {
+		return nil, fmt.Errorf("shadow.store: %w", err)
+	}
+	return s, nil
 }
 
 func stateKind(s string) string {

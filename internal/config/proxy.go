@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/stranglerfig/strangler/shadow/compare"
 )
 
 func (c *Config) validateProxy(v *validator) {
@@ -77,6 +80,32 @@ func (v *validator) routeShadow(f string, r *Route) {
 			v.fail(fmt.Sprintf("%s.headers[%d]", f, i), "%q is not a header name", h)
 		}
 	}
+	if _, err := compare.Compile(sh.CompareRules()); err != nil {
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		for _, err := range errs {
+			var re *compare.RuleError
+			if errors.As(err, &re) {
+				v.fail(f+"."+re.Rule, "%v", re.Err)
+			} else {
+				v.fail(f, "%v", err)
+			}
+		}
+	}
+}
+
+// CompareRules are the comparison rules of a route's shadow settings.
+func (s *RouteShadow) CompareRules() compare.Rules {
+	r := compare.Rules{
+		Ignore: s.Ignore, Sets: s.Sets, Tolerance: s.Tolerance, Headers: s.Headers,
+		NullEqualsMissing: s.NullEqualsMissing,
+	}
+	for _, n := range s.Normalize {
+		r.Normalize = append(r.Normalize, compare.Normalize{Path: n.Path, Pattern: n.Pattern, Replace: n.Replace})
+	}
+	return r
 }
 
 // ParseTrustedProxy reads one entry of proxy.trusted_proxies: a CIDR

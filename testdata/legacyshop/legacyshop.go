@@ -1,15 +1,23 @@
 // Package legacyshop is the example legacy monolith: a small shop API over
 // MariaDB, answering the way an old PHP application would. `strangler demo`
 // migrates its orders endpoints to a recipe service, route by route.
+//
+// Its single-order answer has two habits of such an application that a
+// shadow comparison meets: a meta.requestId made up for every answer, and
+// the order's note HTML-escaped (& as &amp;), as the old code did on output
+// and the new service does not.
 package legacyshop
 
 import (
 	"context"
 	"database/sql"
 	_ "embed"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -78,6 +86,9 @@ func Seed(ctx context.Context, db *sql.DB, customers, orders int, seed uint64) e
 		var note any
 		if rng.IntN(3) == 0 {
 			note = fmt.Sprintf("deliver to door %d", rng.IntN(90)+1)
+		}
+		if i%20 == 0 {
+			note = "ring twice & leave it at the door"
 		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO orders (id, customer_id, status, total, note, placed_at) VALUES (?, ?, ?, ?, ?, ?)",
 			i, rng.IntN(customers)+1, statuses[rng.IntN(len(statuses))], fmt.Sprintf("%d.%02d", rng.IntN(500)+1, rng.IntN(100)), note,
@@ -162,7 +173,18 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": o})
+	if o.Note != nil {
+		esc := html.EscapeString(*o.Note)
+		o.Note = &esc
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": o, "meta": map[string]string{"requestId": requestID()}})
+}
+
+// requestID is a random id, as the old application put in its answers.
+func requestID() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
