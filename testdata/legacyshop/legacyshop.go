@@ -10,9 +10,9 @@ package legacyshop
 
 import (
 	"context"
+	crand "crypto/rand"
 	"database/sql"
 	_ "embed"
-	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
