@@ -92,7 +92,9 @@ type Diff struct {
 }
 
 // Retention bounds the example records a store keeps: at most Max records
-// and none older than Age. Counters and noise are not bounded by it.
+// and none older than Age. Counters and noise are not bounded by it. A
+// record older than Age is never returned; the file store lets its records
+// grow a quarter over Max (and over Age) before it rewrites its file.
 type Retention struct {
 	Max int           // default 100000
 	Age time.Duration // default 168h
@@ -146,7 +148,7 @@ type Store interface {
 // ReportOptions shape a report.
 type ReportOptions struct {
 	TopPaths int // differing paths listed per route, most frequent first; default 10
-	Examples int // example record ids per path; default 3
+	Examples int // example record ids per path, newest first; default 3, also the most a store keeps
 }
 
 // RouteReport is what a store knows of one route.
