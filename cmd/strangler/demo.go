@@ -505,10 +505,10 @@ func (d *demoRun) get(ctx context.Context, url string, user int) (int, []byte, b
 
 // compareAnswers asks the monolith and the recipe service for the same
 // orders and compares the answers with the differ the facade's shadow
-// comparison uses, leaving out meta.requestId, which legacy makes up for
+// comparison uses, leaving out data.requestId, which legacy makes up for
 // every answer. It prints each differing path.
 func (d *demoRun) compareAnswers(ctx context.Context, from, to int) error {
-	cmp, err := compare.Compile(compare.Rules{Ignore: []string{"$.meta.requestId"}})
+	cmp, err := compare.Compile(compare.Rules{Ignore: []string{"$.data.requestId"}})
 	if err != nil {
 		return err
 	}
@@ -533,7 +533,7 @@ func (d *demoRun) compareAnswers(ctx context.Context, from, to int) error {
 			fmt.Fprintf(d.out, "GET %s differs at %s: legacy %s, new %s\n", path, df.Path, orMissing(df.A), orMissing(df.B))
 		}
 	}
-	fmt.Fprintf(d.out, "legacy and new answer GET /api/orders/{id} alike for %d of %d orders (meta.requestId left out)\n", same, to-from+1)
+	fmt.Fprintf(d.out, "legacy and new answer GET /api/orders/{id} alike for %d of %d orders (data.requestId left out)\n", same, to-from+1)
 	return nil
 }
 

@@ -23,9 +23,15 @@ func TestDemo(t *testing.T) {
 
 	steps := []string{
 		"all checks passed",
-		"identically for 25 of 25 orders",
+		`GET /api/orders/20 differs at $.data.note: legacy "ring twice &amp; leave it at the door", new "ring twice & leave it at the door"`,
+		"alike for 24 of 25 orders",
 		"200 requests through the facade: 200 answered by legacy, 0 by the new service, 0 failed",
 		"400 requests through the facade: 400 answered by legacy, 0 by the new service, 0 failed", // shadow
+		"orders-read: 96.00% match (400 compared: 384 matched, 16 differed, 0 errors; 0 dropped)",
+		`$.data.note  16  legacy "ring twice &amp; leave it at the door", new "ring twice & leave it at the door"`,
+		"learned noise (silenced):\n    $.data.requestId (seen 400 times)",
+		"(route orders-read; legacy asked again): diff",
+		"$.data.requestId  noise (silenced)",
 		"answered by the new service after",
 		"orders-read  legacy",
 		"shop/orders: identical",

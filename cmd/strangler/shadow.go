@@ -241,7 +241,11 @@ func printNoise(w io.Writer, ns []store.Noise) error {
 
 func printReplay(w io.Writer, resp *shadow.ReplayResponse) error {
 	r := resp.Record
-	fmt.Fprintf(w, "%s %s%s (route %s, legacy's answer %s): %s\n", r.Request.Method, r.Request.Path, query(r.Request.Query), r.Route, resp.LegacyFrom, r.Result)
+	from := "legacy asked again"
+	if resp.LegacyFrom == "stored" {
+		from = "legacy's stored answer: an unsafe request is not sent to legacy again"
+	}
+	fmt.Fprintf(w, "%s %s%s (route %s; %s): %s\n", r.Request.Method, r.Request.Path, query(r.Request.Query), r.Route, from, r.Result)
 	if r.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", r.Error)
 	}

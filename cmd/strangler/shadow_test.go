@@ -111,12 +111,12 @@ routes:
 	assert.Equal(t, exitOK, code)
 	code, _, errOut = cli(t, "-c", project, "shadow", "report", "orders-write", "--min", "75")
 	assert.Equal(t, exitFailed, code)
-	assert.Contains(t, errOut, "orders-write compared nothing")
+	assert.Contains(t, errOut, `route: "orders-write" is not a route of the project file`)
 
 	id := r.Paths[0].Examples[0].ID
 	code, out, errOut = cli(t, "-c", project, "shadow", "replay", id)
 	require.Equal(t, exitOK, code, errOut)
-	assert.Contains(t, out, "GET /api/orders/2 (route orders-read, legacy's answer sent): diff")
+	assert.Contains(t, out, "GET /api/orders/2 (route orders-read; legacy asked again): diff")
 	assert.Regexp(t, `\$\.data\.total\s+changed\s+legacy "10\.00"\s+new "10\.0"`, out)
 	assert.Regexp(t, `\$\.meta\.requestId\s+noise \(silenced\)`, out)
 
@@ -127,14 +127,14 @@ routes:
 	assert.Contains(t, out, "'"+target.URL+"/api/orders/2'")
 
 	code, _, errOut = cli(t, "-c", project, "shadow", "replay", "nosuchrecord")
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, exitFailed, code)
 	assert.Contains(t, errOut, "no such shadow record")
 
 	code, out, errOut = cli(t, "-c", project, "shadow", "noise", "orders-read", "--pin", "$.data.updatedAt")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Regexp(t, `orders-read\s+\$\.data\.updatedAt\s+0\s+true`, out)
 	code, _, errOut = cli(t, "-c", project, "shadow", "noise", "orders-read", "--pin", "$.data[")
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, exitFailed, code)
 	assert.Contains(t, errOut, "$.data[")
 	code, out, errOut = cli(t, "-c", project, "shadow", "noise", "orders-read", "--clear")
 	require.Equal(t, exitOK, code, errOut)

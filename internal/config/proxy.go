@@ -75,11 +75,8 @@ func (v *validator) routeShadow(f string, r *Route) {
 			v.fail(fmt.Sprintf("%s.drop_headers[%d]", f, i), "%q is not a header name", h)
 		}
 	}
-	for i, h := range sh.Headers {
-		if !headerName.MatchString(h) {
-			v.fail(fmt.Sprintf("%s.headers[%d]", f, i), "%q is not a header name", h)
-		}
-	}
+	// The comparison rules (headers, ignore, sets, tolerance, normalize)
+	// are checked by the differ that will apply them.
 	if _, err := compare.Compile(sh.CompareRules()); err != nil {
 		errs := []error{err}
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -88,7 +85,12 @@ func (v *validator) routeShadow(f string, r *Route) {
 		for _, err := range errs {
 			var re *compare.RuleError
 			if errors.As(err, &re) {
-				v.fail(f+"."+re.Rule, "%v", re.Err)
+				// "ignore[2] \"$.a[\"": the field, then the value.
+				field, value, _ := strings.Cut(re.Rule, " ")
+				if value != "" {
+					value += ": "
+				}
+				v.fail(f+"."+field, "%s%v", value, re.Err)
 			} else {
 				v.fail(f, "%v", err)
 			}

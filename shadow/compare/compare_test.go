@@ -149,7 +149,7 @@ func TestJSONStrings(t *testing.T) {
 		{name: "hex digits in any case", a: `["\u00E9"]`, b: `["\u00e9"]`},
 		{name: "lone surrogate equals itself", a: `["\ud800"]`, b: `["\uD800"]`},
 		{name: "lone surrogate is not U+FFFD", a: `["\ud800"]`, b: `["\ufffd"]`,
-			want: []compare.Diff{changed("$[0]", `"\ud800"`, `"\ufffd"`)}},
+			want: []compare.Diff{changed("$[0]", `"\ud800"`, `"�"`)}}, // U+FFFD shown as the character
 		{name: "two lone surrogates differ", a: `["\udc00"]`, b: `["\ud800"]`,
 			want: []compare.Diff{changed("$[0]", `"\udc00"`, `"\ud800"`)}},
 		{name: "high surrogate then letter", a: `["\ud83dx"]`, b: `["\uD83Dx"]`},
@@ -158,7 +158,8 @@ func TestJSONStrings(t *testing.T) {
 		{name: "escaped member name", a: `{"\u0061":1}`, b: `{"a":1}`},
 		{name: "escaped member names sort as decoded", a: `{"b":1,"\u00e9":2,"a":3}`, b: `{"a":3,"é":2,"b":1}`},
 		{name: "escaped key in a path", a: `{"\u00e9\n":1}`, b: `{"é\n":2}`, want: []compare.Diff{changed(`$["é\n"]`, "1", "2")}},
-		{name: "strings shown as written", a: `{"a":"\u00e9"}`, b: `{"a":"e"}`, want: []compare.Diff{changed("$.a", `"\u00e9"`, `"e"`)}},
+		{name: "strings shown decoded", a: `{"a":"\u00e9 \u0026"}`, b: `{"a":"e &"}`, want: []compare.Diff{changed("$.a", `"é &"`, `"e &"`)}},
+		{name: "control characters shown escaped", a: `{"a":"\u0001\n"}`, b: `{"a":""}`, want: []compare.Diff{changed("$.a", `"\u0001\n"`, `""`)}},
 	})
 }
 

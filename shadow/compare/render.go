@@ -115,8 +115,9 @@ func appendCanonical(dst []byte, d *doc, n int32, scratch *[]byte) []byte {
 }
 
 // appendCompact appends value n as compact JSON as the document wrote it
-// (strings and numbers verbatim; members sorted by name, a repeated name
-// once), stopping once dst is longer than limit.
+// (numbers verbatim, strings with their escapes decoded and only what JSON
+// requires escaped again; members sorted by name, a repeated name once),
+// stopping once dst is longer than limit.
 func appendCompact(dst []byte, d *doc, n int32, limit int) []byte {
 	nd := &d.nodes[n]
 	switch nd.kind {
@@ -129,7 +130,11 @@ func appendCompact(dst []byte, d *doc, n int32, limit int) []byte {
 	case kNumber:
 		return append(dst, d.src[nd.a:nd.b]...)
 	case kString:
-		return append(dst, d.src[nd.a-1:nd.b+1]...)
+		if !nd.esc {
+			return append(dst, d.src[nd.a-1:nd.b+1]...)
+		}
+		// Escapes are decoded for the reader: "\u0026" shows as "&".
+		return appendQuoted(dst, appendUnescaped(nil, d.src[nd.a:nd.b]))
 	case kRaw:
 		return append(dst, d.buf[nd.a:nd.b]...)
 	case kObject:

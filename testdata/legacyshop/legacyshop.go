@@ -3,7 +3,7 @@
 // migrates its orders endpoints to a recipe service, route by route.
 //
 // Its single-order answer has two habits of such an application that a
-// shadow comparison meets: a meta.requestId made up for every answer, and
+// shadow comparison meets: a requestId made up for every answer, and
 // the order's note HTML-escaped (& as &amp;), as the old code did on output
 // and the new service does not.
 package legacyshop
@@ -145,6 +145,7 @@ type order struct {
 	Note       *string   `json:"note"`
 	PlacedAt   string    `json:"placedAt"`
 	Customer   *customer `json:"customer"`
+	RequestID  string    `json:"requestId,omitempty"` // single-order answers only
 }
 
 type scanner interface{ Scan(...any) error }
@@ -177,7 +178,8 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 		esc := html.EscapeString(*o.Note)
 		o.Note = &esc
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": o, "meta": map[string]string{"requestId": requestID()}})
+	o.RequestID = requestID()
+	writeJSON(w, http.StatusOK, map[string]any{"data": o})
 }
 
 // requestID is a random id, as the old application put in its answers.
