@@ -5,13 +5,21 @@
 // one run, and prints the medians of p50 and p99 client latency of each and
 // their ratios.
 //
-//	go run ./shadow/internal/shadowbench [-rate 1000] [-duration 5s] [-rounds 5] [-body 1024]
+//	go run ./shadow/internal/shadowbench [-rate 1000] [-duration 5s] [-rounds 5] [-body 1024] [-pin]
 //
 // Latency is measured from each request's scheduled time, so a stalled
 // facade is not hidden by the load generator waiting for it.
+//
+// Legacy and the target run in a child process, as they would run on other
+// machines: the target's own work of answering the copies is not the
+// facade's cost. With -pin (where taskset(1) exists and there are two CPUs
+// or more) the facade and the load generator run on CPU 0 alone
+// (GOMAXPROCS 1) and the child on CPU 1: the harshest case, where the
+// shadow work shares the client path's only CPU.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -22,6 +30,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -39,39 +50,136 @@ func main() {
 	rounds := flag.Int("rounds", 5, "rounds per mode; medians are printed")
 	conns := flag.Int("conns", 32, "concurrent connections")
 	body := flag.Int("body", 1024, "bytes of the JSON answer")
+	pin := flag.Bool("pin", false, "run the facade on CPU 0 alone and the backends on CPU 1 (needs taskset and two CPUs)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the facade process to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the facade process to this file")
+	backends := flag.Bool("backends", false, "serve legacy and the target and print their URLs (the child process)")
 	flag.Parse()
-	if err := run(*rate, *duration, *rounds, *conns, *body); err != nil {
+	if *backends {
+		if err := serveBackends(*body); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	_, err := exec.LookPath("taskset")
+	canPin := *pin && err == nil && runtime.NumCPU() >= 2
+	switch {
+	case os.Getenv(envCPU) != "":
+		canPin = true // this is the pinned process: it sees one CPU
+	case canPin:
+		os.Exit(pinned())
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}()
+	}
+	if err := run(*rate, *duration, *rounds, *conns, *body, canPin); err != nil {
 		log.Fatal(err)
 	}
 }
 
-type result struct{ p50, p99 time.Duration }
+// envCPU is set in the pinned process.
+const envCPU = "SHADOWBENCH_CPU"
 
-func run(rate int, d time.Duration, rounds, conns, bodySize int) error {
-	answer := jsonBody(bodySize)
-	serve := func(h http.Handler) (string, func(), error) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", nil, err
-		}
-		srv := &http.Server{Handler: h}
-		go srv.Serve(ln)
-		return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+// pinned runs this command again on CPU 0 and returns its exit code.
+func pinned() int {
+	self, err := os.Executable()
+	if err != nil {
+		log.Fatal(err)
 	}
+	cmd := exec.Command("taskset", append([]string{"-c", "0", self}, os.Args[1:]...)...)
+	cmd.Env = append(os.Environ(), envCPU+"=0")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		log.Fatal(err)
+	}
+	return 0
+}
+
+// serveBackends serves legacy and the target on two listeners, prints
+// their URLs and serves until its standard input closes.
+func serveBackends(bodySize int) error {
+	answer := jsonBody(bodySize)
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, answer)
 	})
-	legacy, stopL, err := serve(upstream)
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		go (&http.Server{Handler: upstream}).Serve(ln)
+		fmt.Println("http://" + ln.Addr().String())
+	}
+	io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// startBackends starts the child process and returns legacy's and the
+// target's URLs.
+func startBackends(bodySize int, pin bool) (string, string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", "", nil, err
+	}
+	args := []string{self, "-backends", "-body", fmt.Sprint(bodySize)}
+	if pin {
+		args = append([]string{"taskset", "-c", "1"}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", "", nil, err
+	}
+	stop := func() { stdin.Close(); cmd.Wait() }
+	sc := bufio.NewScanner(stdout)
+	var urls []string
+	for len(urls) < 2 && sc.Scan() {
+		urls = append(urls, sc.Text())
+	}
+	if len(urls) < 2 {
+		stop()
+		return "", "", nil, fmt.Errorf("the backends process did not start: %v", sc.Err())
+	}
+	return urls[0], urls[1], stop, nil
+}
+
+type result struct{ p50, p99 time.Duration }
+
+func run(rate int, d time.Duration, rounds, conns, bodySize int, pin bool) error {
+	legacy, target, stopBackends, err := startBackends(bodySize, pin)
 	if err != nil {
 		return err
 	}
-	defer stopL()
-	target, stopT, err := serve(upstream)
-	if err != nil {
-		return err
-	}
-	defer stopT()
+	defer stopBackends()
 
 	dir, err := os.MkdirTemp("", "shadowbench-")
 	if err != nil {
@@ -130,6 +238,11 @@ routes:
 
 	fmt.Printf("shadowbench: %d req/s offered over %d connections, %v rounds x %d per mode, %d-byte JSON answers\n",
 		rate, conns, d, rounds, bodySize)
+	if pin {
+		fmt.Println("facade and load generator on CPU 0 (GOMAXPROCS 1), legacy and target in another process on CPU 1")
+	} else {
+		fmt.Printf("not pinned: facade, load generator and the backends' process share %d CPUs\n", runtime.NumCPU())
+	}
 	var off, on []result
 	for i := range rounds {
 		for _, m := range []struct {
