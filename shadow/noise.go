@@ -115,9 +115,6 @@ func (n *noiseCache) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := n.st.Flush(ctx); err != nil && ctx.Err() == nil {
-				n.log.Warn("flushing the shadow store", "error", err.Error())
-			}
 			if err := n.refresh(ctx); err != nil && ctx.Err() == nil {
 				n.log.Warn("reading learned noise from the shadow store", "error", err.Error())
 			}

@@ -114,9 +114,9 @@ func TestBadProjectFileExits2WithPosition(t *testing.T) {
 }
 
 func TestNotYetAvailableIsAnError(t *testing.T) {
-	code, _, stderr := runCLI(t, "shadow", "replay", "42")
+	code, _, stderr := runCLI(t, "extract")
 	assert.Equal(t, exitMissing, code)
-	assert.Equal(t, "strangler: shadow replay: not yet available in this build (shadow comparison)\n", stderr, "the program is named once")
+	assert.Equal(t, "strangler: extract: not yet available in this build (extraction)\n", stderr, "the program is named once")
 }
 
 func TestHelpListsTheContractCommands(t *testing.T) {

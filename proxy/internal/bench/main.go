@@ -39,7 +39,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/pprof"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +47,7 @@ import (
 	"time"
 
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/loadgen"
 	"github.com/stranglerfig/strangler/proxy"
 	"log/slog"
 )
@@ -443,57 +443,11 @@ func measureWrk(url string, conns int, d time.Duration) (result, error) {
 }
 
 func measureGo(url string, conns int, d time.Duration) (result, error) {
-	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	deadline := time.Now().Add(d)
-	var mu sync.Mutex
-	var lats []time.Duration
-	var firstErr error
-	var wg sync.WaitGroup
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				resp, err := c.Get(url)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lats = append(lats, mine...)
-			mu.Unlock()
-		}()
+	r, err := loadgen.Run(url, conns, 0, d)
+	if err != nil {
+		return result{}, err
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return result{}, firstErr
-	}
-	slices.Sort(lats)
-	if len(lats) == 0 {
-		return result{}, errors.New("no request completed")
-	}
-	return result{
-		rps: float64(len(lats)) / d.Seconds(),
-		p50: lats[len(lats)/2],
-		p99: lats[len(lats)*99/100],
-	}, nil
+	return result{rps: r.RPS(), p50: r.Quantile(0.50), p99: r.Quantile(0.99)}, nil
 }
 
 // startNginx runs nginx, one worker, in front of the upstream.

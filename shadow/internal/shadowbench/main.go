@@ -35,10 +35,10 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stranglerfig/strangler/internal/config"
+	"github.com/stranglerfig/strangler/internal/loadgen"
 	"github.com/stranglerfig/strangler/proxy"
 	"github.com/stranglerfig/strangler/shadow"
 	"github.com/stranglerfig/strangler/shadow/store"
@@ -287,62 +287,13 @@ func median(rs []result) result {
 	return result{p50[len(rs)/2], p99[len(rs)/2]}
 }
 
-// measure offers rate requests/s for d over conns connections, each
-// request scheduled at a fixed time; latency counts from that time.
+// measure offers rate requests/s for d over conns connections.
 func measure(url string, rate, conns int, d time.Duration) (result, error) {
-	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	interval := time.Duration(float64(time.Second) * float64(conns) / float64(rate))
-	begin := time.Now().Add(10 * time.Millisecond)
-	end := begin.Add(d)
-	var mu sync.Mutex
-	var lats []time.Duration
-	var firstErr error
-	var wg sync.WaitGroup
-	for i := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			at := begin.Add(interval * time.Duration(i) / time.Duration(conns))
-			for at.Before(end) {
-				if w := time.Until(at); w > 0 {
-					time.Sleep(w)
-				}
-				resp, err := c.Get(url)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				mine = append(mine, time.Since(at))
-				at = at.Add(interval)
-			}
-			mu.Lock()
-			lats = append(lats, mine...)
-			mu.Unlock()
-		}()
+	r, err := loadgen.Run(url, conns, rate, d)
+	if err != nil {
+		return result{}, err
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return result{}, firstErr
-	}
-	if len(lats) == 0 {
-		return result{}, errors.New("no request completed")
-	}
-	slices.Sort(lats)
-	return result{p50: lats[len(lats)/2], p99: lats[len(lats)*99/100]}, nil
+	return result{p50: r.Quantile(0.50), p99: r.Quantile(0.99)}, nil
 }
 
 // jsonBody is an API answer of about n bytes: an envelope with a list of
