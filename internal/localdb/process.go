@@ -90,6 +90,12 @@ func (e *exitError) portInUse() bool {
 		strings.Contains(e.logTail, "Do you already have another server running")
 }
 
+// oldBackendsLeft reports whether a PostgreSQL start failed because
+// backends of the previous, killed postmaster still run.
+func (e *exitError) oldBackendsLeft() bool {
+	return strings.Contains(e.logTail, "pre-existing shared memory block")
+}
+
 // freePort asks the kernel for a free loopback TCP port.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -133,7 +139,23 @@ func (s *server) start(ctx context.Context) error {
 	if s.proc != nil && !s.proc.exited() {
 		return nil
 	}
-	return s.launchLocked(ctx)
+	// After a kill, PostgreSQL's backends (each in a session of its own,
+	// so not killed with the postmaster's group) take a moment to notice
+	// and exit; until then a new postmaster refuses the data directory.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.launchLocked(ctx)
+		var ee *exitError
+		if err == nil || !errors.As(err, &ee) || !ee.oldBackendsLeft() || time.Now().After(deadline) {
+			return err
+		}
+		s.logger.Info("old backends still hold the shared memory; starting again", "server", s.kind)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *server) launchLocked(ctx context.Context) error {
