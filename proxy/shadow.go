@@ -250,6 +250,10 @@ func (c *ShadowCopy) RedactAnswer(a ShadowResponse) ShadowResponse {
 	return a
 }
 
+// Redacts reports whether name (a header, a query parameter, a form or
+// JSON field) is redacted in what is recorded of this copy's route.
+func (c *ShadowCopy) Redacts(name string) bool { return c.redaction().Redacts(name) }
+
 // Path returns the path the route matched (redacted in a Redacted copy).
 func (c *ShadowCopy) Path() string { return c.path }
 

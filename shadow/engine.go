@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -284,7 +285,7 @@ func (e *Engine) compare(c *proxy.ShadowCopy, other proxy.ShadowResponse, sendEr
 				rec.Noise = append(rec.Noise, d.Path)
 				continue
 			}
-			rec.Diffs = append(rec.Diffs, store.Diff{Path: d.Path, Kind: d.Kind, Legacy: d.A, New: d.B})
+			rec.Diffs = append(rec.Diffs, diffOf(c, d))
 		}
 	}
 	rec.More = res.More
@@ -296,6 +297,28 @@ func (e *Engine) compare(c *proxy.ShadowCopy, other proxy.ShadowResponse, sendEr
 	rec.Result = store.ResultDiff
 	fill(rec, c, &other)
 	return rec
+}
+
+// redactedValue stands for a redacted value in a diff, as JSON text.
+var redactedValue = strconv.Quote(proxy.Redacted)
+
+// diffOf is the stored form of a diff: its values are redacted when a
+// name along its path is (a password field, a Set-Cookie header), as the
+// stored answers are.
+func diffOf(c *proxy.ShadowCopy, d compare.Diff) store.Diff {
+	out := store.Diff{Path: d.Path, Kind: d.Kind, Legacy: d.A, New: d.B}
+	for _, name := range compare.Names(d.Path) {
+		if c.Redacts(name) {
+			if out.Legacy != "" {
+				out.Legacy = redactedValue
+			}
+			if out.New != "" {
+				out.New = redactedValue
+			}
+			break
+		}
+	}
+	return out
 }
 
 // fill gives a record the redacted request and answers: the client's, and

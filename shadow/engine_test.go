@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -555,4 +556,56 @@ routes:
 	require.Len(t, reps, 1)
 	assert.Equal(t, int64(5), reps[0].Dropped+reps[0].Compared)
 	assert.Equal(t, int64(5), reps[0].Drops[DropClosing], "the copy in flight, the three queued and the one after Close")
+}
+
+// TestStoredRecordsAreRedacted: what the diff store keeps of a differing
+// comparison (the request and both answers) carries no credential: not the
+// client's Authorization or Cookie, not a token in the query, not a
+// password in a JSON body, not a Set-Cookie of an answer.
+func TestStoredRecordsAreRedacted(t *testing.T) {
+	legacy := newBackend(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
+		w.Header().Set("Set-Cookie", "session=legacy-cookie-secret")
+		jsonAnswer(w, `{"total":"1.00","password":"legacy-password-secret"}`)
+	})
+	target := newBackend(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
+		w.Header().Set("Set-Cookie", "session=new-cookie-secret")
+		jsonAnswer(w, `{"total":"2.00","password":"new-password-secret"}`)
+	})
+	cfg := parseProject(t, legacy.srv.URL, `routes:
+  - name: carts
+    match: {path: "/carts/{id}"}
+    target: `+target.srv.URL+`
+    mode: shadow
+    shadow: {writes: true, learn_noise: false}
+`)
+	r := startRig(t, cfg, nil)
+	req, err := http.NewRequest("POST", r.base+"/carts/1?token=query-token-secret&page=2", strings.NewReader(`{"qty":2,"password":"body-password-secret"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer header-token-secret")
+	req.Header.Set("Cookie", "session=client-cookie-secret")
+	resp, err := r.client.Do(req)
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	rep := r.report(t, "carts", 1)
+	require.Equal(t, int64(1), rep.Differed)
+	require.NotEmpty(t, rep.Paths)
+	require.NotEmpty(t, rep.Paths[0].Examples)
+	rec, err := r.engine.Record(context.Background(), rep.Paths[0].Examples[0].ID)
+	require.NoError(t, err)
+	stored, err := json.Marshal(rec)
+	require.NoError(t, err)
+	for _, secret := range []string{"header-token-secret", "client-cookie-secret", "query-token-secret",
+		"body-password-secret", "legacy-cookie-secret", "new-cookie-secret", "legacy-password-secret", "new-password-secret"} {
+		assert.NotContains(t, string(stored), secret)
+	}
+	assert.Contains(t, rec.Diffs, store.Diff{Path: "$.password", Kind: "changed", Legacy: `"[REDACTED]"`, New: `"[REDACTED]"`})
+	assert.Contains(t, rec.Diffs, store.Diff{Path: "$.total", Kind: "changed", Legacy: `"1.00"`, New: `"2.00"`})
+	assert.Contains(t, rec.Request.Query, "page=2", "what is not secret is kept")
+	assert.Contains(t, rec.Request.Body.Text, `"qty":2`)
+	_, reqs := target.requests()
+	require.Len(t, reqs, 1)
+	assert.Contains(t, string(reqs[0]), "body-password-secret", "the target received the request as it was; only the store is redacted")
 }

@@ -588,3 +588,27 @@ func validHeaderName(s string) bool {
 	}
 	return true
 }
+
+// Names returns the names along a diff path: the header's name of
+// "header:NAME", the member names (decoded) and key field names of a JSON
+// path. It is nil for "status", "body" and a path it cannot read. A caller
+// that keeps diffs uses it to find values under a secret name.
+func Names(path string) []string {
+	t, err := parseTarget(path)
+	if err != nil {
+		return nil
+	}
+	switch t.kind {
+	case tHeader:
+		return []string{t.header}
+	case tStatus:
+		return nil
+	}
+	var names []string
+	for _, s := range t.segs {
+		if (s.kind == pMember || s.kind == pKeyed) && s.name != "" {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}

@@ -123,3 +123,19 @@ func TestPatterns(t *testing.T) {
 		assert.True(t, c.Compare(a, b, p).Match())
 	})
 }
+
+func TestNames(t *testing.T) {
+	for path, want := range map[string][]string{
+		"status":                nil,
+		"body":                  nil,
+		"header:set-cookie":     {"Set-Cookie"},
+		"$":                     nil,
+		"$.user.password":       {"user", "password"},
+		`$.items[3]["api key"]`: {"items", "api key"},
+		"$.items[id=42].token":  {"items", "id", "token"},
+		`$["\u0070assword"]`:    {"password"},
+		"$.a[":                  nil,
+	} {
+		assert.Equal(t, want, compare.Names(path), path)
+	}
+}
