@@ -3,50 +3,16 @@ package proxy
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy/capture"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/stranglerfig/strangler/internal/config"
 )
-
-// CaptureRecord is one line of a capture file: a request to legacy and
-// legacy's answer, for `strangler extract`.
-type CaptureRecord struct {
-	Route     string          `json:"route"`
-	At        time.Time       `json:"at"`
-	RequestID string          `json:"request_id,omitempty"`
-	Request   CaptureRequest  `json:"request"`
-	Response  CaptureResponse `json:"response"`
-}
-
-// CaptureRequest is the request part of a capture record.
-type CaptureRequest struct {
-	Method string            `json:"method"`
-	Path   string            `json:"path"`
-	Query  string            `json:"query,omitempty"`
-	Vars   map[string]string `json:"vars,omitempty"` // the route template's variables
-	Header http.Header       `json:"header,omitempty"`
-	// Body is the body as text when it is UTF-8, else BodyBase64 holds it.
-	Body       string `json:"body,omitempty"`
-	BodyBase64 []byte `json:"body_base64,omitempty"`
-	Truncated  bool   `json:"truncated,omitempty"` // the body was longer than proxy.max_body_copy
-}
-
-// CaptureResponse is the response part of a capture record.
-type CaptureResponse struct {
-	Status     int         `json:"status"`
-	Header     http.Header `json:"header,omitempty"`
-	Body       string      `json:"body,omitempty"`
-	BodyBase64 []byte      `json:"body_base64,omitempty"`
-	Truncated  bool        `json:"truncated,omitempty"`
-	DurationMS float64     `json:"duration_ms"`
-}
 
 // captureWriter appends sampled records of one route to its file.
 type captureWriter struct {
@@ -85,7 +51,7 @@ func (w *captureWriter) take() bool {
 
 // write appends one record, redacted: headers, query, path variables (in
 // the path too) and bodies.
-func (w *captureWriter) write(rec *CaptureRecord, reqBody, respBody []byte) error {
+func (w *captureWriter) write(rec *capture.Record, reqBody, respBody []byte) error {
 	e := w.red.redact(recorded{
 		path: rec.Request.Path, query: rec.Request.Query, vars: rec.Request.Vars,
 		reqHeader: rec.Request.Header, respHeader: rec.Response.Header,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"github.com/stranglerfig/strangler/proxy/capture"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
@@ -72,15 +73,15 @@ func TestCaptureRedacts(t *testing.T) {
 
 // readCaptures reads back a route's capture file (a path relative to the
 // project file).
-func readCaptures(t *testing.T, cfg *config.Config, file string) []CaptureRecord {
+func readCaptures(t *testing.T, cfg *config.Config, file string) []capture.Record {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(filepath.Dir(cfg.File), file))
 	require.NoError(t, err)
-	var recs []CaptureRecord
+	var recs []capture.Record
 	sc := bufio.NewScanner(strings.NewReader(string(data)))
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
-		var rec CaptureRecord
+		var rec capture.Record
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &rec))
 		recs = append(recs, rec)
 	}

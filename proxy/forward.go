@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/proxy/capture"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -503,11 +504,11 @@ func (x *exchange) copyRequestBody() {
 }
 
 func (x *exchange) writeCapture(elapsed time.Duration) {
-	rec := &CaptureRecord{
+	rec := &capture.Record{
 		Route: x.rt.name, At: x.start, RequestID: x.reqID,
-		Request: CaptureRequest{Method: x.in.Method, Path: x.in.URL.Path, Query: x.in.URL.RawQuery,
+		Request: capture.Request{Method: x.in.Method, Path: x.in.URL.Path, Query: x.in.URL.RawQuery,
 			Vars: x.routeVars(), Header: x.in.Header, Truncated: x.reqTruncated},
-		Response: CaptureResponse{Status: x.resp.StatusCode, Header: x.resp.Header,
+		Response: capture.Response{Status: x.resp.StatusCode, Header: x.resp.Header,
 			Truncated: x.respTee.truncated, DurationMS: float64(elapsed.Microseconds()) / 1000},
 	}
 	if err := x.rt.capture.write(rec, x.reqCopy, x.respTee.buf); err != nil {
