@@ -97,8 +97,12 @@ func (g *oaGen) columnSchema(c queryColumn) obj {
 			typ = "boolean"
 		}
 	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UUIDOID,
-		pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.DateOID:
+		pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.DateOID, pgtype.IntervalOID, pgtype.BitOID, pgtype.VarbitOID:
 		typ = "string"
+	case pgtype.ByteaOID:
+		return obj{"type": []string{"string", "null"}, "format": "byte", "contentEncoding": "base64"}
+	case pgtype.TextArrayOID, pgtype.VarcharArrayOID:
+		return obj{"type": []string{"array", "null"}, "items": obj{"type": []string{"string", "null"}}}
 	default:
 		return obj{} // json, arrays and the rest: any value
 	}

@@ -18,7 +18,7 @@ endpoints:
 `))
 	fmt.Println(err)
 	// Output:
-	// orders.yaml:6: resources[0].fields[1].type: "money" is not one of string, integer, number, decimal, boolean, timestamp, date, uuid, json
+	// orders.yaml:6: resources[0].fields[1].type: "money" is not one of string, integer, number, decimal, boolean, timestamp, date, uuid, json, time, bits, binary, set
 }
 
 func ExampleOpenAPI() {

@@ -27,6 +27,9 @@ var exampleInstant = time.Date(2025, 11, 28, 22, 45, 30, 123456000, time.UTC)
 
 const exampleUUID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
+// exampleTimeSpan is the value time examples show, cut to the field's fsp.
+const exampleTimeSpan = timeSpan((12*3600+34*60+56)*microsPerSecond + 123456) // 12:34:56.123456
+
 // exampleValue is the value of f's example: its example key, else one
 // derived from its default, type and rules. at names the key at fault when
 // there is none ("example", "pattern" or "" for the field).
@@ -163,6 +166,25 @@ func (f *Field) exampleCandidates() []any {
 		return []any{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
 	case TypeJSON:
 		return []any{json.RawMessage(`{"key":"value"}`)}
+	case TypeTime:
+		unit := timeSpan(1)
+		for range maxFSP - min(max(f.FSP, 0), maxFSP) {
+			unit *= 10
+		}
+		return []any{exampleTimeSpan / unit * unit}
+	case TypeBits:
+		n := f.Length
+		if n <= 0 {
+			n = 5
+		}
+		return []any{strings.Repeat("10", (n+1)/2)[:n]}
+	case TypeBinary:
+		return []any{blob("\x00\x01\x02\x03")}
+	case TypeSet:
+		if len(f.Enum) > 0 {
+			return []any{stringSet(f.Enum[:min(2, len(f.Enum))])}
+		}
+		return []any{stringSet{"example"}}
 	}
 	return nil
 }

@@ -2,8 +2,10 @@ package recipes
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -34,7 +36,8 @@ type Migration struct {
 	Notes   []string // differences left alone (extra columns)
 }
 
-// pgType is the PostgreSQL type a field is created with.
+// pgType is the PostgreSQL type a field is created with (Types says it in
+// words).
 func pgType(f *Field) string {
 	switch f.Type {
 	case TypeString:
@@ -55,25 +58,29 @@ func pgType(f *Field) string {
 		return "uuid"
 	case TypeJSON:
 		return "jsonb"
+	case TypeTime:
+		if f.FSP >= maxFSP {
+			return "interval" // as sync creates a time(6)
+		}
+		return fmt.Sprintf("interval(%d)", f.FSP)
+	case TypeBits:
+		return fmt.Sprintf("bit(%d)", f.Length)
+	case TypeBinary:
+		return "bytea"
+	case TypeSet:
+		return "text[]"
 	}
 	return "text"
 }
 
-// compatible lists, for each recipe type, the column types (as
-// information_schema writes them) it can serve.
-var compatible = map[string][]string{
-	TypeString:    {"text", "character varying", "character", "citext"},
-	TypeInteger:   {"bigint", "integer", "smallint"},
-	TypeNumber:    {"double precision", "real", "numeric"},
-	TypeDecimal:   {"numeric"},
-	TypeBoolean:   {"boolean"},
-	TypeTimestamp: {"timestamp with time zone", "timestamp without time zone"},
-	TypeDate:      {"date"},
-	TypeUUID:      {"uuid"},
-	TypeJSON:      {"jsonb", "json"},
+// serves reports whether a field of type typ can serve a column of type
+// col (as tableColumns names it).
+func serves(typ, col string) bool {
+	t := typeSpec(typ)
+	return t != nil && slices.Contains(t.Serves, col)
 }
 
-func columnDDL(f *Field) string {
+func columnDDL(f *Field, shape *Shape) string {
 	var b strings.Builder
 	b.WriteString(pgx.Identifier{f.Column}.Sanitize() + " " + pgType(f))
 	if f.Generated {
@@ -85,7 +92,7 @@ func columnDDL(f *Field) string {
 	} else if f.Default == "now" {
 		b.WriteString(" DEFAULT now()")
 	} else if f.Default != "" {
-		b.WriteString(" DEFAULT " + literal(f.Default))
+		b.WriteString(" DEFAULT " + defaultSQL(f, shape))
 	}
 	if !f.Nullable {
 		b.WriteString(" NOT NULL")
@@ -94,6 +101,25 @@ func columnDDL(f *Field) string {
 		b.WriteString(" UNIQUE")
 	}
 	return b.String()
+}
+
+// defaultSQL is the literal of a field's default in its column's type. The
+// default was checked at load time; the types whose text form is not
+// PostgreSQL's are converted.
+func defaultSQL(f *Field, shape *Shape) string {
+	v, err := f.parseText(f.Default, shape)
+	if err != nil {
+		return literal(f.Default)
+	}
+	switch x := v.(type) {
+	case stringSet:
+		return x.arraySQL()
+	case blob:
+		return `'\x` + hex.EncodeToString([]byte(x)) + `'::bytea`
+	case timeSpan:
+		return literal(x.format(maxFSP)) + "::interval"
+	}
+	return literal(f.Default)
 }
 
 type column struct {
@@ -127,7 +153,7 @@ func Migrate(ctx context.Context, db DB, r *Recipe) (*Migration, error) {
 		if cols == nil {
 			var defs []string
 			for j := range res.Fields {
-				defs = append(defs, columnDDL(&res.Fields[j]))
+				defs = append(defs, columnDDL(&res.Fields[j], &r.Shape))
 			}
 			defs = append(defs, "PRIMARY KEY ("+pgx.Identifier{res.field(res.Key).Column}.Sanitize()+")")
 			stmts = append(stmts, fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s", pgx.Identifier{res.Schema}.Sanitize()))
@@ -162,10 +188,10 @@ func Migrate(ctx context.Context, db DB, r *Recipe) (*Migration, error) {
 					refused = append(refused, at+": new UNIQUE column with a constant default on a table with rows would hold duplicates")
 					continue
 				}
-				stmts = append(stmts, "ALTER TABLE "+name+" ADD COLUMN "+columnDDL(f))
+				stmts = append(stmts, "ALTER TABLE "+name+" ADD COLUMN "+columnDDL(f, &r.Shape))
 				continue
 			}
-			if !containsString(compatible[f.Type], c.typ) {
+			if !serves(f.Type, c.typ) {
 				refused = append(refused, fmt.Sprintf("%s: the column is %s, the recipe says %s (%s); a type change can lose data", at, c.typ, f.Type, pgType(f)))
 				continue
 			}
@@ -214,7 +240,7 @@ func literal(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + 
 
 // tableColumns returns the table's columns, or nil when it does not exist.
 func tableColumns(ctx context.Context, tx pgx.Tx, res *Resource) (map[string]column, error) {
-	rows, err := tx.Query(ctx, `SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns
+	rows, err := tx.Query(ctx, `SELECT column_name, data_type, udt_name, is_nullable = 'YES' FROM information_schema.columns
 		WHERE table_schema = $1 AND table_name = $2`, res.Schema, res.Table)
 	if err != nil {
 		return nil, fmt.Errorf("reading the columns of %s.%s: %w", res.Schema, res.Table, err)
@@ -222,10 +248,13 @@ func tableColumns(ctx context.Context, tx pgx.Tx, res *Resource) (map[string]col
 	defer rows.Close()
 	var out map[string]column
 	for rows.Next() {
-		var name string
+		var name, udt string
 		var c column
-		if err := rows.Scan(&name, &c.typ, &c.nullable); err != nil {
+		if err := rows.Scan(&name, &c.typ, &udt, &c.nullable); err != nil {
 			return nil, fmt.Errorf("reading the columns of %s.%s: %w", res.Schema, res.Table, err)
+		}
+		if c.typ == "ARRAY" {
+			c.typ = arrayType(udt)
 		}
 		if out == nil {
 			out = map[string]column{}
@@ -233,6 +262,19 @@ func tableColumns(ctx context.Context, tx pgx.Tx, res *Resource) (map[string]col
 		out[name] = c
 	}
 	return out, rows.Err()
+}
+
+// arrayType names an array column by its element type, as Types does
+// ("text[]"), from its udt_name ("_text").
+func arrayType(udt string) string {
+	elem := strings.TrimPrefix(udt, "_")
+	switch elem {
+	case "varchar":
+		elem = "character varying"
+	case "bpchar":
+		elem = "character"
+	}
+	return elem + "[]"
 }
 
 // MissingTables lists the recipe's tables (schema.table) that do not exist

@@ -152,6 +152,28 @@ func (g *oaGen) fieldSchema(f *Field) obj {
 		default:
 			typ = "boolean"
 		}
+	case TypeTime:
+		typ, s["pattern"] = "string", timePattern
+		words = fmt.Sprintf("MySQL TIME from -838:59:59 to 838:59:59, written [-]HH:MM:SS%s", fractionWords(f.FSP))
+	case TypeBits:
+		typ = "string"
+		if f.Length > 0 {
+			s["pattern"] = fmt.Sprintf("^[01]{%d}$", f.Length)
+			s["minLength"], s["maxLength"] = f.Length, f.Length
+			words = fmt.Sprintf("bit(%d): %d bits, 0 or 1, most significant first", f.Length, f.Length)
+		} else {
+			s["pattern"] = "^[01]*$"
+		}
+	case TypeBinary:
+		typ, s["format"], s["contentEncoding"] = "string", "byte", "base64"
+	case TypeSet:
+		typ, s["uniqueItems"] = "array", true
+		items := obj{"type": "string"}
+		if len(f.Enum) > 0 {
+			items["enum"] = f.Enum
+			words = "members of " + strings.Join(f.Enum, ", ") + ", each at most once, written in that order"
+		}
+		s["items"] = items
 	case TypeTimestamp, TypeDate:
 		typ = "string"
 		switch layout := f.timeLayout(sh); {
@@ -213,6 +235,17 @@ func (g *oaGen) example(f *Field) json.RawMessage {
 		}
 	}
 	return exampleJSON(f, v, &g.r.Shape)
+}
+
+// timePattern accepts what a time field reads: 1 to 3 hour digits and up
+// to 6 fractional digits (the range and fsp are checked by the service).
+const timePattern = `^-?[0-9]{1,3}:[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$`
+
+func fractionWords(fsp int) string {
+	if fsp == 0 {
+		return ""
+	}
+	return fmt.Sprintf(".%s (%d fractional digits)", strings.Repeat("f", fsp), fsp)
 }
 
 func decimalPattern(scale int) string {
@@ -419,7 +452,7 @@ func containsString(list []string, s string) bool {
 func (g *oaGen) paramSchema(q *Query, name string) obj {
 	for _, p := range q.Params {
 		if p.Name == name {
-			f := Field{Name: p.Name, Type: p.Type, Default: p.Default, Scale: 12, Precision: 38}
+			f := p.field()
 			s := g.fieldSchema(&f)
 			if p.Type == TypeDecimal {
 				ex := p.Default

@@ -160,13 +160,28 @@ type colLimit struct {
 	maxChars         int    // character varying(n) or character(n); 0: none
 	precision, scale int    // numeric(p,s); precision 0: none
 	float4           bool   // real
+	bits             int    // bit(n): exactly n bits; 0: any
+	timeUnit         int64  // interval(p), p < 6: microseconds are a multiple of 10^(6-p); 0: any
 }
 
 // limitOfColumn is the limit of a column as information_schema.columns
 // describes it.
-func limitOfColumn(dataType string, charMax, precision, scale *int32) colLimit {
+func limitOfColumn(dataType string, charMax, precision, scale, timePrecision *int32) colLimit {
 	l := colLimit{typ: dataType}
 	switch dataType {
+	case "bit":
+		if charMax != nil {
+			l.bits = int(*charMax)
+			l.typ = fmt.Sprintf("bit(%d)", *charMax)
+		}
+	case "interval":
+		if timePrecision != nil && *timePrecision >= 0 && *timePrecision < maxFSP {
+			l.timeUnit = 1
+			for range maxFSP - int(*timePrecision) {
+				l.timeUnit *= 10
+			}
+			l.typ = fmt.Sprintf("interval(%d)", *timePrecision)
+		}
 	case "smallint":
 		l.intMin, l.intMax = math.MinInt16, math.MaxInt16
 	case "integer":
@@ -222,6 +237,13 @@ func (l colLimit) check(v any) string {
 		if l.maxChars > 0 && utf8.RuneCountInString(x) > l.maxChars {
 			return fmt.Sprintf("must be at most %d characters long (the column is %s)", l.maxChars, l.typ)
 		}
+		if l.bits > 0 && len(x) != l.bits {
+			return fmt.Sprintf("must have exactly %d bits (the column is %s)", l.bits, l.typ)
+		}
+	case timeSpan:
+		if l.timeUnit > 1 && int64(x)%l.timeUnit != 0 {
+			return fmt.Sprintf("has more fractional digits than the column holds (the column is %s)", l.typ)
+		}
 	}
 	return ""
 }
@@ -243,20 +265,20 @@ func describeColumns(ctx context.Context, db DB, r *Recipe) (map[string][]colLim
 	out := map[string][]colLimit{}
 	for i := range r.Resources {
 		res := &r.Resources[i]
-		rows, err := db.Query(ctx, `SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale
-			FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, res.Schema, res.Table)
+		rows, err := db.Query(ctx, `SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale,
+			datetime_precision FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, res.Schema, res.Table)
 		if err != nil {
 			return nil, fmt.Errorf("reading the columns of %s.%s: %w", res.Schema, res.Table, err)
 		}
 		byName := map[string]colLimit{}
 		for rows.Next() {
 			var name, typ string
-			var charMax, prec, scale *int32
-			if err := rows.Scan(&name, &typ, &charMax, &prec, &scale); err != nil {
+			var charMax, prec, scale, timePrec *int32
+			if err := rows.Scan(&name, &typ, &charMax, &prec, &scale, &timePrec); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("reading the columns of %s.%s: %w", res.Schema, res.Table, err)
 			}
-			byName[name] = limitOfColumn(typ, charMax, prec, scale)
+			byName[name] = limitOfColumn(typ, charMax, prec, scale, timePrec)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

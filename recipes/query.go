@@ -18,7 +18,7 @@ func (s *Service) query(q *request) *Problem {
 	declared := map[string]bool{}
 	for _, prm := range qu.Params {
 		declared[prm.Name] = true
-		f := Field{Name: prm.Name, Type: prm.Type, Scale: 12, Precision: 38}
+		f := prm.field()
 		text, inPath := "", slices.Contains(q.e.params, prm.Name)
 		if inPath {
 			text = q.r.PathValue(prm.Name)
@@ -122,6 +122,13 @@ func (s *Service) query(q *request) *Problem {
 	w.envelopeClose(nil)
 	q.reply(http.StatusOK, w.b.Bytes())
 	return nil
+}
+
+// field is the field a parameter's values are read as: decimals of any
+// scale up to 38 digits, times with microseconds, bit strings of any
+// length.
+func (p *Param) field() Field {
+	return Field{Name: p.Name, Type: p.Type, Default: p.Default, Scale: 12, Precision: 38, FSP: maxFSP}
 }
 
 // paramLimit is what PostgreSQL typed the named query's parameter name

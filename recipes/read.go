@@ -310,6 +310,7 @@ func (s *Service) loadEmbeds(ctx context.Context, db querier, q *request, rows [
 			src = em.field
 		}
 		var ints []int64
+		var bins [][]byte
 		var strs []string
 		seen := map[any]bool{}
 		for _, r := range rows {
@@ -321,12 +322,18 @@ func (s *Service) loadEmbeds(ctx context.Context, db querier, q *request, rows [
 			switch x := v.(type) {
 			case int64:
 				ints = append(ints, x)
+			case blob:
+				bins = append(bins, []byte(x))
 			default:
 				strs = append(strs, keyText(x))
 			}
 		}
 		var arg any = ints
-		if ints == nil {
+		switch {
+		case ints != nil:
+		case bins != nil:
+			arg = bins // bytea compares as bytes; its text form is not the key's
+		default:
 			arg, col = strs, col+"::text"
 		}
 		if len(seen) == 0 {
@@ -369,7 +376,7 @@ func readOne(ctx context.Context, db querier, t *table, key any, lock bool) (row
 	if lock {
 		sql += " FOR UPDATE"
 	}
-	rows, err := db.Query(ctx, sql, key)
+	rows, err := db.Query(ctx, sql, bindValue(key))
 	if err != nil {
 		return row{}, false, fmt.Errorf("reading %s: %w", t.name, err)
 	}

@@ -101,6 +101,8 @@ type Field struct {
 	Scale     int      `yaml:"scale"`
 	Precision int      `yaml:"precision"`
 	Format    string   `yaml:"format"`
+	Length    int      `yaml:"length"`
+	FSP       int      `yaml:"fsp"`
 	Doc       string   `yaml:"doc"`
 
 	pattern *regexp.Regexp
@@ -177,7 +179,8 @@ const (
 	ActionQuery   = "query"
 )
 
-// Field types.
+// Field types; Types (spec.go) says what each one serves and how its
+// values are written.
 const (
 	TypeString    = "string"
 	TypeInteger   = "integer"
@@ -188,4 +191,8 @@ const (
 	TypeDate      = "date"
 	TypeUUID      = "uuid"
 	TypeJSON      = "json"
+	TypeTime      = "time"   // a MySQL TIME, -838:59:59 to 838:59:59, in an interval column
+	TypeBits      = "bits"   // a bit(n) column, as a string of n 0s and 1s
+	TypeBinary    = "binary" // a bytea column, as base64
+	TypeSet       = "set"    // a text[] column (a MySQL SET), as an array of distinct strings
 )

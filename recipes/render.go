@@ -72,6 +72,19 @@ func (w *writer) value(f *Field, v any) {
 		w.str(x.UTC().Format(f.timeLayout(w.shape)))
 	case json.RawMessage:
 		w.b.Write(x)
+	case timeSpan:
+		w.str(x.format(f.FSP))
+	case blob:
+		w.str(x.json())
+	case stringSet:
+		w.b.WriteByte('[')
+		for i, m := range x {
+			if i > 0 {
+				w.b.WriteByte(',')
+			}
+			w.str(m)
+		}
+		w.b.WriteByte(']')
 	default:
 		w.any(v)
 	}
@@ -138,6 +151,20 @@ func (w *writer) any(v any) {
 		}
 	case [16]byte:
 		w.str(fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16]))
+	case []byte:
+		w.str(blob(x).json())
+	case pgtype.Interval:
+		if !x.Valid {
+			w.b.WriteString("null")
+			return
+		}
+		w.str(timeSpan(intervalMicros(x)).text())
+	case pgtype.Bits:
+		if !x.Valid {
+			w.b.WriteString("null")
+			return
+		}
+		w.str(bitsText(x))
 	default:
 		enc, err := json.Marshal(v)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -13,8 +14,9 @@ import (
 
 // Rules are written in the expr language (github.com/expr-lang/expr): one
 // variable, self, the row being written as a map from field name to value
-// (decimals as floats, timestamps as time.Time, json as its decoded value,
-// null as nil).
+// (decimals as floats, timestamps as time.Time, times as durations, binary
+// as a string of its bytes, sets as arrays of strings, json as its decoded
+// value, null as nil).
 
 // compileRule compiles a rule at load time. It refuses an expression that
 // does not compile, is not boolean, or reads self.x for a field x the
@@ -59,11 +61,21 @@ func (v *selfFields) Visit(n *ast.Node) {
 }
 
 // ruleValue converts a runtime value for rules: decimals become floats,
-// json its decoded form.
+// times durations, binary a string, sets arrays, json its decoded form.
 func ruleValue(v any) any {
 	switch x := v.(type) {
 	case decimal:
 		return x.float()
+	case timeSpan:
+		return time.Duration(x) * time.Microsecond
+	case blob:
+		return string(x)
+	case stringSet:
+		out := make([]any, len(x))
+		for i, m := range x {
+			out[i] = m
+		}
+		return out
 	case json.RawMessage:
 		var out any
 		if json.Unmarshal(x, &out) == nil {

@@ -136,8 +136,22 @@ func Reference() string {
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Key, typ, def, cell(desc), cell(f.Rule))
 		}
 		b.WriteString("\n")
+		if o.Name == "field" {
+			typeReference(&b)
+		}
 	}
 	return b.String()
+}
+
+// typeReference writes the table of field types, from Types.
+func typeReference(b *strings.Builder) {
+	b.WriteString("#### field types\n\nThe values of `type`: how a value is written in JSON, the column `--migrate` creates, " +
+		"and the columns (information_schema data_type) a field of the type serves.\n\n")
+	b.WriteString("| type | JSON | column created | columns served |\n|---|---|---|---|\n")
+	for _, t := range Types {
+		fmt.Fprintf(b, "| `%s` | %s | `%s` | %s |\n", t.Name, cell(t.JSON), t.Creates, "`"+strings.Join(t.Serves, "`, `")+"`")
+	}
+	b.WriteString("\n")
 }
 
 func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

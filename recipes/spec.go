@@ -41,8 +41,70 @@ type ObjectSpec struct {
 	Fields []FieldSpec
 }
 
+// TypeSpec declares one field type: the JSON form of its values, the
+// column Migrate creates for it and the columns it serves.
+type TypeSpec struct {
+	Name    string   // the name written in `type`
+	JSON    string   // the JSON form of a value, in words
+	Creates string   // the column type Migrate creates
+	Serves  []string // the column types it serves, as information_schema.columns names them (arrays as elem[])
+}
+
+// Types are the field types, declared once: validation, Migrate's
+// compatibility check and the reference come from this table. Between them
+// they serve every column type that sync creates (docs/type-mapping.md).
+var Types = []TypeSpec{
+	{Name: TypeString, JSON: "a string (no NUL, valid UTF-8)", Creates: "text",
+		Serves: []string{"text", "character varying", "character", "citext"}},
+	{Name: TypeInteger, JSON: "an integer within int64 and the column's range", Creates: "bigint",
+		Serves: []string{"bigint", "integer", "smallint"}},
+	{Name: TypeNumber, JSON: "a number (double precision)", Creates: "double precision",
+		Serves: []string{"double precision", "real", "numeric"}},
+	{Name: TypeDecimal, JSON: "an exact number written with the field's scale: a JSON number, or a string with shape.decimals: string; requests may send either. " +
+		"Any size up to precision digits: scale 0, precision 20 serves numeric(20,0), MySQL's bigint unsigned, up to 18446744073709551615",
+		Creates: "numeric(precision,scale)", Serves: []string{"numeric"}},
+	{Name: TypeBoolean, JSON: "true/false, 1/0 or \"true\"/\"false\" as shape.booleans says", Creates: "boolean",
+		Serves: []string{"boolean"}},
+	{Name: TypeTimestamp, JSON: "a string in shape.timestamp_format (or the field's format), in UTC; a timestamp without time zone holds the UTC wall-clock time",
+		Creates: "timestamp with time zone", Serves: []string{"timestamp with time zone", "timestamp without time zone"}},
+	{Name: TypeDate, JSON: "a string in shape.date_format (or the field's format)", Creates: "date",
+		Serves: []string{"date"}},
+	{Name: TypeUUID, JSON: "a string of 32 hex digits in 8-4-4-4-12 groups", Creates: "uuid",
+		Serves: []string{"uuid"}},
+	{Name: TypeJSON, JSON: "any JSON value", Creates: "jsonb",
+		Serves: []string{"jsonb", "json"}},
+	{Name: TypeTime, JSON: "a MySQL TIME as a string [-]HH:MM:SS, with fsp fractional digits (.ffffff) when fsp > 0, from -838:59:59 to 838:59:59; " +
+		"requests may write 1 to 3 hour digits and fewer fractional digits", Creates: "interval(fsp); interval for fsp 6",
+		Serves: []string{"interval"}},
+	{Name: TypeBits, JSON: "a string of exactly length 0s and 1s, most significant bit first (\"10101\")", Creates: "bit(length)",
+		Serves: []string{"bit"}},
+	{Name: TypeBinary, JSON: "a string, the bytes in base64 (RFC 4648, with padding); requests may also use the URL-safe alphabet and omit the padding, " +
+		"paths and cursors use the URL-safe alphabet", Creates: "bytea", Serves: []string{"bytea"}},
+	{Name: TypeSet, JSON: "an array of distinct strings, [] for the empty set; with enum, each one a member, written in enum's order as MySQL does. " +
+		"default, example and query strings write it as MySQL does, members separated by commas (empty for the empty set), or as a JSON array (\"[]\" for an empty default)",
+		Creates: "text[]", Serves: []string{"text[]", "character varying[]"}},
+}
+
 // Field-type names accepted by `type` (of a field and of a query parameter).
-var fieldTypes = []string{TypeString, TypeInteger, TypeNumber, TypeDecimal, TypeBoolean, TypeTimestamp, TypeDate, TypeUUID, TypeJSON}
+var fieldTypes = typeNames()
+
+func typeNames() []string {
+	out := make([]string, len(Types))
+	for i, t := range Types {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// typeSpec finds a field type by name.
+func typeSpec(name string) *TypeSpec {
+	for i := range Types {
+		if Types[i].Name == name {
+			return &Types[i]
+		}
+	}
+	return nil
+}
 
 // Spec is the recipe format: the root object first, then every nested
 // object in the order the reference lists them.
@@ -113,13 +175,13 @@ var Spec = []ObjectSpec{
 		{Key: "name", Kind: KString, Required: true, Desc: "Name of the field.", Example: "customer_id", Rule: "an identifier; unique in the resource"},
 		{Key: "column", Kind: KString, Desc: "The column.", Default: "the field name", Derived: true, Example: "cust_id"},
 		{Key: "json", Kind: KString, Desc: "Name in JSON, overriding shape.casing.", Default: "the field name in shape.casing", Derived: true, Example: "customerId"},
-		{Key: "type", Kind: KString, Required: true, Desc: "Type of the field.", Enum: fieldTypes},
+		{Key: "type", Kind: KString, Required: true, Desc: "Type of the field: its JSON form and the columns it serves are in the table of field types.", Enum: fieldTypes},
 		{Key: "nullable", Kind: KBool, Desc: "The field may be null.", Default: "false"},
 		{Key: "default", Kind: KString, Desc: "Value used when a create or replace omits the field; `now` for the current time.", Default: "", Example: "new",
 			Rule: "a valid value of the field's type and rules"},
 		{Key: "example", Kind: KString, Desc: "Value the OpenAPI document shows as the field's example, written like `default`. Without it the example is derived: " +
 			"the default; for a field holding a related key, that key's example; the first enum member; a string built from pattern, trying a few lengths " +
-			"within min_length and max_length; a number within minimum and maximum, at the field's scale; a fixed instant in the field's layout.",
+			"within min_length and max_length; a number within minimum and maximum, at the field's scale; a fixed instant in the field's layout; a fixed value of a time, bits, binary or set field (a set's first enum members).",
 			Default: "derived from the field's default, type and rules", Derived: true, Example: "ABC-0001",
 			Rule: "a valid value of the field's type and rules; required when no derived value passes them (a pattern no generated string matches)"},
 		{Key: "generated", Kind: KBool, Desc: "The database generates the value (identity for integers, gen_random_uuid() for uuids); read-only.", Default: "false",
@@ -127,7 +189,8 @@ var Spec = []ObjectSpec{
 		{Key: "unique", Kind: KBool, Desc: "No two rows share a value; a duplicate gets 409.", Default: "false"},
 		{Key: "read_only", Kind: KBool, Desc: "Written by the service, never accepted in a request body.", Default: "false"},
 		{Key: "write_only", Kind: KBool, Desc: "Accepted in request bodies, never written in answers.", Default: "false", Rule: "not with read_only; not on the key"},
-		{Key: "enum", Kind: KStrings, Desc: "The allowed values.", Default: "[]", Example: "[new, paid, shipped]", Rule: "string fields only"},
+		{Key: "enum", Kind: KStrings, Desc: "The allowed values; of a set field, the allowed members, in the order sets are written.", Default: "[]", Example: "[new, paid, shipped]",
+			Rule: "string and set fields only; members of a set distinct and without commas"},
 		{Key: "min_length", Kind: KInt, Desc: "Shortest string accepted, in characters.", Example: "1", Rule: "string fields; at least 0"},
 		{Key: "max_length", Kind: KInt, Desc: "Longest string accepted, in characters.", Example: "200", Rule: "string fields; at least min_length"},
 		{Key: "minimum", Kind: KNumber, Desc: "Smallest value accepted.", Example: "0", Rule: "integer, number and decimal fields"},
@@ -137,6 +200,10 @@ var Spec = []ObjectSpec{
 		{Key: "precision", Kind: KInt, Desc: "Total digits of a decimal in storage.", Default: "18", Rule: "decimal fields; more than scale, at most 38"},
 		{Key: "format", Kind: KString, Desc: "Time layout overriding shape.timestamp_format or shape.date_format for this field.", Default: "",
 			Example: "2006-01-02T15:04:05Z07:00", Rule: "timestamp and date fields"},
+		{Key: "length", Kind: KInt, Desc: "Number of bits of a bits field: the column is bit(length) and every value has exactly that many.", Example: "8",
+			Rule: "bits fields, where it is required; 1 to 83886080"},
+		{Key: "fsp", Kind: KInt, Desc: "Fractional second digits of a time field, as MySQL's time(fsp): in storage (interval(fsp)) and in JSON.", Default: "0",
+			Rule: "time fields; 0 to 6"},
 		{Key: "doc", Kind: KString, Desc: "Description written into the OpenAPI schema.", Default: ""},
 	}},
 	{Name: "relation", Desc: "A link to another resource, through a field holding a key.", Fields: []FieldSpec{

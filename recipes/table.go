@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // table is a resource compiled for the runtime: its quoted names and the
@@ -41,7 +42,7 @@ func (t *table) fitsRead(i int, v any) string {
 		return ""
 	}
 	l := t.limits[i]
-	l.maxChars, l.precision = 0, 0
+	l.maxChars, l.precision, l.bits, l.timeUnit = 0, 0, 0, 0
 	return l.check(v)
 }
 
@@ -56,7 +57,7 @@ func newTable(res *Resource) *table {
 			t.key = i
 		}
 		switch f.Type {
-		case TypeDecimal, TypeUUID, TypeJSON:
+		case TypeDecimal, TypeUUID, TypeJSON, TypeBits:
 			sel = append(sel, col+"::text")
 		default:
 			sel = append(sel, col)
@@ -117,6 +118,18 @@ func fromDB(f *Field, v any) any {
 		}
 	case time.Time:
 		return x.UTC()
+	case []byte:
+		if f.Type == TypeBinary {
+			return blob(x)
+		}
+	case pgtype.Interval:
+		if f.Type == TypeTime {
+			return timeSpan(intervalMicros(x))
+		}
+	case []any:
+		if f.Type == TypeSet {
+			return setFromDB(x)
+		}
 	}
 	return v
 }
@@ -141,6 +154,12 @@ func keyText(v any) string {
 		return strconv.FormatInt(x, 10)
 	case string:
 		return x
+	case decimal:
+		return string(x)
+	case blob:
+		return x.text()
+	case timeSpan:
+		return x.text()
 	case nil:
 		return ""
 	}

@@ -13,6 +13,9 @@ import (
 	"github.com/stranglerfig/strangler/internal/pgident"
 )
 
+// maxBits is the widest bit(n) PostgreSQL creates.
+const maxBits = 83886080
+
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 var serviceRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
@@ -198,7 +201,7 @@ func (r *Recipe) checkResource(c *checker, res *Resource, p string) {
 		c.fail(p+".key", "%q is not a field of resource %q", res.Key, res.Name)
 	case key.Nullable || key.WriteOnly:
 		c.fail(p+".key", "the key %q cannot be nullable or write_only", res.Key)
-	case key.Type == TypeJSON || key.Type == TypeNumber:
+	case key.Type == TypeJSON || key.Type == TypeNumber || key.Type == TypeSet || key.Type == TypeTime:
 		c.fail(p+".key", "the key %q cannot be of type %s", res.Key, key.Type)
 	}
 }
@@ -215,8 +218,36 @@ func (r *Recipe) checkField(c *checker, f *Field, fp string) {
 	if f.ReadOnly && f.WriteOnly {
 		c.fail(fp+".write_only", "a field cannot be both read_only and write_only")
 	}
-	if len(f.Enum) > 0 && f.Type != TypeString {
-		c.fail(fp+".enum", "enum applies to string fields, not %s", f.Type)
+	if len(f.Enum) > 0 && f.Type != TypeString && f.Type != TypeSet {
+		c.fail(fp+".enum", "enum applies to string and set fields, not %s", f.Type)
+	}
+	if f.Type == TypeSet {
+		for i, m := range f.Enum {
+			switch {
+			case strings.Contains(m, ","):
+				c.fail(fp+".enum", "member %q holds a comma, which separates the members of a set written as text", m)
+			case textProblem(m) != "":
+				c.fail(fp+".enum", "member %q %s", m, textProblem(m))
+			case slices.Index(f.Enum, m) < i:
+				c.fail(fp+".enum", "member %q is listed twice", m)
+			}
+		}
+	}
+	switch {
+	case f.Type == TypeBits && (f.Length < 1 || f.Length > maxBits):
+		if set("length") {
+			c.fail(fp+".length", "%d is not between 1 and %d", f.Length, maxBits)
+		} else {
+			c.fail(fp, "missing field \"length\" (a bits field holds exactly length bits)")
+		}
+	case f.Type != TypeBits && set("length"):
+		c.fail(fp+".length", "length applies to bits fields, not %s", f.Type)
+	}
+	switch {
+	case f.Type == TypeTime && (f.FSP < 0 || f.FSP > maxFSP):
+		c.fail(fp+".fsp", "%d is not between 0 and %d", f.FSP, maxFSP)
+	case f.Type != TypeTime && set("fsp"):
+		c.fail(fp+".fsp", "fsp applies to time fields, not %s", f.Type)
 	}
 	for _, k := range []string{"min_length", "max_length", "pattern"} {
 		if set(k) && f.Type != TypeString {
@@ -380,8 +411,8 @@ func (r *Recipe) checkEndpoints(c *checker) {
 			for _, name := range k.vals {
 				if f := res.field(name); f == nil || f.WriteOnly {
 					c.fail(p+"."+k.key, "%q is not a readable field of %q", name, res.Name)
-				} else if f.Type == TypeJSON {
-					c.fail(p+"."+k.key, "%q is a json field and cannot be filtered or sorted", name)
+				} else if f.Type == TypeJSON || f.Type == TypeSet {
+					c.fail(p+"."+k.key, "%q is a %s field and cannot be filtered or sorted", name, f.Type)
 				}
 			}
 		}
@@ -452,7 +483,7 @@ func (r *Recipe) checkQueryEndpoint(c *checker, e *Endpoint, p string) {
 		}
 		seen[prm.Name] = true
 		if prm.Default != "" {
-			f := Field{Name: prm.Name, Type: prm.Type, Scale: 12, Precision: 38}
+			f := prm.field()
 			if _, err := f.parseText(prm.Default, &r.Shape); err != nil {
 				c.fail(pp+".default", "%v", err)
 			}

@@ -10,11 +10,14 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// Values of fields inside the runtime: string (string, uuid), int64
+// Values of fields inside the runtime: string (string, uuid, bits), int64
 // (integer), float64 (number), decimal (decimal), bool (boolean), time.Time
-// (timestamp, date), json.RawMessage (json), nil (null).
+// (timestamp, in UTC, and date), json.RawMessage (json), timeSpan (time),
+// blob (binary), stringSet (set), nil (null).
 
 // decimal is an exact decimal number kept as its canonical text with the
 // field's scale ("12.50").
@@ -99,14 +102,28 @@ func (f *Field) parseText(s string, shape *Shape) (any, error) {
 			return nil, errors.New(p)
 		}
 		return json.RawMessage(s), nil
+	case TypeTime:
+		return parseTimeSpan(s, f.FSP)
+	case TypeBits:
+		return parseBits(s, f.Length)
+	case TypeBinary:
+		return parseBlob(s)
+	case TypeSet:
+		return f.parseSetText(s)
 	}
 	return nil, fmt.Errorf("unknown type %q", f.Type)
 }
 
+// parseTime reads a timestamp or a date. A timestamp comes back in UTC, so
+// that a column without time zone stores the UTC wall-clock time (pgx
+// writes a time's wall clock there, whatever its offset).
 func (f *Field) parseTime(s string, shape *Shape) (time.Time, error) {
 	layouts := f.timeLayouts(shape) // the OpenAPI pattern is built from the same list
 	for _, layout := range layouts {
 		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			if f.Type == TypeTimestamp {
+				t = t.UTC()
+			}
 			return t, nil
 		}
 	}
@@ -144,12 +161,20 @@ func (f *Field) parseJSON(v any, shape *Shape) (any, error) {
 		return nil, nil
 	}
 	switch f.Type {
-	case TypeString, TypeUUID:
+	case TypeString, TypeUUID, TypeBits, TypeBinary:
 		s, ok := v.(string)
 		if !ok {
 			return nil, fmt.Errorf("expected a string, found %s", jsonKind(v))
 		}
 		return f.parseText(s, shape)
+	case TypeTime:
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("expected a string in the form [-]HH:MM:SS, found %s", jsonKind(v))
+		}
+		return parseTimeSpan(s, f.FSP)
+	case TypeSet:
+		return f.parseSetJSON(v)
 	case TypeInteger:
 		n, ok := v.(json.Number)
 		if !ok {
@@ -277,6 +302,15 @@ func bindValue(v any) any {
 		return string(x)
 	case json.RawMessage:
 		return []byte(x)
+	case timeSpan:
+		return pgtype.Interval{Microseconds: int64(x), Valid: true}
+	case blob:
+		return []byte(x)
+	case stringSet:
+		if x == nil {
+			return []string{} // the empty set, not NULL
+		}
+		return []string(x)
 	}
 	return v
 }

@@ -26,7 +26,7 @@ func numericString(t *testing.T, v any) string {
 // convMap is a map with one column of each kind, for the converters.
 func convMap(t testing.TB, p Policies) *TableMap {
 	t.Helper()
-	cols := []colInfo{
+	cols := []SourceColumn{
 		{Name: "id", ColumnType: "int(11)", DataType: "int"},                                   // 0
 		{Name: "ti", ColumnType: "tinyint(4)", DataType: "tinyint", Nullable: true},            // 1
 		{Name: "tu", ColumnType: "tinyint(3) unsigned", DataType: "tinyint", Nullable: true},   // 2

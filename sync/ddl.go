@@ -340,7 +340,7 @@ func alterSpec(nm *TableMap, p *tokens) (apply []string, note, why string) {
 
 // colDef is a column definition read from DDL.
 type colDef struct {
-	ci         colInfo
+	ci         SourceColumn
 	hasDefault bool
 	defLiteral *token // nil: NULL or an expression
 	defExpr    bool
@@ -349,7 +349,7 @@ type colDef struct {
 
 // readColumnDef reads "type attributes... [FIRST|AFTER col]" for column name.
 func readColumnDef(name string, p *tokens) (colDef, error) {
-	d := colDef{ci: colInfo{Name: name, Nullable: true}}
+	d := colDef{ci: SourceColumn{Name: name, Nullable: true}}
 	t := p.next()
 	if t.kind != tokWord {
 		return d, fmt.Errorf("column %s: no type", name)

@@ -67,14 +67,8 @@ func addColumn(m *TableMap, tbl string, p *tokens) (apply []string, note, why st
 	if d.ci.Charset == "" && isTextType(d.ci.DataType) {
 		d.ci.Charset = m.defaultCharset()
 	}
-	c, err := mapColumn(m.Name, d.ci, "", m.policies)
+	c, err := MapColumn(m.Name, d.ci, "", m.policies)
 	if err != nil {
-		return nil, "", err.Error()
-	}
-	if !c.Nullable && m.policies.ZeroDates == ZeroDatesNull && (c.kind == kindDate || c.kind == kindDatetime || c.kind == kindTimestamp) {
-		c.Nullable = true
-	}
-	if err := c.prepare(); err != nil {
 		return nil, "", err.Error()
 	}
 	// Insert at the position the statement names: binlog rows follow it.
@@ -89,9 +83,6 @@ func addColumn(m *TableMap, tbl string, p *tokens) (apply []string, note, why st
 			return nil, "", "AFTER names an unknown column " + d.position
 		}
 		at = i + 1
-	}
-	if d.ci.Generated {
-		c.Generated, c.Skip = true, true
 	}
 	m.Columns = slices.Insert(m.Columns, at, c)
 	for k := range m.Key {
@@ -169,25 +160,18 @@ func modifyColumn(m *TableMap, tbl, old, name string, p *tokens) (apply []string
 	if oc.Overridden {
 		return nil, "", "column " + old + " has a type override in the pipeline config"
 	}
-	nc, err := mapColumn(m.Name, d.ci, "", m.policies)
+	nc, err := MapColumn(m.Name, d.ci, "", m.policies)
 	if err != nil {
 		return nil, "", err.Error()
 	}
 	nc.Target = oc.Target
-	if !nc.Nullable && oc.Nullable {
-		if slices.Contains(m.Key, i) {
-			nc.Nullable = false
-		} else {
-			// NULL -> NOT NULL narrows: the target keeps accepting NULL,
-			// which is harmless since the source sends none any more.
-			nc.Nullable = true
-		}
-	}
-	if !nc.Nullable && m.policies.ZeroDates == ZeroDatesNull && (nc.kind == kindDate || nc.kind == kindDatetime || nc.kind == kindTimestamp) {
+	switch {
+	case slices.Contains(m.Key, i):
+		nc.Nullable = false // a key column stays NOT NULL, zero-date policy or not
+	case !nc.Nullable && oc.Nullable:
+		// NULL -> NOT NULL narrows: the target keeps accepting NULL,
+		// which is harmless since the source sends none any more.
 		nc.Nullable = true
-	}
-	if err := nc.prepare(); err != nil {
-		return nil, "", err.Error()
 	}
 	if why := widens(oc, nc); why != "" {
 		return nil, "", fmt.Sprintf("column %s changes from %s to %s, which %s", old, oc.SourceType, nc.SourceType, why)

@@ -11,7 +11,7 @@ import (
 
 func ddlMaps(t testing.TB) map[string]*TableMap {
 	t.Helper()
-	cols := []colInfo{
+	cols := []SourceColumn{
 		{Name: "id", ColumnType: "int(11)", DataType: "int"},
 		{Name: "name", ColumnType: "varchar(40)", DataType: "varchar", CharLen: 40, Charset: "utf8mb4", Nullable: true},
 		{Name: "qty", ColumnType: "smallint(6)", DataType: "smallint"},

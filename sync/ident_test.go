@@ -36,9 +36,9 @@ func identTables() []config.Table {
 }
 
 // identColumns has two enum columns whose names share a 60-byte prefix.
-func identColumns() []colInfo {
+func identColumns() []SourceColumn {
 	prefix := strings.Repeat("delivery_state_", 4)
-	return []colInfo{
+	return []SourceColumn{
 		{Name: "id", ColumnType: "int(11)", DataType: "int"},
 		{Name: prefix + "1", ColumnType: "enum('a','b')", DataType: "enum", Charset: "utf8mb4", Nullable: true},
 		{Name: prefix + "2", ColumnType: "enum('c','d')", DataType: "enum", Charset: "utf8mb4", Nullable: true},
@@ -111,23 +111,23 @@ func requireIdent(t *testing.T, n string) {
 // name longer than 63 bytes (MySQL allows 64) is refused with the fix.
 func TestTargetNamesPostgreSQLWouldCutAreRefused(t *testing.T) {
 	key := []indexInfo{{Name: "PRIMARY", Columns: []string{"id"}}}
-	cols := []colInfo{{Name: "id", ColumnType: "int(11)", DataType: "int"}}
+	cols := []SourceColumn{{Name: "id", ColumnType: "int(11)", DataType: "int"}}
 	long := longName("t", 64)
 	tests := []struct {
 		name string
 		tc   config.Table
-		cols []colInfo
+		cols []SourceColumn
 		want string // "" : accepted
 	}{
 		{"64-byte table, no target", config.Table{Name: long}, cols, "name a shorter one with tables[].target"},
 		{"64-byte target", config.Table{Name: "t", Target: long}, cols, "is 64 bytes long"},
 		{"64-byte target schema", config.Table{Name: "t", Target: long + ".t"}, cols, "target schema"},
 		{"64-byte table with a target", config.Table{Name: long, Target: "t"}, cols, ""},
-		{"64-byte column", config.Table{Name: "t"}, append(cols, colInfo{Name: long, ColumnType: "int(11)", DataType: "int"}), "tables[].rename"},
+		{"64-byte column", config.Table{Name: "t"}, append(cols, SourceColumn{Name: long, ColumnType: "int(11)", DataType: "int"}), "tables[].rename"},
 		{"64-byte column renamed", config.Table{Name: "t", Rename: map[string]string{long: "c"}},
-			append(cols, colInfo{Name: long, ColumnType: "int(11)", DataType: "int"}), ""},
+			append(cols, SourceColumn{Name: long, ColumnType: "int(11)", DataType: "int"}), ""},
 		{"64-byte column excluded", config.Table{Name: "t", Exclude: []string{long}},
-			append(cols, colInfo{Name: long, ColumnType: "int(11)", DataType: "int"}), ""},
+			append(cols, SourceColumn{Name: long, ColumnType: "int(11)", DataType: "int"}), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

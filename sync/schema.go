@@ -168,7 +168,7 @@ func (m *TableMap) WithKey(err error, row []any) error {
 // tables without a primary key unless tables[].key names a unique not-null
 // key, and keys that include excluded or generated columns.
 func LoadTableMap(ctx context.Context, db *sql.DB, schema string, t config.Table, p Policies) (*TableMap, error) {
-	cols, err := readColumns(ctx, db, schema, t.Name)
+	cols, err := ReadColumns(ctx, db, schema, t.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,11 @@ type indexInfo struct {
 	Columns []string
 }
 
-func readColumns(ctx context.Context, db *sql.DB, schema, table string) ([]colInfo, error) {
+// ReadColumns reads the columns of one source table from information_schema,
+// in ordinal order, for MapColumn: COLUMNS, and CHECK_CONSTRAINTS to find
+// MariaDB's JSON columns (a server without that table has none). A table
+// that does not exist has no columns: the result is empty, not an error.
+func ReadColumns(ctx context.Context, db *sql.DB, schema, table string) ([]SourceColumn, error) {
 	const q = `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COALESCE(CHARACTER_SET_NAME, ''),
 	COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0),
 	COALESCE(DATETIME_PRECISION, 0), EXTRA
@@ -198,9 +202,9 @@ FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER 
 		return nil, fmt.Errorf("reading the columns of %s.%s: %w", schema, table, err)
 	}
 	defer rows.Close()
-	var out []colInfo
+	var out []SourceColumn
 	for rows.Next() {
-		var c colInfo
+		var c SourceColumn
 		var nullable, extra string
 		if err := rows.Scan(&c.Name, &c.ColumnType, &c.DataType, &nullable, &c.Charset, &c.CharLen,
 			&c.Precision, &c.Scale, &c.FSP, &extra); err != nil {
@@ -257,8 +261,9 @@ WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME
 }
 
 // buildTableMap maps a table from what information_schema said; it does no
-// I/O so that the mapping rules are tested without a server.
-func buildTableMap(schema string, t config.Table, cols []colInfo, keys []indexInfo, p Policies) (*TableMap, error) {
+// I/O so that the mapping rules are tested without a server. Each column
+// goes through MapColumn; the table adds exclusions, renames and the key.
+func buildTableMap(schema string, t config.Table, cols []SourceColumn, keys []indexInfo, p Policies) (*TableMap, error) {
 	p = p.withDefaults()
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.Name, err)
@@ -289,25 +294,19 @@ func buildTableMap(schema string, t config.Table, cols []colInfo, keys []indexIn
 				Nullable: ci.Nullable, Skip: true, Excluded: true, Generated: ci.Generated}
 		} else {
 			var err error
-			c, err = mapColumn(t.Name, ci, t.Types[ci.Name], p)
+			c, err = MapColumn(t.Name, ci, t.Types[ci.Name], p)
 			if err != nil {
 				return nil, err
+			}
+			switch {
+			case c.Generated:
+				m.Notes = append(m.Notes, fmt.Sprintf("column %s: generated column, not copied; define it in the target if needed", c.Name))
+			case c.Nullable && !ci.Nullable:
+				m.Notes = append(m.Notes, fmt.Sprintf("column %s: NOT NULL %s made nullable in the target: zero dates become NULL (zero_dates: null)", c.Name, c.DataType))
 			}
 		}
 		if r, ok := t.Rename[ci.Name]; ok {
 			c.Target = r
-		}
-		if c.Generated && !c.Skip {
-			c.Skip = true
-			m.Notes = append(m.Notes, fmt.Sprintf("column %s: generated column, not copied; define it in the target if needed", c.Name))
-		}
-		if !c.Skip && !c.Nullable && p.ZeroDates == ZeroDatesNull &&
-			(c.kind == kindDate || c.kind == kindDatetime || c.kind == kindTimestamp) {
-			c.Nullable = true
-			m.Notes = append(m.Notes, fmt.Sprintf("column %s: NOT NULL %s made nullable in the target: zero dates become NULL (zero_dates: null)", c.Name, c.DataType))
-		}
-		if err := c.prepare(); err != nil {
-			return nil, fmt.Errorf("table %s: column %s: %w", t.Name, c.Name, err)
 		}
 		m.Columns = append(m.Columns, c)
 	}

@@ -13,49 +13,49 @@ import (
 func TestMapColumnTargetTypes(t *testing.T) {
 	tests := []struct {
 		name     string
-		ci       colInfo
+		ci       SourceColumn
 		override string
 		want     string
 		kind     kind
 	}{
-		{"tinyint", colInfo{ColumnType: "tinyint(4)", DataType: "tinyint"}, "", "smallint", kindInt},
-		{"tinyint unsigned", colInfo{ColumnType: "tinyint(3) unsigned", DataType: "tinyint"}, "", "smallint", kindUint},
-		{"tinyint(1) boolean", colInfo{ColumnType: "tinyint(1)", DataType: "tinyint"}, "", "boolean", kindBool},
-		{"tinyint(1) smallint override", colInfo{ColumnType: "tinyint(1)", DataType: "tinyint"}, "smallint", "smallint", kindInt},
-		{"smallint unsigned", colInfo{ColumnType: "smallint(5) unsigned", DataType: "smallint"}, "", "integer", kindUint},
-		{"mediumint", colInfo{ColumnType: "mediumint(9)", DataType: "mediumint"}, "", "integer", kindInt},
-		{"mediumint unsigned", colInfo{ColumnType: "mediumint(8) unsigned", DataType: "mediumint"}, "", "integer", kindUint},
-		{"int", colInfo{ColumnType: "int(11)", DataType: "int"}, "", "integer", kindInt},
-		{"int unsigned", colInfo{ColumnType: "int(10) unsigned", DataType: "int"}, "", "bigint", kindUint},
-		{"bigint", colInfo{ColumnType: "bigint(20)", DataType: "bigint"}, "", "bigint", kindInt},
-		{"bigint unsigned", colInfo{ColumnType: "bigint(20) unsigned", DataType: "bigint"}, "", "numeric(20,0)", kindUint},
-		{"decimal", colInfo{ColumnType: "decimal(65,30)", DataType: "decimal", Precision: 65, Scale: 30}, "", "numeric(65,30)", kindDecimal},
-		{"float", colInfo{ColumnType: "float", DataType: "float"}, "", "real", kindFloat},
-		{"double", colInfo{ColumnType: "double", DataType: "double"}, "", "double precision", kindDouble},
-		{"bit(1)", colInfo{ColumnType: "bit(1)", DataType: "bit", Precision: 1}, "", "boolean", kindBitBool},
-		{"bit(64)", colInfo{ColumnType: "bit(64)", DataType: "bit", Precision: 64}, "", "bit(64)", kindBit},
-		{"date", colInfo{ColumnType: "date", DataType: "date"}, "", "date", kindDate},
-		{"datetime(6)", colInfo{ColumnType: "datetime(6)", DataType: "datetime", FSP: 6}, "", "timestamp(6) without time zone", kindDatetime},
-		{"timestamp(3)", colInfo{ColumnType: "timestamp(3)", DataType: "timestamp", FSP: 3}, "", "timestamp(3) with time zone", kindTimestamp},
-		{"time", colInfo{ColumnType: "time", DataType: "time"}, "", "interval(0)", kindTime},
-		{"time(6)", colInfo{ColumnType: "time(6)", DataType: "time", FSP: 6}, "", "interval", kindTime},
-		{"year", colInfo{ColumnType: "year(4)", DataType: "year"}, "", "smallint", kindYear},
-		{"char latin1", colInfo{ColumnType: "char(10)", DataType: "char", CharLen: 10, Charset: "latin1"}, "", "varchar(10)", kindText},
-		{"varchar", colInfo{ColumnType: "varchar(255)", DataType: "varchar", CharLen: 255, Charset: "utf8mb4"}, "", "varchar(255)", kindText},
-		{"char(0)", colInfo{ColumnType: "char(0)", DataType: "char", Charset: "utf8mb4"}, "", "text", kindText},
-		{"longtext", colInfo{ColumnType: "longtext", DataType: "longtext", Charset: "utf8mb4"}, "", "text", kindText},
-		{"mariadb json", colInfo{ColumnType: "longtext", DataType: "longtext", Charset: "utf8mb4", JSON: true}, "", "jsonb", kindJSON},
-		{"json", colInfo{ColumnType: "json", DataType: "json"}, "", "jsonb", kindJSON},
-		{"json as text", colInfo{ColumnType: "json", DataType: "json"}, "text", "text", kindJSON},
-		{"varbinary", colInfo{ColumnType: "varbinary(16)", DataType: "varbinary"}, "", "bytea", kindBinary},
-		{"longblob", colInfo{ColumnType: "longblob", DataType: "longblob"}, "", "bytea", kindBinary},
-		{"enum", colInfo{ColumnType: "enum('a','b')", DataType: "enum", Charset: "utf8mb4"}, "", "text", kindEnum},
-		{"set", colInfo{ColumnType: "set('x','y')", DataType: "set", Charset: "utf8mb4"}, "", "text[]", kindSet},
+		{"tinyint", SourceColumn{ColumnType: "tinyint(4)", DataType: "tinyint"}, "", "smallint", kindInt},
+		{"tinyint unsigned", SourceColumn{ColumnType: "tinyint(3) unsigned", DataType: "tinyint"}, "", "smallint", kindUint},
+		{"tinyint(1) boolean", SourceColumn{ColumnType: "tinyint(1)", DataType: "tinyint"}, "", "boolean", kindBool},
+		{"tinyint(1) smallint override", SourceColumn{ColumnType: "tinyint(1)", DataType: "tinyint"}, "smallint", "smallint", kindInt},
+		{"smallint unsigned", SourceColumn{ColumnType: "smallint(5) unsigned", DataType: "smallint"}, "", "integer", kindUint},
+		{"mediumint", SourceColumn{ColumnType: "mediumint(9)", DataType: "mediumint"}, "", "integer", kindInt},
+		{"mediumint unsigned", SourceColumn{ColumnType: "mediumint(8) unsigned", DataType: "mediumint"}, "", "integer", kindUint},
+		{"int", SourceColumn{ColumnType: "int(11)", DataType: "int"}, "", "integer", kindInt},
+		{"int unsigned", SourceColumn{ColumnType: "int(10) unsigned", DataType: "int"}, "", "bigint", kindUint},
+		{"bigint", SourceColumn{ColumnType: "bigint(20)", DataType: "bigint"}, "", "bigint", kindInt},
+		{"bigint unsigned", SourceColumn{ColumnType: "bigint(20) unsigned", DataType: "bigint"}, "", "numeric(20,0)", kindUint},
+		{"decimal", SourceColumn{ColumnType: "decimal(65,30)", DataType: "decimal", Precision: 65, Scale: 30}, "", "numeric(65,30)", kindDecimal},
+		{"float", SourceColumn{ColumnType: "float", DataType: "float"}, "", "real", kindFloat},
+		{"double", SourceColumn{ColumnType: "double", DataType: "double"}, "", "double precision", kindDouble},
+		{"bit(1)", SourceColumn{ColumnType: "bit(1)", DataType: "bit", Precision: 1}, "", "boolean", kindBitBool},
+		{"bit(64)", SourceColumn{ColumnType: "bit(64)", DataType: "bit", Precision: 64}, "", "bit(64)", kindBit},
+		{"date", SourceColumn{ColumnType: "date", DataType: "date"}, "", "date", kindDate},
+		{"datetime(6)", SourceColumn{ColumnType: "datetime(6)", DataType: "datetime", FSP: 6}, "", "timestamp(6) without time zone", kindDatetime},
+		{"timestamp(3)", SourceColumn{ColumnType: "timestamp(3)", DataType: "timestamp", FSP: 3}, "", "timestamp(3) with time zone", kindTimestamp},
+		{"time", SourceColumn{ColumnType: "time", DataType: "time"}, "", "interval(0)", kindTime},
+		{"time(6)", SourceColumn{ColumnType: "time(6)", DataType: "time", FSP: 6}, "", "interval", kindTime},
+		{"year", SourceColumn{ColumnType: "year(4)", DataType: "year"}, "", "smallint", kindYear},
+		{"char latin1", SourceColumn{ColumnType: "char(10)", DataType: "char", CharLen: 10, Charset: "latin1"}, "", "varchar(10)", kindText},
+		{"varchar", SourceColumn{ColumnType: "varchar(255)", DataType: "varchar", CharLen: 255, Charset: "utf8mb4"}, "", "varchar(255)", kindText},
+		{"char(0)", SourceColumn{ColumnType: "char(0)", DataType: "char", Charset: "utf8mb4"}, "", "text", kindText},
+		{"longtext", SourceColumn{ColumnType: "longtext", DataType: "longtext", Charset: "utf8mb4"}, "", "text", kindText},
+		{"mariadb json", SourceColumn{ColumnType: "longtext", DataType: "longtext", Charset: "utf8mb4", JSON: true}, "", "jsonb", kindJSON},
+		{"json", SourceColumn{ColumnType: "json", DataType: "json"}, "", "jsonb", kindJSON},
+		{"json as text", SourceColumn{ColumnType: "json", DataType: "json"}, "text", "text", kindJSON},
+		{"varbinary", SourceColumn{ColumnType: "varbinary(16)", DataType: "varbinary"}, "", "bytea", kindBinary},
+		{"longblob", SourceColumn{ColumnType: "longblob", DataType: "longblob"}, "", "bytea", kindBinary},
+		{"enum", SourceColumn{ColumnType: "enum('a','b')", DataType: "enum", Charset: "utf8mb4"}, "", "text", kindEnum},
+		{"set", SourceColumn{ColumnType: "set('x','y')", DataType: "set", Charset: "utf8mb4"}, "", "text[]", kindSet},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.ci.Name = "c"
-			c, err := mapColumn("t", tt.ci, tt.override, Policies{}.withDefaults())
+			c, err := MapColumn("t", tt.ci, tt.override, Policies{}.withDefaults())
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, c.TargetType)
 			assert.Equal(t, tt.kind, c.kind)
@@ -66,21 +66,21 @@ func TestMapColumnTargetTypes(t *testing.T) {
 func TestMapColumnRefusals(t *testing.T) {
 	tests := []struct {
 		name string
-		ci   colInfo
+		ci   SourceColumn
 		want string
 	}{
-		{"spatial", colInfo{Name: "geom", ColumnType: "geometry", DataType: "geometry"},
+		{"spatial", SourceColumn{Name: "geom", ColumnType: "geometry", DataType: "geometry"},
 			"table t: column geom: spatial type geometry is not supported; exclude it with tables[].exclude"},
-		{"point", colInfo{Name: "p", ColumnType: "point", DataType: "point"},
+		{"point", SourceColumn{Name: "p", ColumnType: "point", DataType: "point"},
 			"table t: column p: spatial type point is not supported; exclude it with tables[].exclude"},
-		{"unknown", colInfo{Name: "u", ColumnType: "vector(3)", DataType: "vector"},
+		{"unknown", SourceColumn{Name: "u", ColumnType: "vector(3)", DataType: "vector"},
 			"table t: column u: type vector(3) is not supported; exclude it with tables[].exclude"},
-		{"charset", colInfo{Name: "s", ColumnType: "varchar(3)", DataType: "varchar", Charset: "tis620"},
+		{"charset", SourceColumn{Name: "s", ColumnType: "varchar(3)", DataType: "varchar", Charset: "tis620"},
 			"table t: column s: character set tis620 is not supported; convert the column to utf8mb4 or exclude it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := mapColumn("t", tt.ci, "", Policies{}.withDefaults())
+			_, err := MapColumn("t", tt.ci, "", Policies{}.withDefaults())
 			require.EqualError(t, err, tt.want)
 		})
 	}
@@ -96,8 +96,8 @@ func TestParseMembers(t *testing.T) {
 	}
 }
 
-func sampleCols() []colInfo {
-	return []colInfo{
+func sampleCols() []SourceColumn {
+	return []SourceColumn{
 		{Name: "id", ColumnType: "bigint(20) unsigned", DataType: "bigint"},
 		{Name: "name", ColumnType: "varchar(40)", DataType: "varchar", CharLen: 40, Charset: "utf8mb4", Nullable: true},
 		{Name: "born", ColumnType: "date", DataType: "date"},

@@ -49,26 +49,115 @@ var spatialTypes = map[string]bool{"geometry": true, "point": true, "linestring"
 	"multipoint": true, "multilinestring": true, "multipolygon": true, "geometrycollection": true,
 	"geomcollection": true}
 
-// colInfo is one row of information_schema.COLUMNS, plus what LoadTableMap
+// SourceColumn is one column of a source table as information_schema
+// describes it: a row of information_schema.COLUMNS, plus what ReadColumns
 // learns elsewhere (MariaDB's JSON is a longtext with a json_valid CHECK).
-type colInfo struct {
-	Name       string
-	ColumnType string // COLUMN_TYPE: "bigint(20) unsigned", "enum('a','b')"
-	DataType   string // DATA_TYPE: "bigint"
-	Nullable   bool
-	Charset    string // CHARACTER_SET_NAME, "" for non-text columns
-	CharLen    int64  // CHARACTER_MAXIMUM_LENGTH
-	Precision  int    // NUMERIC_PRECISION
-	Scale      int    // NUMERIC_SCALE
-	FSP        int    // DATETIME_PRECISION
-	Generated  bool   // a VIRTUAL or STORED generated column
-	JSON       bool   // MariaDB longtext with CHECK (json_valid(col))
+// ReadColumns fills it from a server; code that already holds these values
+// (a dump, a test) may build one by hand.
+type SourceColumn struct {
+	// Name is COLUMN_NAME, as the source spells it.
+	Name string
+	// ColumnType is COLUMN_TYPE, the full declaration: "bigint(20) unsigned",
+	// "enum('a','b')", "varchar(40)". Unsigned and enum/set members are read
+	// from it.
+	ColumnType string
+	// DataType is DATA_TYPE, the type name alone: "bigint", "enum",
+	// "varchar". Any case.
+	DataType string
+	// Nullable is IS_NULLABLE = 'YES'.
+	Nullable bool
+	// Charset is CHARACTER_SET_NAME; "" for non-text columns.
+	Charset string
+	// CharLen is CHARACTER_MAXIMUM_LENGTH, in characters; 0 for non-text
+	// columns (and for char(0)).
+	CharLen int64
+	// Precision is NUMERIC_PRECISION: digits of a decimal, bits of a bit(n);
+	// 0 when not numeric.
+	Precision int
+	// Scale is NUMERIC_SCALE: digits after the point of a decimal.
+	Scale int
+	// FSP is DATETIME_PRECISION: fractional second digits (0 to 6) of
+	// datetime, timestamp and time columns.
+	FSP int
+	// Generated is a VIRTUAL or STORED generated column (EXTRA says
+	// GENERATED); such columns are mapped but not copied.
+	Generated bool
+	// JSON is a MariaDB longtext with CHECK (json_valid(col)), mapped like
+	// MySQL's json.
+	JSON bool
 }
 
-// mapColumn chooses the target type and the conversion of one column. The
-// error names the table and column; t supplies renames, exclusions and
-// type overrides.
-func mapColumn(table string, ci colInfo, override string, p Policies) (Column, error) {
+// MapColumn is the one type mapper of strangler: it chooses the PostgreSQL
+// type of one source column and how its values are converted, as
+// LoadTableMap does for every column of a table and `strangler extract`
+// does for the tables it writes recipes for. override is the column's
+// tables[].types entry ("" for none). p are the pipeline's policies (zero
+// values take the defaults): under zero_dates null a NOT NULL date,
+// datetime or timestamp column maps to a nullable target column.
+//
+// The result's Target is the source name (renames are the table's
+// business), Skip is set for generated columns, and Kind names the
+// conversion. Columns excluded from sync are never mapped: an unsupported
+// type is an error naming the table and column, as LoadTableMap refuses it.
+func MapColumn(table string, c SourceColumn, override string, p Policies) (Column, error) {
+	p = p.withDefaults()
+	if err := p.validate(); err != nil {
+		return Column{}, fmt.Errorf("table %s: column %s: %w", table, c.Name, err)
+	}
+	out, err := mapType(table, c, override)
+	if err != nil {
+		return Column{}, err
+	}
+	if out.Generated {
+		out.Skip = true
+	}
+	if !out.Skip && !out.Nullable && p.ZeroDates == ZeroDatesNull && out.kind.isDate() {
+		out.Nullable = true
+	}
+	if err := out.prepare(); err != nil {
+		return Column{}, fmt.Errorf("table %s: column %s: %w", table, c.Name, err)
+	}
+	return out, nil
+}
+
+// isDate reports whether the kind holds dates, which MySQL may hold as
+// zero dates.
+func (k kind) isDate() bool { return k == kindDate || k == kindDatetime || k == kindTimestamp }
+
+// Kind names how the column's values are converted, one of:
+//
+//	int        signed integer -> smallint, integer or bigint (tinyint(1) with an integer override too)
+//	uint       unsigned integer -> a wider integer, numeric(20,0) for bigint unsigned
+//	bool       tinyint(1) -> boolean
+//	decimal    decimal(p,s) -> numeric(p,s)
+//	float      float -> real
+//	double     double -> double precision
+//	bit1       bit(1) -> boolean
+//	bit        bit(n), n > 1 -> bit(n); with an integer override (bit(1) too) the number
+//	date       date -> date
+//	datetime   datetime(fsp) -> timestamp(fsp) without time zone
+//	timestamp  timestamp(fsp) -> timestamp(fsp) with time zone
+//	time       time(fsp) -> interval (interval(fsp) for fsp < 6)
+//	year       year -> smallint
+//	text       char, varchar, *text -> varchar(n) or text
+//	binary     binary, varbinary, *blob (and char with charset binary) -> bytea
+//	enum       enum(...) -> text with a CHECK of the members (Values)
+//	set        set(...) -> text[] (members in Values)
+//	json       json (and MariaDB's json_valid longtext) -> jsonb
+//
+// TargetType says the PostgreSQL type, an override included; Kind says
+// what the values are. It is "" for a column that was not mapped (one
+// excluded with tables[].exclude).
+func (c Column) Kind() string {
+	if c.kind == 0 {
+		return ""
+	}
+	return c.kind.String()
+}
+
+// mapType chooses the target type and the conversion of one column. The
+// error names the table and column.
+func mapType(table string, ci SourceColumn, override string) (Column, error) {
 	dt := strings.ToLower(ci.DataType)
 	ct := strings.ToLower(ci.ColumnType)
 	c := Column{
