@@ -114,9 +114,9 @@ func TestBadProjectFileExits2WithPosition(t *testing.T) {
 }
 
 func TestNotYetAvailableIsAnError(t *testing.T) {
-	code, _, stderr := runCLI(t, "extract")
+	code, _, stderr := runCLI(t, "catalog")
 	assert.Equal(t, exitMissing, code)
-	assert.Equal(t, "strangler: extract: not yet available in this build (extraction)\n", stderr, "the program is named once")
+	assert.Equal(t, "strangler: catalog: not yet available in this build (the catalog)\n", stderr, "the program is named once")
 }
 
 func TestHelpListsTheContractCommands(t *testing.T) {
