@@ -13,6 +13,11 @@
 // Parse and Load give a *Recipe or a *Errors naming file:line and field of
 // every mistake. NewService compiles a recipe into an http.Handler that serves
 // it over a pgx pool, with an OpenAPI 3.1 document at /openapi.json.
+//
+// Encode and EncodeWith write a *Recipe back as a recipe file that Parse
+// reads to the same recipe, leaving out defaults and derived values, with
+// an optional header and comments on keys and list items (EncodeOptions);
+// strangler extract writes its recipes this way.
 package recipes
 
 import (
