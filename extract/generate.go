@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stranglerfig/strangler/extract/samples"
 	"github.com/stranglerfig/strangler/recipes"
 	"github.com/stranglerfig/strangler/sync"
 )
@@ -23,20 +24,7 @@ type Group struct {
 }
 
 // resourceName is a table's resource name: the singular of its name.
-func resourceName(table string) string {
-	n := strings.ToLower(table)
-	switch {
-	case strings.HasSuffix(n, "ies") && len(n) > 3:
-		return n[:len(n)-3] + "y"
-	case strings.HasSuffix(n, "sses"), strings.HasSuffix(n, "xes"), strings.HasSuffix(n, "ches"), strings.HasSuffix(n, "shes"):
-		return n[:len(n)-2]
-	case strings.HasSuffix(n, "ss"), strings.HasSuffix(n, "us"):
-		return n
-	case strings.HasSuffix(n, "s") && len(n) > 1:
-		return n[:len(n)-1]
-	}
-	return n
-}
+func resourceName(table string) string { return samples.Singular(table) }
 
 // fieldType is the recipe type serving a column sync maps.
 func fieldType(c *sync.Column) (string, string) {
@@ -309,13 +297,7 @@ func hasField(r *recipes.Resource, name string) bool {
 }
 
 // camel writes a snake_case name in camelCase.
-func camel(s string) string {
-	parts := strings.Split(s, "_")
-	for i := 1; i < len(parts); i++ {
-		parts[i] = upperFirst(parts[i])
-	}
-	return strings.Join(parts, "")
-}
+func camel(s string) string { return recipes.ApplyCasing("camel", s) }
 
 func upperFirst(s string) string {
 	if s == "" {

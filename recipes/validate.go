@@ -596,7 +596,12 @@ func (r *Recipe) resource(name string) *Resource {
 }
 
 // applyCasing writes a snake_case name in the given casing.
-func applyCasing(casing, name string) string {
+func applyCasing(casing, name string) string { return ApplyCasing(casing, name) }
+
+// ApplyCasing writes a snake_case name in a shape's casing (camel, pascal,
+// kebab, snake; any other value leaves it as it is), as the runtime names
+// fields, relations and query parameters.
+func ApplyCasing(casing, name string) string {
 	parts := strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '-' })
 	switch casing {
 	case "camel", "pascal":

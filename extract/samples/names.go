@@ -1,6 +1,7 @@
 package samples
 
 import (
+	"github.com/stranglerfig/strangler/recipes"
 	"strings"
 	"unicode"
 )
@@ -129,26 +130,7 @@ func splitCamel(s string) []string {
 // field without its own json name: ApplyCasing("camel", "customer_id") is
 // customerId. A field whose observed JSON name differs from
 // ApplyCasing(shape casing, its Name) needs `json:` in the recipe.
-func ApplyCasing(casing, name string) string {
-	parts := strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '-' })
-	switch casing {
-	case CasingCamel, CasingPascal:
-		var b strings.Builder
-		for i, p := range parts {
-			if i == 0 && casing == CasingCamel {
-				b.WriteString(strings.ToLower(p[:1]) + p[1:])
-				continue
-			}
-			b.WriteString(strings.ToUpper(p[:1]) + p[1:])
-		}
-		return b.String()
-	case CasingKebab:
-		return strings.Join(parts, "-")
-	case CasingSnake:
-		return strings.Join(parts, "_")
-	}
-	return name
-}
+func ApplyCasing(casing, name string) string { return recipes.ApplyCasing(casing, name) }
 
 // irregular plurals that resource names meet.
 var irregular = map[string]string{
