@@ -122,7 +122,7 @@ func TestNotYetAvailableIsAnError(t *testing.T) {
 func TestHelpListsTheContractCommands(t *testing.T) {
 	code, out, _ := runCLI(t, "help")
 	require.Equal(t, exitOK, code)
-	for _, name := range []string{"proxy", "routes", "rollback", "shadow", "serve", "sync", "extract", "doctor", "demo"} {
+	for _, name := range []string{"proxy", "routes", "rollback", "shadow", "serve", "sync", "extract", "contract", "catalog", "doctor", "demo"} {
 		assert.Contains(t, out, "  "+name+" ")
 	}
 }

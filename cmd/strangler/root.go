@@ -110,6 +110,8 @@ Every subcommand reads the project file strangler.yaml (-c to point elsewhere).`
 		a.serveCommand(),
 		a.syncCommand(),
 		a.extractCommand(),
+		a.contractCommand(),
+		a.catalogCommand(),
 		a.doctorCommand(),
 		a.demoCommand(),
 		a.checkCommand(),

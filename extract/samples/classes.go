@@ -133,9 +133,7 @@ func alwaysVariable(kind string) bool {
 // legacy code writes decimals ("12.50"), and how many digits follow the
 // point (-1 for an integer).
 func numericString(s string) (ok bool, scale int) {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "-")
 	whole, frac, dot := strings.Cut(s, ".")
 	if !isDigits(whole) || (dot && !isDigits(frac)) {
 		return false, 0
