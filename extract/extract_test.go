@@ -6,8 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"io"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/getkin/kin-openapi/openapi3"
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -158,8 +164,42 @@ func TestExtractAHostileSchema(t *testing.T) {
 		names = append(names, res.Name)
 	}
 	assert.Equal(t, []string{"author", "book"}, names)
-	_, err = recipes.OpenAPI(r)
+	doc, err := recipes.OpenAPI(r)
 	require.NoError(t, err)
-	loadDDL(t, string(res.Files["schema.sql"]))
+	spec, err := openapi3.NewLoader().LoadFromData(doc)
+	require.NoError(t, err)
+	require.NoError(t, spec.Validate(context.Background()), "the recipe's OpenAPI document validates")
+
+	// Served over the DDL extract wrote, with a row of every type.
+	ctx := context.Background()
+	pgDSN := dbtest.Postgres(t)
+	pool, err := pgxpool.New(ctx, pgDSN)
+	require.NoError(t, err)
+	defer pool.Close()
+	_, err = pool.Exec(ctx, string(res.Files["schema.sql"]))
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO authors (id, name, best_book, born, tags, avatar, profile, nap, flags)
+		VALUES (18446744073709551615, 'Ada', NULL, 1815, '{poet,critic}', '\x00ff', '{"a": 1}', '-12:30:00', B'10101')`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO books (id, author_id, title, kind, price) VALUES (1, 18446744073709551615, 'Notes', 'paper', 9.50)`)
+	require.NoError(t, err)
+	svc, err := recipes.NewService(r, pool)
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(ctx))
+	defer svc.Close(ctx)
+	srv := httptest.NewServer(svc)
+	defer srv.Close()
+	for _, path := range []string{"/authors", "/authors/18446744073709551615", "/books", "/books/1"} {
+		resp, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", path, body)
+		if path == "/authors/18446744073709551615" {
+			assert.Contains(t, string(body), "18446744073709551615")
+			assert.Contains(t, string(body), `"10101"`)
+			assert.Contains(t, string(body), `"-12:30:00"`)
+		}
+	}
 	assert.False(t, strings.Contains(string(res.Files["schema.sql"]), "audit_log"), "a table sync cannot copy gets no DDL")
 }
