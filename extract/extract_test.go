@@ -3,6 +3,7 @@ package extract_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/stranglerfig/strangler/extract"
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
+	"github.com/stranglerfig/strangler/proxy/capture"
 	"github.com/stranglerfig/strangler/recipes"
 	"github.com/stranglerfig/strangler/testdata/legacyshop"
 )
@@ -124,8 +126,8 @@ func TestExtractTheShopSchema(t *testing.T) {
 // TestExtractAHostileSchema: composite keys, a table without a primary key,
 // unsigned keys, SET/ENUM/YEAR/BLOB/JSON/TIME/BIT/generated columns,
 // foreign keys in a cycle, a view, a trigger and a FULLTEXT index. What has
-// a single-column key is served; the DDL loads; what is not mapped is in
-// the report with the reason.
+// a key is served, a composite one too; the DDL loads; what is not mapped
+// is in the report with the reason.
 func TestExtractAHostileSchema(t *testing.T) {
 	db, name := legacy(t,
 		`CREATE TABLE authors (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(80) NOT NULL, best_book BIGINT UNSIGNED NULL,
@@ -147,7 +149,9 @@ func TestExtractAHostileSchema(t *testing.T) {
 	report := string(res.Files["report.txt"])
 	for _, want := range []string{
 		"audit_log                not served: no primary key",
-		"book_tags                not served: the key has 2 columns; the recipe runtime serves single-column keys",
+		"book_tags                2 of 2 columns served",
+		"GET     /book_tags/{book_id}/{tag}",
+		"book_tags.book_id -> books: no foreign key; related by the column's name",
 		"places                   not served: column spot: spatial type point is not supported",
 		"authors.name_upper: not served (a generated column",
 		"authors: index authors_name_ft is FULLTEXT",
@@ -163,7 +167,8 @@ func TestExtractAHostileSchema(t *testing.T) {
 	for _, res := range r.Resources {
 		names = append(names, res.Name)
 	}
-	assert.Equal(t, []string{"author", "book"}, names)
+	assert.Equal(t, []string{"author", "book_tag", "book"}, names)
+	assert.Equal(t, []string{"book_id", "tag"}, r.Resources[1].Keys, "book_tags keeps its composite key")
 	doc, err := recipes.OpenAPI(r)
 	require.NoError(t, err)
 	spec, err := openapi3.NewLoader().LoadFromData(doc)
@@ -183,13 +188,15 @@ func TestExtractAHostileSchema(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO books (id, author_id, title, kind, price) VALUES (1, 18446744073709551615, 'Notes', 'paper', 9.50)`)
 	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO book_tags (book_id, tag) VALUES (1, 'essay'), (1, 'notes')`)
+	require.NoError(t, err)
 	svc, err := recipes.NewService(r, pool)
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx))
 	defer svc.Close(ctx)
 	srv := httptest.NewServer(svc)
 	defer srv.Close()
-	for _, path := range []string{"/authors", "/authors/18446744073709551615", "/books", "/books/1"} {
+	for _, path := range []string{"/authors", "/authors/18446744073709551615", "/books", "/books/1", "/book_tags", "/book_tags/1/notes"} {
 		resp, err := http.Get(srv.URL + path)
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
@@ -200,6 +207,33 @@ func TestExtractAHostileSchema(t *testing.T) {
 			assert.Contains(t, string(body), `"10101"`)
 			assert.Contains(t, string(body), `"-12:30:00"`)
 		}
+		if path == "/book_tags/1/notes" {
+			assert.Contains(t, string(body), `"tag":"notes"`)
+		}
 	}
 	assert.False(t, strings.Contains(string(res.Files["schema.sql"]), "audit_log"), "a table sync cannot copy gets no DDL")
+}
+
+// TestSamplesThatDisagreeWithTheSchema: a column the schema says is text
+// and every captured answer writes as a number gets a comment in the
+// recipe and a line in the report; the endpoints are the ones captured.
+func TestSamplesThatDisagreeWithTheSchema(t *testing.T) {
+	db, name := legacy(t, `CREATE TABLE prices (id INT NOT NULL PRIMARY KEY, amount VARCHAR(20) NOT NULL, secret_code VARCHAR(10) NULL) ENGINE=InnoDB`)
+	var recs []capture.Record
+	for i := 1; i <= 3; i++ {
+		recs = append(recs, capture.Record{Route: "prices",
+			Request: capture.Request{Method: "GET", Path: fmt.Sprintf("/api/prices/%d", i)},
+			Response: capture.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: fmt.Sprintf(`{"id": %d, "amount": %d.5}`, i, i)}})
+	}
+	res, err := extract.Extract(context.Background(), db, extract.Options{Database: name, Samples: recs, RoutePrefix: "/api"})
+	require.NoError(t, err)
+	recipe := string(res.Files["price.yaml"])
+	assert.Contains(t, recipe, "{name: amount, type: string, max_length: 20} # the samples show decimal values (1.5, 2.5, 3.5); the column says string")
+	assert.Contains(t, recipe, "{name: secret_code, type: string, nullable: true, write_only: true, max_length: 10} # no captured answer holds it", "secret_code is never shown by legacy")
+	assert.Contains(t, string(res.Files["report.txt"]), "prices.amount: the samples show decimal values")
+	r, err := recipes.Parse("price.yaml", res.Files["price.yaml"])
+	require.NoError(t, err, recipe)
+	require.Len(t, r.Endpoints, 1, "only the captured endpoint")
+	assert.Equal(t, "/prices/{id}", r.Endpoints[0].Path)
 }

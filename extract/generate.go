@@ -2,6 +2,7 @@ package extract
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,10 +102,13 @@ func resourceOf(t *Table) (recipes.Resource, map[int]string, []string) {
 	res := recipes.Resource{Name: resourceName(t.Name), Table: m.Target}
 	comments := map[int]string{}
 	var notes []string
-	if len(m.Key) != 1 {
-		return res, nil, []string{fmt.Sprintf("%s: the key has %d columns; the recipe runtime serves single-column keys", t.Name, len(m.Key))}
+	if len(m.Key) == 0 {
+		return res, nil, []string{fmt.Sprintf("%s: the table has no key", t.Name)}
 	}
-	res.Key = m.Columns[m.Key[0]].Target
+	for _, k := range m.Key {
+		res.Keys = append(res.Keys, m.Columns[k].Target)
+	}
+	res.Key = res.Keys[0]
 	uniq := map[string]bool{}
 	for _, idx := range t.Indexes {
 		if idx.Unique && len(idx.Columns) == 1 {
@@ -162,13 +166,19 @@ func resourceOf(t *Table) (recipes.Resource, map[int]string, []string) {
 		if d := legacyDefault(info.Default, typ); d != "" && !f.Generated {
 			f.Default = d
 		}
-		if uniq[c.Name] && i != m.Key[0] {
+		if uniq[c.Name] && (len(m.Key) > 1 || i != m.Key[0]) { // one part of a composite key may be unique on its own
 			f.Unique = true
 		}
 		if note != "" {
 			comments[len(res.Fields)] = note
 		}
 		res.Fields = append(res.Fields, f)
+	}
+	for _, k := range m.Key {
+		if c := &m.Columns[k]; !hasField(&res, c.Target) {
+			res.Key, res.Keys = "", nil
+			return res, nil, append([]string{fmt.Sprintf("%s: the key column %s is not served", t.Name, c.Name)}, notes...)
+		}
 	}
 	return res, comments, notes
 }
@@ -194,6 +204,10 @@ func relations(tables []*Table, res map[string]*recipes.Resource) ([][2]string, 
 			if parent == nil || linked[col] {
 				return
 			}
+			if len(parent.Keys) > 1 {
+				notes = append(notes, fmt.Sprintf("%s.%s -> %s: not linked: the key of %s has %d columns, and a relation needs a single-column key", t.Name, col, refTable, refTable, len(parent.Keys)))
+				return
+			}
 			linked[col] = true
 			r.Relations = append(r.Relations, recipes.Relation{Name: parent.Name, Resource: parent.Name, Field: col, Kind: "one"})
 			parent.Relations = append(parent.Relations, recipes.Relation{Name: t.Name, Resource: r.Name, Field: col, Kind: "many"})
@@ -208,7 +222,7 @@ func relations(tables []*Table, res map[string]*recipes.Resource) ([][2]string, 
 			}
 		}
 		for _, f := range r.Fields {
-			if !strings.HasSuffix(f.Name, "_id") || f.Name == r.Key {
+			if !strings.HasSuffix(f.Name, "_id") || (len(r.Keys) == 1 && f.Name == r.Key) {
 				continue
 			}
 			if pt := byResource[strings.TrimSuffix(f.Name, "_id")]; pt != nil && pt.Name != t.Name {
@@ -280,10 +294,14 @@ func defaultEndpoints(t *Table, r *recipes.Resource) []recipes.Endpoint {
 	}
 	sort.Strings(filters)
 	base := "/" + t.Name
+	item := base
+	for _, k := range r.Keys {
+		item += "/{" + k + "}"
+	}
 	title := upperFirst(camel(r.Name))
 	return []recipes.Endpoint{
-		{Name: "list" + upperFirst(camel(t.Name)), Method: "GET", Path: base, Resource: r.Name, Action: recipes.ActionList, Filters: filters, Sort: []string{r.Key}},
-		{Name: "get" + title, Method: "GET", Path: base + "/{" + r.Key + "}", Resource: r.Name, Action: recipes.ActionGet},
+		{Name: "list" + upperFirst(camel(t.Name)), Method: "GET", Path: base, Resource: r.Name, Action: recipes.ActionList, Filters: filters, Sort: slices.Clone(r.Keys)},
+		{Name: "get" + title, Method: "GET", Path: item, Resource: r.Name, Action: recipes.ActionGet},
 	}
 }
 

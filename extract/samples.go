@@ -2,6 +2,7 @@ package extract
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -94,7 +95,7 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 					continue
 				}
 				seen[r.Name][fo.Name] = true
-				nameField(r, fo, shape, p.g)
+				nameField(p.i, r, fo, shape, p.g, rep)
 			}
 		}
 		p.g.Recipe.Endpoints = append(p.g.Recipe.Endpoints, ep)
@@ -114,7 +115,7 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 			}
 			for j := range r.Fields {
 				f := &r.Fields[j]
-				if !seen[r.Name][f.Name] && f.Name != r.Key {
+				if !seen[r.Name][f.Name] && !slices.Contains(r.Keys, f.Name) && f.Name != r.Key {
 					f.WriteOnly = true
 					g.Comments[fmt.Sprintf("resources[%d].fields[%d]", i, j)] = "no captured answer holds it: written, never shown"
 				}
@@ -125,8 +126,9 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 }
 
 // renameVars names an endpoint's path variables as the recipe runtime
-// binds them: the last one of a get, replace, patch or delete after the
-// resource's key, the others after the field they match.
+// binds them: the last ones of a get, replace, patch or delete after the
+// resource's key fields (one per field, in key order), the others after
+// the field they match.
 func renameVars(path string, e samples.Endpoint, r *recipes.Resource) string {
 	segs := strings.Split(path, "/")
 	vi := 0
@@ -138,9 +140,12 @@ func renameVars(path string, e samples.Endpoint, r *recipes.Resource) string {
 		if vi < len(e.Vars) && e.Vars[vi].Key != "" {
 			name = e.Vars[vi].Key
 		}
-		last := vi == len(e.Vars)-1
-		if last && e.Action != recipes.ActionList && e.Action != recipes.ActionCreate {
-			name = r.Key
+		keys := r.Keys
+		if len(keys) == 0 {
+			keys = []string{r.Key}
+		}
+		if part := vi - (len(e.Vars) - len(keys)); part >= 0 && part < len(keys) && e.Action != recipes.ActionList && e.Action != recipes.ActionCreate {
+			name = keys[part]
 		}
 		segs[i] = "{" + name + "}"
 		vi++
@@ -167,11 +172,18 @@ func endpointName(action, resource, path string) string {
 
 // nameField gives a field the JSON name legacy writes when the casing does
 // not produce it, and its time format when it differs from the shape's.
-func nameField(r *recipes.Resource, fo samples.FieldObs, shape recipes.Shape, g *Group) {
+// Where the samples and the schema disagree on a field's type, the field
+// gets a comment and the report a line.
+func nameField(ri int, r *recipes.Resource, fo samples.FieldObs, shape recipes.Shape, g *Group, rep *Report) {
 	for i := range r.Fields {
 		f := &r.Fields[i]
 		if f.Name != fo.Name {
 			continue
+		}
+		if fo.Type != "" && fo.Type != f.Type && !(fo.Type == recipes.TypeInteger && (f.Type == recipes.TypeDecimal || f.Type == recipes.TypeNumber)) {
+			msg := fmt.Sprintf("the samples show %s values (%s); the column says %s", fo.Type, strings.Join(fo.Examples, ", "), f.Type)
+			g.Comments[fmt.Sprintf("resources[%d].fields[%d]", ri, i)] = msg
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s.%s: %s", r.Table, f.Name, msg))
 		}
 		if samples.ApplyCasing(shape.Casing, f.Name) != fo.JSON {
 			f.JSON = fo.JSON

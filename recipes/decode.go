@@ -199,6 +199,16 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, fs *FieldSpec, path strin
 		}
 		v.Set(s)
 		return
+	case KNames:
+		if n.Kind == yaml.ScalarNode {
+			v.Set(reflect.ValueOf([]string{n.Value}))
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.fail(n, path, "expected a name or a list of names, found %s", yamlpos.Describe(n))
+			return
+		}
+		fallthrough
 	case KStrings:
 		if n.Kind != yaml.SequenceNode {
 			d.fail(n, path, "expected a list of strings, found %s", yamlpos.Describe(n))

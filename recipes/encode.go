@@ -248,6 +248,10 @@ func (e *encoder) value(parent, fv, def reflect.Value, spec *ObjectSpec, fs *Fie
 		}
 		return seq, nil
 	}
+	if spec.Name == "resource" && fs.Key == "key" {
+		// A Resource built in Go may name its key in Key alone.
+		fv = reflect.ValueOf(parent.Addr().Interface().(*Resource).keyFields())
+	}
 	if e.omit(parent, fv, def, spec, fs, index) {
 		return nil, nil
 	}
@@ -311,7 +315,9 @@ func scalar(fv reflect.Value, k Kind, path string) (*yaml.Node, error) {
 		fv = fv.Elem()
 	}
 	switch {
-	case k == KStrings && fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+	case k == KNames && fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String && fv.Len() == 1:
+		return stringNode(fv.Index(0).String(), path) // key: id
+	case (k == KStrings || k == KNames) && fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
 		for i := range fv.Len() {
 			n, err := stringNode(fv.Index(i).String(), fmt.Sprintf("%s[%d]", path, i))

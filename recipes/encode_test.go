@@ -127,7 +127,7 @@ func roundTrip(t *testing.T, r *Recipe, opts EncodeOptions) []byte {
 
 func TestEncodeRepoRecipes(t *testing.T) {
 	recipes := repoRecipes(t)
-	for _, name := range []string{"../testdata/legacyshop/recipes/orders.yaml", "../testdata/legacyshop/recipes/catalog.yaml", "testdata/recipes/formats.yaml"} {
+	for _, name := range []string{"../testdata/legacyshop/recipes/orders.yaml", "../testdata/legacyshop/recipes/catalog.yaml", "testdata/recipes/formats.yaml", "testdata/recipes/composite.yaml"} {
 		require.Contains(t, recipes, name)
 	}
 	for name, data := range recipes {
@@ -538,6 +538,11 @@ func (g *gen) recipe() *Recipe {
 	for i := range 1 + g.rnd.IntN(3) {
 		r.Resources = append(r.Resources, g.resource(r, i))
 	}
+	if last := &r.Resources[len(r.Resources)-1]; g.chance(0.4) {
+		// No relation points at the last resource: its key may be composite.
+		last.Fields = append(last.Fields, g.fill(r, Field{Name: "part", Type: pick(g, TypeInteger, TypeString, TypeDate)}, true))
+		last.Keys = append(last.Keys, "part")
+	}
 	for i := range r.Resources {
 		g.endpoints(r, i)
 	}
@@ -549,6 +554,7 @@ func (g *gen) recipe() *Recipe {
 
 func (g *gen) resource(r *Recipe, i int) Resource {
 	res := Resource{Name: "r" + strconv.Itoa(i), Schema: pick(g, "public", "shop"), Key: pick(g, "id", "code")}
+	res.Keys = []string{res.Key}
 	res.Table = pick(g, res.Name, "t_"+res.Name)
 	key := Field{Name: res.Key, Type: pick(g, TypeInteger, TypeUUID, TypeString)}
 	if key.Type != TypeString && g.chance(0.7) {
@@ -669,7 +675,10 @@ func (g *gen) fill(r *Recipe, f Field, key bool) Field {
 func (g *gen) endpoints(r *Recipe, i int) {
 	res := &r.Resources[i]
 	base := "/" + res.Name
-	item := base + "/{" + res.Key + "}"
+	item := base
+	for _, k := range res.Keys {
+		item += "/{" + k + "}"
+	}
 	var rels []string
 	for _, rel := range res.Relations {
 		rels = append(rels, rel.Name)

@@ -17,6 +17,11 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(example)
 	f.Add([]byte(good))
+	composite, err := os.ReadFile(compositeRecipe)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(composite)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse("fuzz.yaml", data)
 		if err != nil {

@@ -155,7 +155,11 @@ func Migrate(ctx context.Context, db DB, r *Recipe) (*Migration, error) {
 			for j := range res.Fields {
 				defs = append(defs, columnDDL(&res.Fields[j], &r.Shape))
 			}
-			defs = append(defs, "PRIMARY KEY ("+pgx.Identifier{res.field(res.Key).Column}.Sanitize()+")")
+			var keyCols []string
+			for _, k := range res.keyFields() {
+				keyCols = append(keyCols, pgx.Identifier{res.field(k).Column}.Sanitize())
+			}
+			defs = append(defs, "PRIMARY KEY ("+strings.Join(keyCols, ", ")+")")
 			stmts = append(stmts, fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s", pgx.Identifier{res.Schema}.Sanitize()))
 			stmts = append(stmts, "CREATE TABLE "+name+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)")
 			for _, rel := range res.Relations {

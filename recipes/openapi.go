@@ -1,7 +1,6 @@
 package recipes
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -474,8 +473,8 @@ func (g *oaGen) listParams(e *Endpoint, res *Resource) []obj {
 		out = append(out, obj{"name": "offset", "in": "query", "schema": obj{"type": "integer", "minimum": 0, "default": 0, "example": 0}})
 	} else {
 		cursor := obj{"type": "string"}
-		if k := res.field(res.Key); k != nil && k.example != nil {
-			cursor["example"] = base64.RawURLEncoding.EncodeToString([]byte(keyText(k.example))) // as a page ending at the key's example
+		if ex := keyExample(res); ex != nil {
+			cursor["example"] = newTable(res).cursorOf(row{vals: ex}) // as a page ending at the key's example
 		}
 		out = append(out, obj{"name": "cursor", "in": "query", "schema": cursor, "description": "next_cursor of the previous page"})
 	}
@@ -512,4 +511,18 @@ func (g *oaGen) listParams(e *Endpoint, res *Resource) []obj {
 		}
 	}
 	return out
+}
+
+// keyExample is a row holding the examples of the key fields, or nil when
+// one of them has none.
+func keyExample(res *Resource) []any {
+	vals := make([]any, len(res.Fields))
+	for _, name := range res.keyFields() {
+		i := slices.IndexFunc(res.Fields, func(f Field) bool { return f.Name == name })
+		if i < 0 || res.Fields[i].example == nil {
+			return nil
+		}
+		vals[i] = res.Fields[i].example
+	}
+	return vals
 }

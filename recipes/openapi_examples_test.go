@@ -52,7 +52,7 @@ func TestEveryOperationAcceptsItsExamples(t *testing.T) {
 			e.srv.Config.Handler = checker
 
 			creates, others, deletes := planOperations(t, r, spec)
-			keys := map[string]string{} // resource -> key of the row created
+			keys := map[string]map[string]string{} // resource -> key field -> key part of the row created
 			for _, o := range creates {
 				status, body := sendExample(t, e, o, keys, false)
 				require.Equal(t, http.StatusCreated, status, "%s %s: %s", o.method, o.path, body)
@@ -158,7 +158,7 @@ func needsKey(ep *Endpoint) bool {
 // parameter and each required query parameter (every one when allQuery)
 // from its schema's example, the body from the request body's example. It
 // checks the request against the document before sending it.
-func sendExample(t *testing.T, e *env, o docOp, keys map[string]string, allQuery bool) (int, string) {
+func sendExample(t *testing.T, e *env, o docOp, keys map[string]map[string]string, allQuery bool) (int, string) {
 	t.Helper()
 	path := o.path
 	query := url.Values{}
@@ -167,7 +167,7 @@ func sendExample(t *testing.T, e *env, o docOp, keys map[string]string, allQuery
 		var value string
 		switch {
 		case p.In == "path" && needsKey(o.ep):
-			value = keys[o.ep.Resource]
+			value = keys[o.ep.Resource][p.Name]
 		case p.In == "path" || (p.In == "query" && (p.Required || allQuery)):
 			require.NotNil(t, p.Schema.Value.Example, "%s: parameter %s has an example", o.ep.Name, p.Name)
 			value = exampleText(p.Schema.Value.Example)
@@ -233,8 +233,9 @@ func exampleText(v any) string {
 	return string(b)
 }
 
-// createdKey reads the key of the row a create answered.
-func createdKey(t *testing.T, r *Recipe, ep *Endpoint, answer string) string {
+// createdKey reads the key of the row a create answered: each part by the
+// name and the JSON name of its field.
+func createdKey(t *testing.T, r *Recipe, ep *Endpoint, answer string) map[string]string {
 	t.Helper()
 	_, data, _ := strings.Cut(answer, " -> ")
 	dec := json.NewDecoder(strings.NewReader(data))
@@ -245,9 +246,14 @@ func createdKey(t *testing.T, r *Recipe, ep *Endpoint, answer string) string {
 		doc, _ = doc[r.Shape.DataKey].(map[string]any)
 	}
 	res := r.resource(ep.Resource)
-	v := doc[res.field(res.Key).JSON]
-	require.NotNil(t, v, "the answer holds the key: %s", answer)
-	return exampleText(fmt.Sprint(v))
+	out := map[string]string{}
+	for _, name := range res.Keys {
+		f := res.field(name)
+		v := doc[f.JSON]
+		require.NotNil(t, v, "the answer holds the key part %s: %s", name, answer)
+		out[f.Name], out[f.JSON] = exampleText(fmt.Sprint(v)), exampleText(fmt.Sprint(v))
+	}
+	return out
 }
 
 // TestOpenAPIValidationRefusesBadExamples shows that the validation above

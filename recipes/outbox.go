@@ -43,7 +43,7 @@ type Event struct {
 	ID         string          `json:"id"`          // unique; consumers deduplicate on it
 	Type       string          `json:"type"`        // OrderPlaced
 	Service    string          `json:"service"`     // the recipe's service
-	Key        string          `json:"key"`         // resource:key; events of one key arrive in order
+	Key        string          `json:"key"`         // resource:key (key parts joined by "/"); events of one key arrive in order
 	OccurredAt time.Time       `json:"occurred_at"` // when the service wrote it (its clock, UTC)
 	Data       json.RawMessage `json:"data"`        // the row as the API writes it (after a delete: before it)
 }
@@ -62,7 +62,7 @@ func (s *Service) writeEvent(ctx context.Context, tx pgx.Tx, q *request, r row) 
 	w := &writer{shape: q.shape()}
 	w.object(q.t, r, nil)
 	ev := Event{ID: newUUID(), Type: q.e.Event, Service: q.rt.recipe.Service,
-		Key: q.t.res.Name + ":" + keyText(r.vals[q.t.key]), OccurredAt: s.now().UTC(), Data: w.b.Bytes()}
+		Key: q.t.res.Name + ":" + keysText(q.t.keyOf(r)), OccurredAt: s.now().UTC(), Data: w.b.Bytes()}
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encoding event %s: %w", ev.Type, err)

@@ -3,6 +3,7 @@ package recipes
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -90,19 +91,18 @@ func (s *Service) list(q *request) *Problem {
 		bad = append(bad, *p)
 	}
 	if cursor != "" {
-		kf := t.keyField()
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		var kv any
-		if err == nil {
-			kv, err = kf.parseText(string(raw), sh)
-		}
-		if err == nil && t.fitsRead(t.key, kv) != "" {
-			err = errors.New("out of range")
-		}
-		if err != nil {
+		if kv, err := t.parseCursor(cursor, sh); err != nil {
 			bad = append(bad, fieldProblem{Field: "cursor", Message: "is not a cursor this service handed out"})
 		} else {
-			where = append(where, t.cols[t.key]+" > "+args.add(kv))
+			cols, vals := make([]string, len(t.keys)), make([]string, len(t.keys))
+			for i, k := range t.keys {
+				cols[i], vals[i] = t.cols[k], args.add(kv[i])
+			}
+			if len(cols) == 1 {
+				where = append(where, cols[0]+" > "+vals[0])
+			} else {
+				where = append(where, "("+strings.Join(cols, ", ")+") > ("+strings.Join(vals, ", ")+")")
+			}
 		}
 	}
 	if len(bad) > 0 {
@@ -160,7 +160,7 @@ func (s *Service) list(q *request) *Problem {
 	}
 	if sh.Pagination == "cursor" && len(out) > limit {
 		out = out[:limit]
-		meta.nextCursor = base64.RawURLEncoding.EncodeToString([]byte(keyText(out[limit-1].vals[t.key])))
+		meta.nextCursor = t.cursorOf(out[limit-1])
 	}
 	embeds, err := s.loadEmbeds(ctx, s.db, q, out)
 	if err != nil {
@@ -264,7 +264,7 @@ func filterCondition(t *table, e *Endpoint, sh *Shape, k, v string, args *sqlArg
 // sortOrder turns ?sort=-total,id into an ORDER BY list ending with the key.
 func sortOrder(t *table, e *Endpoint, spec string) (string, *fieldProblem) {
 	var parts []string
-	keyed := false
+	keyed := map[int]bool{}
 	if spec != "" {
 		for _, item := range strings.Split(spec, ",") {
 			dir := " ASC"
@@ -281,12 +281,14 @@ func sortOrder(t *table, e *Endpoint, spec string) (string, *fieldProblem) {
 				return "", &fieldProblem{Field: "sort", Message: fmt.Sprintf("%q is not a sortable field", item)}
 			}
 			i := fieldIndex(t.res, f)
-			keyed = keyed || i == t.key
+			keyed[i] = true
 			parts = append(parts, t.name+"."+t.cols[i]+dir) // qualified: the select list has casts named like the columns
 		}
 	}
-	if !keyed {
-		parts = append(parts, t.name+"."+t.cols[t.key]+" ASC")
+	for _, k := range t.keys {
+		if !keyed[k] {
+			parts = append(parts, t.name+"."+t.cols[k]+" ASC")
+		}
 	}
 	return strings.Join(parts, ", "), nil
 }
@@ -368,15 +370,13 @@ func (s *Service) loadEmbeds(ctx context.Context, db querier, q *request, rows [
 }
 
 // readOne reads the row with key from db, locking it when lock is set.
-func readOne(ctx context.Context, db querier, t *table, key any, lock bool) (row, bool, error) {
-	sql := "SELECT " + t.selects + " FROM " + t.name + " WHERE " + t.cols[t.key] + " = $1"
-	if t.keyField().Type == TypeUUID {
-		sql = "SELECT " + t.selects + " FROM " + t.name + " WHERE " + t.cols[t.key] + "::text = $1"
-	}
+func readOne(ctx context.Context, db querier, t *table, key []any, lock bool) (row, bool, error) {
+	var args sqlArgs
+	sql := "SELECT " + t.selects + " FROM " + t.name + " WHERE " + t.keyWhere(key, &args)
 	if lock {
 		sql += " FOR UPDATE"
 	}
-	rows, err := db.Query(ctx, sql, bindValue(key))
+	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return row{}, false, fmt.Errorf("reading %s: %w", t.name, err)
 	}
@@ -388,17 +388,67 @@ func readOne(ctx context.Context, db querier, t *table, key any, lock bool) (row
 	return r, err == nil, err
 }
 
-// pathKey reads the key from the path of a get, replace, patch or delete.
-func (q *request) pathKey() (any, *Problem) {
-	name := q.e.params[0]
-	v, err := q.t.keyField().parseText(q.r.PathValue(name), q.shape())
+// pathKey reads the key from the path of a get, replace, patch or delete:
+// one path parameter per key field.
+func (q *request) pathKey() ([]any, *Problem) {
+	key := make([]any, len(q.t.keys))
+	for i, k := range q.t.keys {
+		name := q.e.keyParams[i]
+		v, err := q.t.res.Fields[k].parseText(q.r.PathValue(name), q.shape())
+		if err != nil {
+			return nil, problem(http.StatusNotFound, fmt.Sprintf("no %s %q: %v", q.t.res.Name, q.r.PathValue(name), err))
+		}
+		if msg := q.t.fitsRead(k, v); msg != "" {
+			return nil, problem(http.StatusNotFound, fmt.Sprintf("no %s %q: it %s", q.t.res.Name, q.r.PathValue(name), msg))
+		}
+		key[i] = v
+	}
+	return key, nil
+}
+
+// cursorOf is the cursor of the page after row r: its key, in base64 of
+// the key's text for a single-field key and of a JSON array of the parts'
+// texts for a composite one.
+func (t *table) cursorOf(r row) string {
+	if len(t.keys) == 1 {
+		return base64.RawURLEncoding.EncodeToString([]byte(keyText(r.vals[t.key])))
+	}
+	parts := make([]string, len(t.keys))
+	for i, k := range t.keys {
+		parts[i] = keyText(r.vals[k])
+	}
+	b, _ := json.Marshal(parts) // strings always encode
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// parseCursor reads a cursor that cursorOf wrote back into a key.
+func (t *table) parseCursor(cursor string, sh *Shape) ([]any, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
-		return nil, problem(http.StatusNotFound, fmt.Sprintf("no %s %q: %v", q.t.res.Name, q.r.PathValue(name), err))
+		return nil, err
 	}
-	if msg := q.t.fitsRead(q.t.key, v); msg != "" {
-		return nil, problem(http.StatusNotFound, fmt.Sprintf("no %s %q: it %s", q.t.res.Name, q.r.PathValue(name), msg))
+	texts := []string{string(raw)}
+	if len(t.keys) > 1 {
+		texts = nil
+		if err := json.Unmarshal(raw, &texts); err != nil {
+			return nil, err
+		}
+		if len(texts) != len(t.keys) {
+			return nil, errors.New("wrong number of key parts")
+		}
 	}
-	return v, nil
+	key := make([]any, len(t.keys))
+	for i, k := range t.keys {
+		v, err := t.res.Fields[k].parseText(texts[i], sh)
+		if err != nil {
+			return nil, err
+		}
+		if t.fitsRead(k, v) != "" {
+			return nil, errors.New("out of range")
+		}
+		key[i] = v
+	}
+	return key, nil
 }
 
 func (s *Service) get(q *request) *Problem {
@@ -415,7 +465,7 @@ func (s *Service) get(q *request) *Problem {
 		return q.internal("reading "+q.t.res.Name, err)
 	}
 	if !ok {
-		return problem(http.StatusNotFound, fmt.Sprintf("no %s %s", q.t.res.Name, keyText(key)))
+		return problem(http.StatusNotFound, fmt.Sprintf("no %s %s", q.t.res.Name, keysText(key)))
 	}
 	etag := q.t.etag(r)
 	q.w.Header().Set("ETag", etag)

@@ -75,10 +75,19 @@ type Events struct {
 
 // Resource is one PostgreSQL table served as a REST resource.
 type Resource struct {
-	Name      string     `yaml:"name"`
-	Table     string     `yaml:"table"`
-	Schema    string     `yaml:"schema"`
-	Key       string     `yaml:"key"`
+	Name   string `yaml:"name"`
+	Table  string `yaml:"table"`
+	Schema string `yaml:"schema"`
+	// Key is the key field when the key has one field, and the first key
+	// field of a composite key. A Resource built in Go may set Key alone
+	// for a single-field key; Parse fills it from Keys.
+	Key string `yaml:"-"`
+	// Keys are the key fields in order: the primary key of the table. The
+	// recipe writes `key: id` for one field and `key: [book_id, tag]` for
+	// several. After Parse it always holds the key fields (one for a
+	// single key). Empty in a Resource built in Go: Key alone is the key;
+	// when both are set, Keys wins.
+	Keys      []string   `yaml:"key"`
 	Fields    []Field    `yaml:"fields"`
 	Relations []Relation `yaml:"relations"`
 	Rules     []Rule     `yaml:"rules"`
@@ -151,7 +160,8 @@ type Endpoint struct {
 	Query    *Query   `yaml:"query"`
 	Doc      string   `yaml:"doc"`
 
-	params []string // parameters of the path template, in order
+	params    []string // parameters of the path template, in order
+	keyParams []string // get, replace, patch, delete: the parameter of each key field, in key order
 }
 
 // Query is a named read-only SQL query with typed, always bound parameters.

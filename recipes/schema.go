@@ -69,6 +69,8 @@ func keySchema(f *FieldSpec) map[string]any {
 	case KStrings:
 		s["type"] = "array"
 		s["items"] = map[string]any{"type": "string"}
+	case KNames:
+		s["oneOf"] = []any{map[string]any{"type": "string"}, map[string]any{"type": "array", "items": map[string]any{"type": "string"}, "minItems": 1}}
 	case KObject:
 		s["$ref"] = "#/$defs/" + f.Object
 	case KObjectList:

@@ -7,6 +7,7 @@ import (
 	"github.com/stranglerfig/strangler/internal/httpstatus"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -324,10 +325,14 @@ func (s *Service) instrument(name string, h http.Handler) http.Handler {
 }
 
 // pathFor builds the URL of the get endpoint of t's row with key, or "".
-func (rt *runtime) pathFor(t *table, key any) string {
+func (rt *runtime) pathFor(t *table, key []any) string {
 	for _, e := range rt.recipe.Endpoints {
 		if e.Action == ActionGet && e.Resource == t.res.Name {
-			return rt.recipe.BasePath + strings.Replace(e.Path, "{"+e.params[0]+"}", keyText(key), 1)
+			path := e.Path
+			for i, name := range e.keyParams {
+				path = strings.Replace(path, "{"+name+"}", url.PathEscape(keyText(key[i])), 1)
+			}
+			return rt.recipe.BasePath + path
 		}
 	}
 	return ""

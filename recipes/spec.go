@@ -16,6 +16,7 @@ const (
 	KNumber     Kind = "number"
 	KBool       Kind = "boolean"
 	KStrings    Kind = "list of strings"
+	KNames      Kind = "string or list of strings" // one name, or several in a list
 	KObject     Kind = "object"
 	KObjectList Kind = "list of objects"
 )
@@ -165,8 +166,9 @@ var Spec = []ObjectSpec{
 			Rule: "an identifier; unique in the recipe"},
 		{Key: "table", Kind: KString, Desc: "The PostgreSQL table.", Default: "the resource name", Derived: true, Example: "orders"},
 		{Key: "schema", Kind: KString, Desc: "The PostgreSQL schema of the table.", Default: "public", Example: "shop"},
-		{Key: "key", Kind: KString, Desc: "The field that identifies a row; path parameters of get/replace/patch/delete bind to it.", Default: "id",
-			Rule: "names a field"},
+		{Key: "key", Kind: KNames, Desc: "The field that identifies a row, or a list of the fields of a composite key (the table's primary key, in order); " +
+			"path parameters of get/replace/patch/delete bind to them, one per field, and lists are in key order.", Default: "id", Example: "[book_id, tag]",
+			Rule: "names fields, each once; relations of kind one cannot point at a composite-key resource, nor kind many leave one"},
 		{Key: "fields", Kind: KObjectList, Object: "field", Required: true, Desc: "The columns served.", Rule: "at least one; names unique"},
 		{Key: "relations", Kind: KObjectList, Object: "relation", Desc: "References to other resources that endpoints may embed."},
 		{Key: "rules", Kind: KObjectList, Object: "rule", Desc: "Validation rules over several fields, in the expr language (expr-lang.org); a broken rule gets 422."},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,8 @@ type table struct {
 	res     *Resource
 	name    string // "schema"."table"
 	cols    []string
-	key     int        // index of the key field
+	key     int        // index of the (first) key field
+	keys    []int      // indexes of the key fields, in key order
 	selects string     // the select list, with casts, ending with xmin::text
 	limits  []colLimit // what each field's column accepts, by field index; nil before Start
 }
@@ -53,9 +55,6 @@ func newTable(res *Resource) *table {
 		f := &res.Fields[i]
 		col := pgx.Identifier{f.Column}.Sanitize()
 		t.cols = append(t.cols, col)
-		if f.Name == res.Key {
-			t.key = i
-		}
 		switch f.Type {
 		case TypeDecimal, TypeUUID, TypeJSON, TypeBits:
 			sel = append(sel, col+"::text")
@@ -63,11 +62,46 @@ func newTable(res *Resource) *table {
 			sel = append(sel, col)
 		}
 	}
+	for _, name := range res.keyFields() {
+		t.keys = append(t.keys, slices.IndexFunc(res.Fields, func(f Field) bool { return f.Name == name }))
+	}
+	t.key = t.keys[0]
 	t.selects = strings.Join(append(sel, "xmin::text"), ", ")
 	return t
 }
 
-func (t *table) keyField() *Field { return &t.res.Fields[t.key] }
+// keyOf returns the key of a row: its values of the key fields, in key order.
+func (t *table) keyOf(r row) []any {
+	out := make([]any, len(t.keys))
+	for i, k := range t.keys {
+		out[i] = r.vals[k]
+	}
+	return out
+}
+
+// keyWhere is the condition selecting the row with key, binding its parts
+// to args. A uuid column compares as text, the form the path gave.
+func (t *table) keyWhere(key []any, args *sqlArgs) string {
+	conds := make([]string, len(t.keys))
+	for i, k := range t.keys {
+		col := t.cols[k]
+		if t.res.Fields[k].Type == TypeUUID {
+			col += "::text"
+		}
+		conds[i] = col + " = " + args.add(key[i])
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// keysText writes a key as text, for messages and event keys: the parts
+// separated by "/", as the path of a get names them.
+func keysText(key []any) string {
+	parts := make([]string, len(key))
+	for i, v := range key {
+		parts[i] = keyText(v)
+	}
+	return strings.Join(parts, "/")
+}
 
 // row is one row read from a table: field values and version.
 type row struct {
@@ -139,8 +173,10 @@ func (t *table) etag(r row) string {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(t.res.Name))
 	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(keyText(r.vals[t.key])))
-	_, _ = h.Write([]byte{0})
+	for _, k := range t.keys {
+		_, _ = h.Write([]byte(keyText(r.vals[k])))
+		_, _ = h.Write([]byte{0})
+	}
 	_, _ = h.Write([]byte(r.version))
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], h.Sum64())

@@ -195,16 +195,52 @@ func (r *Recipe) checkResource(c *checker, res *Resource, p string) {
 		jsonSeen[f.JSON] = i
 		r.checkField(c, f, fp)
 	}
-	key := res.field(res.Key)
-	switch {
-	case key == nil:
-		c.fail(p+".key", "%q is not a field of resource %q", res.Key, res.Name)
-	case key.Nullable || key.WriteOnly:
-		c.fail(p+".key", "the key %q cannot be nullable or write_only", res.Key)
-	case key.Type == TypeJSON || key.Type == TypeNumber || key.Type == TypeSet || key.Type == TypeTime:
-		c.fail(p+".key", "the key %q cannot be of type %s", res.Key, key.Type)
+	res.fillKeys()
+	if len(res.Keys) == 0 {
+		c.fail(p+".key", "at least one key field is needed")
+	}
+	keySeen := map[string]bool{}
+	for _, name := range res.Keys {
+		key := res.field(name)
+		switch {
+		case keySeen[name]:
+			c.fail(p+".key", "the key names %q twice", name)
+		case key == nil:
+			c.fail(p+".key", "%q is not a field of resource %q", name, res.Name)
+		case key.Nullable || key.WriteOnly:
+			c.fail(p+".key", "the key %q cannot be nullable or write_only", name)
+		case key.Type == TypeJSON || key.Type == TypeNumber || key.Type == TypeSet || key.Type == TypeTime:
+			c.fail(p+".key", "the key %q cannot be of type %s", name, key.Type)
+		}
+		keySeen[name] = true
 	}
 }
+
+// fillKeys makes Keys and Key agree: Keys when set, else Key alone, and
+// Key the first key field.
+func (res *Resource) fillKeys() {
+	if len(res.Keys) == 0 && res.Key != "" {
+		res.Keys = []string{res.Key}
+	}
+	if len(res.Keys) > 0 {
+		res.Key = res.Keys[0]
+	}
+}
+
+// keyFields are the key fields of the resource as Keys names them: Keys,
+// or Key alone in a Resource built in Go that sets only Key.
+func (res *Resource) keyFields() []string {
+	if len(res.Keys) > 0 {
+		return res.Keys
+	}
+	if res.Key != "" {
+		return []string{res.Key}
+	}
+	return nil
+}
+
+// composite says whether the key has more than one field.
+func (res *Resource) composite() bool { return len(res.keyFields()) > 1 }
 
 func (r *Recipe) checkField(c *checker, f *Field, fp string) {
 	set := func(k string) bool { return r.pos.Has(fp + "." + k) }
@@ -327,6 +363,11 @@ func (r *Recipe) checkRelations(c *checker, res *Resource, p string) {
 		if rel.Kind == "many" {
 			holder, keyed = target, res // kind many: the target's field holds our key
 		}
+		if keyed.composite() {
+			c.fail(rp+".resource", "the key of %q has %d fields (%s); a relation of kind %s needs a single-field key there", keyed.Name,
+				len(keyed.keyFields()), strings.Join(keyed.keyFields(), ", "), orDefault(rel.Kind, "one"))
+			continue
+		}
 		f := holder.field(rel.Field)
 		if f == nil {
 			c.fail(rp+".field", "%q is not a field of %q", rel.Field, holder.Name)
@@ -439,12 +480,30 @@ func (r *Recipe) checkEndpoints(c *checker) {
 func (r *Recipe) checkEndpointParams(c *checker, e *Endpoint, res *Resource, p string) {
 	switch e.Action {
 	case ActionGet, ActionReplace, ActionPatch, ActionDelete:
-		if len(e.params) != 1 {
-			c.fail(p+".path", "%s needs exactly one path parameter, the key %q; found %d", e.Action, res.Key, len(e.params))
+		keys := res.keyFields()
+		if len(e.params) != len(keys) {
+			c.fail(p+".path", "%s needs one path parameter per key field (%s); found %d", e.Action, strings.Join(keys, ", "), len(e.params))
 			return
 		}
-		if e.params[0] != res.Key && (res.field(res.Key) == nil || e.params[0] != res.field(res.Key).JSON) {
-			c.fail(p+".path", "path parameter {%s} is not the key %q of %q", e.params[0], res.Key, res.Name)
+		e.keyParams = make([]string, len(keys))
+		for _, name := range e.params {
+			i := slices.IndexFunc(keys, func(k string) bool {
+				f := res.field(k)
+				return name == k || (f != nil && name == f.JSON)
+			})
+			if i < 0 {
+				if len(keys) == 1 {
+					c.fail(p+".path", "path parameter {%s} is not the key %q of %q", name, keys[0], res.Name)
+				} else {
+					c.fail(p+".path", "path parameter {%s} is not one of the key fields (%s) of %q", name, strings.Join(keys, ", "), res.Name)
+				}
+				continue
+			}
+			if e.keyParams[i] != "" {
+				c.fail(p+".path", "path parameters {%s} and {%s} both name the key field %q", e.keyParams[i], name, keys[i])
+				continue
+			}
+			e.keyParams[i] = name
 		}
 	default:
 		for _, name := range e.params {

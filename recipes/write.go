@@ -58,7 +58,7 @@ func (q *request) readBody() (map[string]any, *Problem) {
 // a create or replace: omitted fields take their default, or null, or are
 // reported as required. It returns values by field index (set[i] says
 // whether field i is written) and the problems found.
-func (q *request) decodeFields(body map[string]any, complete bool, key any) ([]any, []bool, []fieldProblem) {
+func (q *request) decodeFields(body map[string]any, complete bool, key []any) ([]any, []bool, []fieldProblem) {
 	res, sh := q.t.res, q.shape()
 	vals := make([]any, len(res.Fields))
 	set := make([]bool, len(res.Fields))
@@ -68,11 +68,11 @@ func (q *request) decodeFields(body map[string]any, complete bool, key any) ([]a
 		f := &res.Fields[i]
 		known[f.JSON] = true
 		raw, present := body[f.JSON]
-		if f.Name == res.Key && key != nil {
+		if part := slices.Index(q.t.keys, i); part >= 0 && key != nil {
 			// The key may be echoed back, generated or not; another value
 			// is refused, as create refuses a read-only key.
 			if present {
-				if v, err := f.parseJSON(raw, sh); err != nil || keyText(v) != keyText(key) {
+				if v, err := f.parseJSON(raw, sh); err != nil || keyText(v) != keyText(key[part]) {
 					bad = append(bad, fieldProblem{Field: f.JSON, Message: "does not match the key in the path"})
 				}
 			}
@@ -238,7 +238,7 @@ func (s *Service) writeTx(q *request, status int, fn func(ctx context.Context, t
 	}
 	q.w.Header().Set("ETag", q.t.etag(r))
 	if status == http.StatusCreated {
-		if loc := q.rt.pathFor(q.t, r.vals[q.t.key]); loc != "" {
+		if loc := q.rt.pathFor(q.t, q.t.keyOf(r)); loc != "" {
 			q.w.Header().Set("Location", loc)
 		}
 	}
@@ -268,13 +268,13 @@ func returning(ctx context.Context, tx pgx.Tx, t *table, sql string, args []any)
 
 // lockForWrite reads and locks the row of the path's key, checking
 // If-Match: 404 when it is gone, 409 when the version moved on.
-func (q *request) lockForWrite(ctx context.Context, tx pgx.Tx, key any) (row, *Problem, error) {
+func (q *request) lockForWrite(ctx context.Context, tx pgx.Tx, key []any) (row, *Problem, error) {
 	r, ok, err := readOne(ctx, tx, q.t, key, true)
 	if err != nil {
 		return row{}, nil, err
 	}
 	if !ok {
-		return row{}, problem(http.StatusNotFound, fmt.Sprintf("no %s %s", q.t.res.Name, keyText(key))), nil
+		return row{}, problem(http.StatusNotFound, fmt.Sprintf("no %s %s", q.t.res.Name, keysText(key))), nil
 	}
 	if im := q.r.Header.Get("If-Match"); im != "" && !matchesIfMatch(im, q.t.etag(r)) {
 		return row{}, problem(http.StatusConflict, fmt.Sprintf("the %s was changed since version %s (now %s)", q.t.res.Name, im, q.t.etag(r)),
@@ -332,10 +332,7 @@ func (s *Service) update(q *request, complete bool) *Problem {
 			q.unchanged = true // a patch naming no field: nothing written, no event
 			return cur, nil, nil
 		}
-		where := t.cols[t.key] + " = " + args.add(key)
-		if t.keyField().Type == TypeUUID {
-			where = t.cols[t.key] + "::text = $" + fmt.Sprint(len(args))
-		}
+		where := t.keyWhere(key, &args)
 		r, err := returning(ctx, tx, t, "UPDATE "+t.name+" SET "+strings.Join(sets, ", ")+" WHERE "+where+" RETURNING "+t.selects, args)
 		return r, nil, err
 	})
@@ -352,11 +349,8 @@ func (s *Service) remove(q *request) *Problem {
 		if p != nil || err != nil {
 			return row{}, p, err
 		}
-		where := t.cols[t.key] + " = $1"
-		if t.keyField().Type == TypeUUID {
-			where = t.cols[t.key] + "::text = $1"
-		}
-		_, err = tx.Exec(ctx, "DELETE FROM "+t.name+" WHERE "+where, bindValue(key))
+		var args sqlArgs
+		_, err = tx.Exec(ctx, "DELETE FROM "+t.name+" WHERE "+t.keyWhere(key, &args), args...)
 		return cur, nil, err
 	})
 }
