@@ -226,9 +226,13 @@ func TestSamplesThatDisagreeWithTheSchema(t *testing.T) {
 			Response: capture.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}},
 				Body: fmt.Sprintf(`{"id": %d, "amount": %d.5}`, i, i)}})
 	}
+	recs = append(recs, capture.Record{Route: "prices", Request: capture.Request{Method: "GET", Path: "/api/prices/report"},
+		Response: capture.Response{Status: 200, Header: http.Header{"Content-Type": {"text/html"}}, Body: "<html><body>report</body></html>"}})
 	res, err := extract.Extract(context.Background(), db, extract.Options{Database: name, Samples: recs, RoutePrefix: "/api"})
 	require.NoError(t, err)
 	recipe := string(res.Files["price.yaml"])
+	assert.Regexp(t, `GET\s+/api/prices/\{id\}\s+price\s+3 samples \(75\.0%\)`, string(res.Files["report.txt"]), "each endpoint's share of the captured requests")
+	assert.Contains(t, string(res.Files["report.txt"]), "GET /api/prices/report (1 samples, 25.0%): no JSON answer (HTML, text or only errors); not generated")
 	assert.Contains(t, recipe, "{name: amount, type: string, max_length: 20} # the samples show decimal values (1.5, 2.5, 3.5); the column says string")
 	assert.Contains(t, recipe, "{name: secret_code, type: string, nullable: true, write_only: true, max_length: 10} # no captured answer holds it", "secret_code is never shown by legacy")
 	assert.Contains(t, string(res.Files["report.txt"]), "prices.amount: the samples show decimal values")

@@ -42,9 +42,12 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 	}
 	seen := map[string]map[string]bool{} // resource -> answer members (snake_case) legacy writes
 	for _, e := range an.Endpoints {
-		where := fmt.Sprintf("%s %s (%d samples, %.1f%%)", e.Method, e.Template, e.Count, e.Share)
+		where := fmt.Sprintf("%s %s (%d samples, %.1f%%)", e.Method, e.Template, e.Count, 100*e.Share)
 		p, ok := byResource[e.Resource]
 		switch {
+		case e.Answer == nil && e.Method == "GET":
+			rep.Unmatched = append(rep.Unmatched, where+": no JSON answer (HTML, text or only errors); not generated")
+			continue
 		case !ok:
 			rep.Unmatched = append(rep.Unmatched, where+": no extracted table serves it")
 			continue
@@ -100,7 +103,7 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 		}
 		p.g.Recipe.Endpoints = append(p.g.Recipe.Endpoints, ep)
 		used[p.g.Service] = true
-		rep.Endpoints = append(rep.Endpoints, EndpointReport{Service: p.g.Service, Method: e.Method, Path: e.Template, Samples: e.Count, Share: e.Share})
+		rep.Endpoints = append(rep.Endpoints, EndpointReport{Service: p.g.Service, Method: e.Method, Path: e.Template, Samples: e.Count, Share: 100 * e.Share})
 	}
 	// A column legacy never writes in an answer is not written by the new
 	// service either: write-only.

@@ -137,7 +137,7 @@ func (a *app) runExtract(ctx context.Context, o *extractOptions) error {
 		}
 		fmt.Fprintf(a.stdout, "wrote %s\n", p)
 	}
-	_, err = fmt.Fprint(a.stdout, "\n"+res.Report.String())
+	_, err = fmt.Fprint(a.stdout, "\n"+res.Report.String()+"\n"+string(res.Files["strangler.fragment.yaml"]))
 	return err
 }
 
