@@ -180,7 +180,7 @@ func TestExtractAHostileSchema(t *testing.T) {
 	pgDSN := dbtest.Postgres(t)
 	pool, err := pgxpool.New(ctx, pgDSN)
 	require.NoError(t, err)
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	_, err = pool.Exec(ctx, string(res.Files["schema.sql"]))
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO authors (id, name, best_book, born, tags, avatar, profile, nap, flags)
@@ -190,12 +190,7 @@ func TestExtractAHostileSchema(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO book_tags (book_id, tag) VALUES (1, 'essay'), (1, 'notes')`)
 	require.NoError(t, err)
-	svc, err := recipes.NewService(r, pool)
-	require.NoError(t, err)
-	require.NoError(t, svc.Start(ctx))
-	defer svc.Close(ctx)
-	srv := httptest.NewServer(svc)
-	defer srv.Close()
+	srv := serveRecipe(t, r, pool)
 	for _, path := range []string{"/authors", "/authors/18446744073709551615", "/books", "/books/1", "/book_tags", "/book_tags/1/notes"} {
 		resp, err := http.Get(srv.URL + path)
 		require.NoError(t, err)
@@ -240,4 +235,16 @@ func TestSamplesThatDisagreeWithTheSchema(t *testing.T) {
 	require.NoError(t, err, recipe)
 	require.Len(t, r.Endpoints, 1, "only the captured endpoint")
 	assert.Equal(t, "/prices/{id}", r.Endpoints[0].Path)
+}
+
+// serveRecipe serves r over pool on a real listener until t ends.
+func serveRecipe(t *testing.T, r *recipes.Recipe, pool *pgxpool.Pool) *httptest.Server {
+	t.Helper()
+	svc, err := recipes.NewService(r, pool)
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(context.Background()))
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -77,7 +77,7 @@ func TestExtractedShopAnswersAsLegacy(t *testing.T) {
 	// the one sync creates.
 	pool, err := pgxpool.New(ctx, pgDSN)
 	require.NoError(t, err)
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	_, err = pool.Exec(ctx, string(res.Files["schema.sql"]))
 	require.NoError(t, err)
 	cfg, err := config.Parse("strangler.yaml", []byte(fmt.Sprintf(`legacy: http://127.0.0.1:1
@@ -93,12 +93,7 @@ sync:
 	defer p.Close(ctx)
 	require.Eventually(t, func() bool { return p.Status().Phase == sync.PhaseStreaming }, time.Minute, 50*time.Millisecond)
 
-	svc, err := recipes.NewService(r, pool)
-	require.NoError(t, err)
-	require.NoError(t, svc.Start(ctx))
-	defer svc.Close(ctx)
-	srv := httptest.NewServer(svc)
-	defer srv.Close()
+	srv := serveRecipe(t, r, pool)
 
 	check, err := extract.Check(ctx, recs, srv.URL, nil)
 	require.NoError(t, err)
