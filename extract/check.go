@@ -42,28 +42,37 @@ type CheckPath struct {
 // answers of legacy to the same request, as comparison paths
 // ($.data.requestId, $.data[*].requestId).
 func NoisePaths(recs []capture.Record) []string {
-	an := samples.Analyze(recs)
 	seen := map[string]bool{}
-	for _, e := range an.Endpoints {
-		if e.Answer == nil {
-			continue
-		}
-		base := "$"
-		if e.Answer.Shape.Envelope == "data" && e.Answer.Shape.DataKey != "" {
-			base += memberPath(e.Answer.Shape.DataKey)
-		}
-		if e.Answer.Kind == "list" {
-			base += "[*]"
-		}
-		for _, f := range e.Answer.Fields {
-			if f.Unstable {
-				seen[base+memberPath(f.JSON)] = true
-			}
+	for _, e := range samples.Analyze(recs).Endpoints {
+		for _, p := range endpointNoise(e) {
+			seen[p] = true
 		}
 	}
 	out := make([]string, 0, len(seen))
 	for p := range seen {
 		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// endpointNoise are the comparison paths of an endpoint's unstable members.
+func endpointNoise(e samples.Endpoint) []string {
+	if e.Answer == nil {
+		return nil
+	}
+	base := "$"
+	if e.Answer.Shape.Envelope == "data" && e.Answer.Shape.DataKey != "" {
+		base += memberPath(e.Answer.Shape.DataKey)
+	}
+	if e.Answer.Kind == "list" {
+		base += "[*]"
+	}
+	var out []string
+	for _, f := range e.Answer.Fields {
+		if f.Unstable {
+			out = append(out, base+memberPath(f.JSON))
+		}
 	}
 	sort.Strings(out)
 	return out

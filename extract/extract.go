@@ -85,7 +85,7 @@ func Build(s *Schema, o Options) (*Result, error) {
 
 	var gs []*Group
 	for _, g := range groups(names, links) {
-		grp := &Group{Service: resourceName(g[0]), Tables: g, Comments: map[string]string{}}
+		grp := &Group{Service: resourceName(g[0]), Tables: g, Comments: map[string]string{}, Noise: map[string][]string{}}
 		rc := &recipes.Recipe{Service: grp.Service, Title: "Legacy " + strings.Join(g, ", "), Version: "1.0.0", BasePath: o.RoutePrefix}
 		for i, name := range g {
 			rc.Resources = append(rc.Resources, *res[name])

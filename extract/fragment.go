@@ -9,7 +9,8 @@ import (
 
 // fragment is the project-file fragment: the sync pipeline of each group's
 // tables, the services serving the recipes, and one route per endpoint in
-// mode legacy (nothing moves until a route is set to shadow).
+// mode legacy (nothing moves until a route is set to shadow), with the
+// noise the samples showed as the route's shadow.ignore.
 func fragment(gs []*Group, o Options) []byte {
 	host, port := "127.0.0.1", 9100
 	if o.Listen != "" {
@@ -35,6 +36,13 @@ func fragment(gs []*Group, o Options) []byte {
 		for _, e := range g.Recipe.Endpoints {
 			fmt.Fprintf(&b, "  - name: %s\n    match: {path: %s, methods: [%s]}\n    target: %s\n    mode: legacy\n",
 				routeName(g.Service, e.Name), o.RoutePrefix+e.Path, e.Method, target)
+			if noise := g.Noise[e.Name]; len(noise) > 0 {
+				quoted := make([]string, len(noise))
+				for i, p := range noise {
+					quoted[i] = strconv.Quote(p)
+				}
+				fmt.Fprintf(&b, "    # legacy wrote these differently in two answers to one request\n    shadow: {ignore: [%s]}\n", strings.Join(quoted, ", "))
+			}
 		}
 	}
 	return []byte(b.String())

@@ -22,6 +22,9 @@ type Group struct {
 	// ("resources[0].fields[2]"), for what the schema and samples left
 	// ambiguous.
 	Comments map[string]string
+	// Noise are, by endpoint name, the answer paths legacy wrote
+	// differently in two answers to one request: the route's shadow.ignore.
+	Noise map[string][]string
 }
 
 // resourceName is a table's resource name: the singular of its name.

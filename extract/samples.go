@@ -101,6 +101,9 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 				nameField(p.i, r, fo, shape, p.g, rep)
 			}
 		}
+		if noise := endpointNoise(e); len(noise) > 0 {
+			p.g.Noise[ep.Name] = noise
+		}
 		p.g.Recipe.Endpoints = append(p.g.Recipe.Endpoints, ep)
 		used[p.g.Service] = true
 		rep.Endpoints = append(rep.Endpoints, EndpointReport{Service: p.g.Service, Method: e.Method, Path: e.Template, Samples: e.Count, Share: 100 * e.Share})

@@ -70,6 +70,11 @@ func TestExtractedShopAnswersAsLegacy(t *testing.T) {
 
 	res, err := extract.Extract(ctx, db, extract.Options{Database: name, Samples: recs, RoutePrefix: "/api"})
 	require.NoError(t, err)
+	frag := string(res.Files["strangler.fragment.yaml"])
+	assert.Contains(t, frag, "match: {path: /api/orders/{id}, methods: [GET]}\n    target: http://127.0.0.1:9100\n    mode: legacy\n"+
+		"    # legacy wrote these differently in two answers to one request\n    shadow: {ignore: [\"$.data.requestId\"]}\n")
+	_, err = config.Parse("strangler.yaml", []byte(fmt.Sprintf("legacy: http://127.0.0.1:1\ndatabases: {legacy: %q, new: %q}\n", myDSN, pgDSN)+frag), nil)
+	require.NoError(t, err, "the fragment is a valid project file:\n%s", frag)
 	r, err := recipes.Parse("customer.yaml", res.Files["customer.yaml"])
 	require.NoError(t, err)
 
