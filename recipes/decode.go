@@ -114,6 +114,7 @@ func (d *decoder) object(n *yaml.Node, v reflect.Value, spec *ObjectSpec, path s
 	}
 	fields := structFields(v.Type())
 	seen := map[string]bool{}
+	present := map[string]bool{} // keys with a value: `key:` and `key: null` are as if absent
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		fp := join(path, k.Value)
@@ -127,12 +128,16 @@ func (d *decoder) object(n *yaml.Node, v reflect.Value, spec *ObjectSpec, path s
 			d.fail(k, fp, "unknown field%s", yamlpos.Suggest(k.Value, spec.keys()))
 			continue
 		}
+		if isNull(val) {
+			continue
+		}
+		present[k.Value] = true
 		d.pos[fp] = k.Line
 		d.value(val, v.Field(fields[fs.Key]), fs, fp, depth)
 	}
 	for i := range spec.Fields {
 		fs := &spec.Fields[i]
-		if seen[fs.Key] {
+		if present[fs.Key] {
 			continue
 		}
 		if fs.Required {
@@ -151,6 +156,14 @@ func (d *decoder) object(n *yaml.Node, v reflect.Value, spec *ObjectSpec, path s
 			}
 		}
 	}
+}
+
+// isNull reports whether n is YAML's null (`key:`, `key: null`, `key: ~`).
+func isNull(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 }
 
 func join(path, key string) string {

@@ -83,6 +83,8 @@ func TestBadRecipes(t *testing.T) {
 		{"filter on an unknown field", "filters: [status]", "filters: [colour]", 26, `"colour" is not a readable field`},
 		{"method that does not fit the action", "- method: GET\n    path: /orders\n", "- method: POST\n    path: /orders\n", 22, `action list is served with GET, not POST`},
 		{"missing required key", "    resource: order\n    action: get\n", "    resource: order\n", 18, `missing required field "action"`},
+		{"required key given as null", "    resource: order\n    action: get\n", "    resource: order\n    action:\n", 18, `missing required field "action"`},
+		{"a null key is as if absent", "        enum: [new, paid]", "        enum: [new, paid]\n        default: lost\n        nullable: null", 12, `default: "lost": must be one of new, paid`},
 		{"bad pattern", "        enum: [new, paid]", "        pattern: '(['", 11, `pattern: does not compile`},
 		{"default breaking its enum", "        enum: [new, paid]", "        enum: [new, paid]\n        default: lost", 12, `default: "lost": must be one of new, paid`},
 		{"unknown relation embedded", "filters: [status]", "embed: [customer]", 26, `"customer" is not a relation of "order"`},
