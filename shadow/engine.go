@@ -139,7 +139,7 @@ func compileRules(rs *config.RouteShadow) (*routeRules, error) {
 	if rs == nil {
 		rs = &config.RouteShadow{}
 	}
-	cmp, err := compare.Compile(rs.CompareRules())
+	cmp, err := compare.Compile(Rules(rs))
 	if err != nil {
 		return nil, err
 	}

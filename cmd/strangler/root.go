@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stranglerfig/strangler/shadow"
 	"io"
 	"log/slog"
 	"os"
@@ -130,7 +131,7 @@ func (a *app) config(optional bool) (*config.Config, error) {
 			return nil, nil
 		}
 	}
-	c, err := config.Load(a.configPath, dbconn.Parser{})
+	c, err := config.Load(a.configPath, projectChecks{})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
@@ -186,4 +187,12 @@ when everything loads, 2 otherwise.`,
 			return nil
 		},
 	}
+}
+
+// projectChecks are what a project file is checked with beyond its own
+// rules: the database DSNs by the drivers' parsers, and the routes'
+// comparison rules by the shadow differ.
+type projectChecks struct {
+	dbconn.Parser
+	shadow.RuleChecker
 }

@@ -147,3 +147,13 @@ routes:
 	assert.NotEmpty(t, left)
 	assert.False(t, strings.Contains(p.stderr.String(), routesTestToken))
 }
+
+// TestCheckRefusesABadComparisonRule: strangler check has the routes'
+// comparison rules checked by the differ, at their line.
+func TestCheckRefusesABadComparisonRule(t *testing.T) {
+	project := filepath.Join(t.TempDir(), "strangler.yaml")
+	writeFile(t, project, "legacy: http://127.0.0.1:9000\nroutes:\n  - name: a\n    match: {path: /a}\n    target: http://127.0.0.1:9100\n    mode: shadow\n    shadow: {ignore: [\"$.items[\"]}\n")
+	code, _, errOut := runCLI(t, "check", "-c", project)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, `:7: routes[0].shadow.ignore[0]: "$.items[": unclosed bracket`)
+}

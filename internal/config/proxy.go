@@ -1,12 +1,9 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
-
-	"github.com/stranglerfig/strangler/shadow/compare"
 )
 
 func (c *Config) validateProxy(v *validator) {
@@ -76,38 +73,33 @@ func (v *validator) routeShadow(f string, r *Route) {
 		}
 	}
 	// The comparison rules (headers, ignore, sets, tolerance, normalize)
-	// are checked by the differ that will apply them.
-	if _, err := compare.Compile(sh.CompareRules()); err != nil {
-		errs := []error{err}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
-		}
-		for _, err := range errs {
-			var re *compare.RuleError
-			if errors.As(err, &re) {
-				// "ignore[2] \"$.a[\"": the field, then the value.
-				field, value, _ := strings.Cut(re.Rule, " ")
-				if value != "" {
-					value += ": "
-				}
-				v.fail(f+"."+field, "%s%v", value, re.Err)
-			} else {
-				v.fail(f, "%v", err)
+	// are checked by the differ that will apply them, when the caller
+	// passed one in.
+	if rc, ok := v.dsns.(ShadowRuleChecker); ok {
+		for _, p := range rc.CheckShadowRules(sh) {
+			field := f
+			if p.Field != "" {
+				field += "." + p.Field
 			}
+			v.fail(field, "%s", p.Message)
 		}
 	}
 }
 
-// CompareRules are the comparison rules of a route's shadow settings.
-func (s *RouteShadow) CompareRules() compare.Rules {
-	r := compare.Rules{
-		Ignore: s.Ignore, Sets: s.Sets, Tolerance: s.Tolerance, Headers: s.Headers,
-		NullEqualsMissing: s.NullEqualsMissing,
-	}
-	for _, n := range s.Normalize {
-		r.Normalize = append(r.Normalize, compare.Normalize{Path: n.Path, Pattern: n.Pattern, Replace: n.Replace})
-	}
-	return r
+// ShadowRuleChecker checks a route's comparison rules (shadow.ignore, sets,
+// tolerance, normalize, headers). The shadow engine's differ is the one
+// implementation; a DSNParser passed to Load, Parse or Validate that also
+// implements it has the rules checked too. It is passed in rather than
+// imported so that the facade's request path, which reads the
+// configuration, does not link the differ.
+type ShadowRuleChecker interface {
+	CheckShadowRules(rs *RouteShadow) []RuleProblem
+}
+
+// RuleProblem is one bad comparison rule: the field under the route's
+// shadow settings ("ignore[1]") and what is wrong.
+type RuleProblem struct {
+	Field, Message string
 }
 
 // ParseTrustedProxy reads one entry of proxy.trusted_proxies: a CIDR
