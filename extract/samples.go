@@ -66,7 +66,7 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 			switch q.Class {
 			case "filter":
 				switch {
-				case !hasField(r, q.Field) || contains(ep.Filters, q.Field):
+				case !hasField(r, q.Field) || slices.Contains(ep.Filters, q.Field):
 				case q.Name != samples.ApplyCasing(shape.Casing, q.Field):
 					rep.Notes = append(rep.Notes, fmt.Sprintf("%s %s: query parameter %s is not a filter the recipe runtime reads (it reads %s); not generated",
 						e.Method, e.Template, q.Name, samples.ApplyCasing(shape.Casing, q.Field)))
@@ -75,7 +75,7 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 				}
 			case "sort":
 				for _, f := range q.Fields {
-					if hasField(r, f) && !contains(ep.Sort, f) {
+					if hasField(r, f) && !slices.Contains(ep.Sort, f) {
 						ep.Sort = append(ep.Sort, f)
 					}
 				}
@@ -90,7 +90,7 @@ func applySamples(gs []*Group, tables map[string]*Table, recs []capture.Record, 
 			for _, fo := range e.Answer.Fields {
 				if fo.Nested != "" {
 					for _, rel := range r.Relations {
-						if rel.Resource == fo.Nested && (rel.Kind == "many") == fo.Many && !contains(ep.Embed, rel.Name) {
+						if rel.Resource == fo.Nested && (rel.Kind == "many") == fo.Many && !slices.Contains(ep.Embed, rel.Name) {
 							ep.Embed = append(ep.Embed, rel.Name)
 							setRelationJSON(r, rel.Name, fo.JSON, shape.Casing)
 						}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -93,7 +94,7 @@ func ReadSchema(ctx context.Context, db *sql.DB, database string, tables []strin
 	}
 	for _, name := range tables {
 		if !base[name] {
-			if contains(s.Views, name) {
+			if slices.Contains(s.Views, name) {
 				return nil, fmt.Errorf("--table %s: is a view in %s; extract reads base tables", name, database)
 			}
 			return nil, fmt.Errorf("--table %s: no such table in %s", name, database)
@@ -206,15 +207,6 @@ func listNames(ctx context.Context, db *sql.DB, q, database string) ([][2]string
 		out = append(out, [2]string{a, b})
 	}
 	return out, rows.Err()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // column returns the mapped column and the extras of the column named name.
