@@ -63,7 +63,7 @@ func endpointNoise(e samples.Endpoint) []string {
 	}
 	base := "$"
 	if e.Answer.Shape.Envelope == "data" && e.Answer.Shape.DataKey != "" {
-		base += memberPath(e.Answer.Shape.DataKey)
+		base += compare.Member(e.Answer.Shape.DataKey)
 	}
 	if e.Answer.Kind == "list" {
 		base += "[*]"
@@ -71,21 +71,11 @@ func endpointNoise(e samples.Endpoint) []string {
 	var out []string
 	for _, f := range e.Answer.Fields {
 		if f.Unstable {
-			out = append(out, base+memberPath(f.JSON))
+			out = append(out, base+compare.Member(f.JSON))
 		}
 	}
 	sort.Strings(out)
 	return out
-}
-
-// memberPath is ".name", or `["name"]` when name is not an identifier.
-func memberPath(name string) string {
-	for i, r := range name {
-		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
-			return fmt.Sprintf("[%q]", name)
-		}
-	}
-	return "." + name
 }
 
 // Check sends every captured GET to base (the served recipe, e.g.

@@ -612,3 +612,13 @@ func Names(path string) []string {
 	}
 	return names
 }
+
+// Member is the path step of the member name as Compare writes it:
+// ".name", or `["k y"]` when name is not an identifier. A caller that
+// builds ignore patterns from member names uses it.
+func Member(name string) string {
+	if isIdent(name) {
+		return "." + name
+	}
+	return "[" + string(appendQuoted(nil, []byte(name))) + "]"
+}

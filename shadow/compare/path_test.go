@@ -139,3 +139,12 @@ func TestNames(t *testing.T) {
 		assert.Equal(t, want, compare.Names(path), path)
 	}
 }
+
+func TestMember(t *testing.T) {
+	assert.Equal(t, ".requestId", compare.Member("requestId"))
+	assert.Equal(t, `["k y"]`, compare.Member("k y"))
+	assert.Equal(t, `[""]`, compare.Member(""))
+	p, err := compare.CompilePatterns([]string{"$" + compare.Member("k y")})
+	require.NoError(t, err)
+	assert.True(t, p.Match(`$["k y"]`))
+}
