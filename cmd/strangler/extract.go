@@ -93,7 +93,11 @@ func (a *app) runExtract(ctx context.Context, o *extractOptions) error {
 	if dsn == "" {
 		return fmt.Errorf("extract: no legacy database: set databases.legacy in %s or give --legacy", a.configPath)
 	}
-	mcfg, err := dbconn.ParseMySQL(dsn)
+	myDSN, err := dbconn.MySQLDSN(dsn)
+	if err != nil {
+		return fmt.Errorf("extract: legacy database: %w", err)
+	}
+	mcfg, err := mysql.ParseDSN(myDSN)
 	if err != nil {
 		return fmt.Errorf("extract: legacy database: %w", err)
 	}
