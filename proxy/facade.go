@@ -39,6 +39,8 @@ type Facade struct {
 	maxBodyCopy   int64
 	timeout       time.Duration
 	flushInterval time.Duration // see WithFlushInterval
+	statsWindow   time.Duration // see WithStatsWindow
+	unmatched     *routeWindows // recent traffic no route matched
 
 	table atomic.Pointer[routeTable]
 	ids   requestIDs
@@ -88,6 +90,19 @@ func WithTransport(rt http.RoundTripper) Option {
 	}
 }
 
+// WithStatsWindow sets the longest window Stats answers for: the facade
+// keeps each route's traffic of that long, per backend, in 120 slots (each
+// at least 100ms). Default: the project file's config.Config.StatsWindow.
+func WithStatsWindow(d time.Duration) Option {
+	return func(f *Facade) error {
+		if d <= 0 {
+			return fmt.Errorf("facade stats window %v: must be positive", d)
+		}
+		f.statsWindow = d
+		return nil
+	}
+}
+
 // New builds a facade for the routes of cfg, with their modes and percents
 // from the project file. cfg must come from config.Load or config.Parse.
 func New(cfg *config.Config, opts ...Option) (*Facade, error) {
@@ -123,6 +138,9 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 	if f.timeout <= 0 {
 		f.timeout = config.DefaultTimeout
 	}
+	if f.statsWindow == 0 {
+		f.statsWindow = cfg.StatsWindow()
+	}
 	if cfg.Legacy == "" {
 		return nil, errors.New("building facade: legacy: no legacy URL in the project file")
 	}
@@ -137,6 +155,7 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 	}
 	f.legacy = legacy
 	f.metrics = newFacadeMetrics()
+	f.unmatched = newRouteWindows(f.statsWindow)
 	for i := range cfg.Routes {
 		rt, err := f.compileRoute(i, &cfg.Routes[i])
 		if err != nil {
@@ -216,6 +235,27 @@ func (f *Facade) Routes() []RouteInfo {
 	}
 	return out
 }
+
+// Stats returns every route's traffic over the last span (at most the
+// stats window, see WithStatsWindow), in project-file order.
+func (f *Facade) Stats(span time.Duration) []RouteStats {
+	span = min(span, f.statsWindow)
+	now := time.Now()
+	out := make([]RouteStats, len(f.routes))
+	for i, rt := range f.routes {
+		out[i] = rt.windows.read(rt.name, now, span)
+	}
+	return out
+}
+
+// UnmatchedStats returns the traffic no route matched (legacy answers all
+// of it) over the last span.
+func (f *Facade) UnmatchedStats(span time.Duration) RouteStats {
+	return f.unmatched.read("", time.Now(), min(span, f.statsWindow))
+}
+
+// StatsWindow is the longest span Stats answers for.
+func (f *Facade) StatsWindow() time.Duration { return f.statsWindow }
 
 // Version returns the version of the route table in use.
 func (f *Facade) Version() uint64 { return f.table.Load().version }

@@ -428,6 +428,15 @@ func (x *exchange) finish() {
 	bm := rm.backend(x.backend)
 	bm.counter(status).Inc()
 	bm.observe(elapsed.Seconds())
+	d := elapsed
+	if x.upgraded {
+		d = -1 // a stream's length says nothing of the backend's speed
+	}
+	if x.rt != nil {
+		x.rt.windows.record(x.start.Add(elapsed), x.backend, status, d, x.fellBack && x.done != nil)
+	} else {
+		x.f.unmatched.record(x.start.Add(elapsed), backendLegacy, status, d, false)
+	}
 	x.f.accessLog(x, status, elapsed)
 	if p != nil {
 		panic(p)

@@ -31,6 +31,7 @@ type route struct {
 	redact   *redaction     // for captures, stored shadow copies and the access log
 	shadow   shadowPolicy
 	metrics  *routeMetrics
+	windows  *routeWindows // recent traffic, for Facade.Stats
 }
 
 func (f *Facade) compileRoute(i int, rc *config.Route) (*route, error) {
@@ -64,6 +65,7 @@ func (f *Facade) compileRoute(i int, rc *config.Route) (*route, error) {
 		return nil, err
 	}
 	rt.metrics = f.metrics.forRoute(rc.Name)
+	rt.windows = newRouteWindows(f.statsWindow)
 	rt.breaker = newBreaker(rc.Name, rc.Breaker, func(s breakerState) {
 		rt.metrics.breaker.Set(float64(s))
 	})

@@ -10,6 +10,11 @@ package proxy
 type RouteState struct {
 	Mode    string  `json:"mode"`    // legacy | shadow | canary | new
 	Percent float64 `json:"percent"` // canary share, 0-100
+	// Hold is the rollout controller's mark on the route, which the facade
+	// ignores: "" (the controller may move it), "paused" (by hand),
+	// "aborting" (being ramped down after a breach) or "aborted" (rolled
+	// back by the controller). See proxy/control's Hold constants.
+	Hold string `json:"hold,omitempty"`
 }
 
 // State is the run-time state of every route, with the version that every

@@ -39,6 +39,7 @@ type Engine struct {
 	log     *slog.Logger
 	routes  map[string]*routeRules
 	metrics *engineMetrics
+	windows *windows
 	noise   *noiseCache
 
 	queue    chan *proxy.ShadowCopy
@@ -117,6 +118,7 @@ func New(cfg *config.Config, st store.Store, opts ...Option) (*Engine, error) {
 	}
 	e.queue = make(chan *proxy.ShadowCopy, queue)
 	e.metrics = newEngineMetrics(e)
+	e.windows = newWindows(cfg)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.noise = newNoiseCache(st, e.log)
 	if err := e.noise.refresh(e.ctx); err != nil {
@@ -190,6 +192,7 @@ func (e *Engine) Shadow(c *proxy.ShadowCopy) {
 
 func (e *Engine) drop(route, reason string) {
 	e.metrics.result(route, resultDropped)
+	e.windows.add(route, resultDropped)
 	if err := e.store.Dropped(context.Background(), route, reason, 1); err != nil {
 		e.log.Warn("counting a dropped shadow copy", "route", route, "error", err.Error())
 	}
@@ -365,6 +368,7 @@ func (e *Engine) learn(ctx context.Context, c *proxy.ShadowCopy, rr *routeRules)
 // record counts a comparison in the metrics and the store.
 func (e *Engine) record(ctx context.Context, rec *store.Record) {
 	e.metrics.result(rec.Route, string(rec.Result))
+	e.windows.add(rec.Route, string(rec.Result))
 	if err := e.store.Add(ctx, rec); err != nil {
 		e.log.Warn("recording a shadow comparison", "route", rec.Route, "error", err.Error())
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -319,21 +320,51 @@ type Capture struct {
 	Redact []string `yaml:"redact"`
 }
 
-// Rollout is an automatic progression of a route through stages.
+// Rollout is an automatic progression of a route through stages, moved by
+// the rollout controller of `strangler proxy` (see docs/rollout.md).
 type Rollout struct {
 	// Stages are modes or canary percents, in order: [shadow, 5, 25, new].
 	Stages []Stage `yaml:"stages"`
-	// Window is how long the gates must hold before the next stage.
-	// Default 1m; zero means the default.
+	// Window is how long the gates must hold before the next stage, and
+	// the span they are judged over. Default 1m; zero means the default.
 	Window Duration `yaml:"window"`
 	// Gates decide whether a stage holds.
 	Gates Gates `yaml:"gates"`
+	// Abort is how a broken gate sends the route back to legacy: "instant"
+	// (the default), or a duration ("2m") over which the target's share is
+	// ramped down to 0 before the route goes to legacy.
+	Abort Abort `yaml:"abort"`
 }
+
+// Abort is a rollout's way back: zero for instant, else the ramp's length.
+type Abort Duration
+
+// D returns the ramp's length; zero for an instant abort.
+func (a Abort) D() time.Duration { return time.Duration(a) }
+
+// String writes "instant" or the ramp's length.
+func (a Abort) String() string {
+	if a == 0 {
+		return AbortInstant
+	}
+	return time.Duration(a).String()
+}
+
+// AbortInstant is the rollout abort that sends a route to legacy at once.
+const AbortInstant = "instant"
 
 // Stage is one step of a rollout: a mode, or a canary percent.
 type Stage struct {
-	Mode    string  // legacy, shadow, canary or new
+	Mode    string  // shadow, canary or new
 	Percent float64 // for canary stages
+}
+
+// String writes the stage as the file does: a mode, or a percent.
+func (s Stage) String() string {
+	if s.Mode == ModeCanary {
+		return strconv.FormatFloat(s.Percent, 'f', -1, 64) + "%"
+	}
+	return s.Mode
 }
 
 // Gates are the thresholds a stage must hold over the window.
@@ -341,15 +372,33 @@ type Gates struct {
 	// MatchRate is the least share, in percent, of shadow comparisons that
 	// match. Default 99.5.
 	MatchRate float64 `yaml:"match_rate"`
-	// ErrorRate is the largest share, in percent, of 5xx answers from the
-	// target. Default 1.
+	// ErrorRate is the largest share, in percent, of the target's requests
+	// that fail (5xx, or a failed attempt legacy answered). Default 1.
 	ErrorRate float64 `yaml:"error_rate"`
 	// P99Ratio is the largest ratio of the target's p99 latency to
-	// legacy's. Default 1.3.
+	// legacy's over the same window. Default 1.3.
 	P99Ratio float64 `yaml:"p99_ratio"`
-	// MinRequests is the least number of requests in the window before the
-	// gates are judged. Default 200.
+	// MinRequests is the least number of requests to the target in the
+	// window (in a shadow stage: comparisons) before the gates are judged.
+	// Default 200.
 	MinRequests int `yaml:"min_requests"`
+	// SyncLag is the largest lag of the sync pipelines carrying the route's
+	// tables. Default 30s; it applies only to routes whose service's tables
+	// a pipeline carries.
+	SyncLag Duration `yaml:"sync_lag"`
+}
+
+// StatsWindow is the longest span the facade and the shadow engine keep
+// each route's recent traffic for: 5 minutes, or the longest rollout window
+// when that is longer.
+func (c *Config) StatsWindow() time.Duration {
+	w := 5 * time.Minute
+	for _, r := range c.Routes {
+		if r.Rollout != nil {
+			w = max(w, r.Rollout.Window.D())
+		}
+	}
+	return w
 }
 
 // Pipeline is one change-data sync pipeline.

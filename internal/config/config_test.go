@@ -14,23 +14,7 @@ import (
 )
 
 func TestLoadDesignExample(t *testing.T) {
-	// The design's example names the rollout controller, which this build
-	// refuses; everything else in it loads.
-	_, err := Load("testdata/strangler.yaml", nil)
-	var es *Errors
-	require.ErrorAs(t, err, &es)
-	require.Len(t, *es, 1)
-	assert.Equal(t, "testdata/strangler.yaml:19: routes[0].rollout: not available in this build: the rollout controller is not built yet; move the route with `strangler routes set`", (*es)[0].Error())
-
-	src, err := os.ReadFile("testdata/strangler.yaml")
-	require.NoError(t, err)
-	var kept []string
-	for _, l := range strings.Split(string(src), "\n") {
-		if !strings.HasPrefix(l, "    rollout:") && !strings.HasPrefix(l, "      ") {
-			kept = append(kept, l)
-		}
-	}
-	c, err := Parse("testdata/strangler.yaml", []byte(strings.Join(kept, "\n")), nil)
+	c, err := Load("testdata/strangler.yaml", nil)
 	require.NoError(t, err)
 
 	assert.Equal(t, "127.0.0.1:8080", c.Listen)
@@ -48,6 +32,13 @@ func TestLoadDesignExample(t *testing.T) {
 	assert.Equal(t, "mysql://root@127.0.0.1:3306/shop", c.Sync[0].Source, "pipeline source defaults to databases.legacy")
 	assert.Equal(t, filepath.Join("testdata", "recipes/orders.yaml"), c.Resolve(c.Services[0].Recipe))
 	assert.Empty(t, c.Warnings)
+	ro := r.Rollout
+	require.NotNil(t, ro)
+	assert.Equal(t, []Stage{{Mode: ModeShadow}, {Mode: ModeCanary, Percent: 5}, {Mode: ModeCanary, Percent: 25},
+		{Mode: ModeCanary, Percent: 50}, {Mode: ModeNew}}, ro.Stages)
+	assert.Equal(t, time.Minute, ro.Window.D())
+	assert.Equal(t, Gates{MatchRate: 99.5, ErrorRate: 1, P99Ratio: 1.3, MinRequests: 200, SyncLag: Duration(30 * time.Second)}, ro.Gates)
+	assert.Equal(t, time.Duration(0), ro.Abort.D(), "abort: instant")
 }
 
 func TestDefaultsFilledInOnePlace(t *testing.T) {
@@ -173,8 +164,10 @@ func TestBadFiles(t *testing.T) {
 			`strangler.yaml:11: routes[0].rewrite: "/orders/{key}" uses {key}, which match.path does not define`},
 		{"service without listen", "    listen: 127.0.0.1:9100", "",
 			`strangler.yaml:21: services[0].listen: is required: host:port`},
-		{"rollout not built", "    mode: shadow", "    mode: shadow\n    rollout: {stages: [shadow, 50, new]}",
-			"strangler.yaml:11: routes[0].rollout: not available in this build: the rollout controller is not built yet; move the route with `strangler routes set`"},
+		{"rollout abort", "    mode: shadow", "    mode: shadow\n    rollout: {stages: [shadow, 50, new], abort: soon}",
+			`strangler.yaml:11: routes[0].rollout.abort: expected instant or a ramp's length such as 2m: "soon" is not a duration such as 30s or 1m`},
+		{"rollout window", "    mode: shadow", "    mode: shadow\n    rollout: {stages: [shadow, 50, new], window: 10ms}",
+			`strangler.yaml:11: routes[0].rollout.window: 10ms is shorter than 1s`},
 		{"direction both not built", "  - name: shop", "  - name: shop\n    direction: both",
 			`strangler.yaml:19: sync[0].direction: both is not available in this build: only legacy-to-new is built`},
 		{"direction new-to-legacy not built", "  - name: shop", "  - name: shop\n    direction: new-to-legacy",

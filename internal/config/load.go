@@ -280,6 +280,23 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// UnmarshalYAML reads "instant" or a ramp's length ("2m").
+func (a *Abort) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Value == AbortInstant {
+		*a = 0
+		return nil
+	}
+	var d Duration
+	if err := d.UnmarshalYAML(n); err != nil {
+		return fmt.Errorf("expected instant or a ramp's length such as 2m: %w", err)
+	}
+	*a = Abort(d)
+	return nil
+}
+
+// MarshalYAML writes the abort back as the file does.
+func (a Abort) MarshalYAML() (any, error) { return a.String(), nil }
+
 // UnmarshalYAML reads a stage: a mode name or a canary percent.
 func (s *Stage) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {

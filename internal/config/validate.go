@@ -144,6 +144,9 @@ func (c *Config) setDefaults() {
 			if g.MinRequests == 0 {
 				g.MinRequests = 200
 			}
+			if g.SyncLag == 0 {
+				g.SyncLag = Duration(30 * time.Second)
+			}
 		}
 	}
 	for i := range c.Services {
@@ -320,7 +323,6 @@ func (c *Config) validateRoutes(v *validator) {
 			}
 		}
 		if ro := r.Rollout; ro != nil {
-			v.fail(f+".rollout", "not available in this build: the rollout controller is not built yet; move the route with `strangler routes set`")
 			c.validateRollout(v, f+".rollout", ro)
 		}
 	}
@@ -445,6 +447,9 @@ func (c *Config) validateRollout(v *validator, f string, ro *Rollout) {
 	}
 	if g.MinRequests < 0 {
 		v.fail(f+".gates.min_requests", "%d is negative", g.MinRequests)
+	}
+	if ro.Window.D() < time.Second {
+		v.fail(f+".window", "%v is shorter than 1s", ro.Window)
 	}
 }
 
