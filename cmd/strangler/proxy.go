@@ -104,8 +104,22 @@ func (a *app) runProxy(ctx context.Context) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	a.warnOverrides(ctx, ctl)
+	signals := control.Signals{Traffic: facade, Shadow: shadowComparisons{engine}}
+	ropts := []control.RolloutOption{control.WithRolloutLogger(a.log)}
+	if l, ok := routeStore.(interface{ Leaser() control.Leaser }); ok {
+		ropts = append(ropts, control.WithLeaser(l.Leaser()))
+	}
+	rollout, err := control.NewRollout(cfg, ctl, signals, ropts...)
+	if err != nil {
+		return err
+	}
+	feed, err := control.NewFeed(ctl, signals, rollout, 0)
+	if err != nil {
+		return err
+	}
 	admin, err := control.NewAdmin(ctl, tokens, control.WithAdminLogger(a.log), control.WithGatherer(facade.Registry()),
-		control.WithAdminListen(cfg.Admin.Listen), control.WithMount("/shadow/", engine.Handler()))
+		control.WithAdminListen(cfg.Admin.Listen), control.WithMount("/shadow/", engine.Handler()),
+		control.WithFeed(feed), control.WithRollout(rollout))
 	if err != nil {
 		return err
 	}
@@ -127,6 +141,12 @@ func (a *app) runProxy(ctx context.Context) error {
 	g.Go(func() error {
 		if err := ctl.Watch(gctx); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("watching route state: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := rollout.Run(gctx); err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("rollout controller: %w", err)
 		}
 		return nil
 	})
@@ -256,4 +276,13 @@ func (a *app) warnOverrides(ctx context.Context, ctl *control.Controller) {
 		a.log.Warn(fmt.Sprintf("route %s runs in mode %s (%s), not the project file's %s %g%%: a run-time override outlives restarts; `strangler routes reset %s` returns it to the file",
 			r.Name, r.Mode, routeSource(r), r.File.Mode, r.File.Percent, r.Name), "route", r.Name)
 	}
+}
+
+// shadowComparisons gives the rollout controller and the dashboard the
+// shadow engine's comparisons over a window.
+type shadowComparisons struct{ e *shadow.Engine }
+
+func (s shadowComparisons) Comparisons(route string, span time.Duration) control.ShadowCounts {
+	c := s.e.Window(route, span)
+	return control.ShadowCounts{Compared: c.Compared, Matched: c.Matched, Diffs: c.Diffs, Errors: c.Errors, Dropped: c.Dropped}
 }

@@ -40,6 +40,9 @@ var _ Controls = (*Controller)(nil)
 //	POST /reset             {"routes": [...] | "all": true, "reason", "expect_version"}: drop overrides
 //	GET  /version           who answers (no token needed)
 //	GET  /history           the audit log, oldest first
+//	GET  /stats?window=1m   each route's traffic per backend, breaker and comparisons (WithFeed)
+//	GET  /rollout           the rollout controller's stages and gates (WithRollout)
+//	POST /routes/{name}/pause, /resume, /promote   {"reason"}: steer the rollout controller
 //	GET  /metrics           Prometheus metrics
 //	GET  /healthz, /readyz  liveness and readiness (no token needed)
 //	GET  /version           what answers: service, API and build version (no token needed)
@@ -57,7 +60,9 @@ type Admin struct {
 	mux     *http.ServeMux
 	origins *http.CrossOriginProtection
 
-	mounts []mount // see WithMount
+	mounts  []mount  // see WithMount
+	feed    *Feed    // see WithFeed
+	rollout *Rollout // see WithRollout
 
 	// listenHost and listenPort are the configured listen address (see
 	// WithAdminListen): its host is accepted in Host besides the
@@ -153,6 +158,7 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 	a.mux.Handle("POST /rollback", a.auth(jsonBody(a.change(func(_ *http.Request, b []byte) (Change, error) { return DecodeRollback(b) }))))
 	a.mux.Handle("POST /reset", a.auth(jsonBody(a.change(func(_ *http.Request, b []byte) (Change, error) { return DecodeReset(b) }))))
 	a.mux.Handle("GET /history", a.auth(a.history))
+	a.routeRollout()
 	for _, m := range a.mounts {
 		h := m.h
 		write := jsonBody(func(w http.ResponseWriter, r *http.Request, _ string) { h.ServeHTTP(w, r) })
@@ -292,6 +298,11 @@ func (a *Admin) apply(w http.ResponseWriter, r *http.Request, ch Change, who str
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	res, err := a.ctl.Change(ctx, ch)
+	a.answerChange(w, r, ctx, res, err)
+}
+
+// answerChange answers a change with the routes after it, or its refusal.
+func (a *Admin) answerChange(w http.ResponseWriter, r *http.Request, ctx context.Context, res Result, err error) {
 	if err != nil {
 		a.refuse(w, r, err)
 		return
@@ -307,8 +318,9 @@ func (a *Admin) apply(w http.ResponseWriter, r *http.Request, ch Change, who str
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// refuse maps a change error to its status: 400 bad input, 404 unknown
-// route, 409 stale version, else 500 (logged, not echoed).
+// refuse maps a change error to its status: 400 bad input or a route
+// without a rollout plan, 404 unknown route, 409 stale version or a
+// promotion past the last stage, else 500 (logged, not echoed).
 func (a *Admin) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		fe *FieldError
@@ -321,6 +333,10 @@ func (a *Admin) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, http.StatusNotFound, &FieldError{Field: "name", Msg: ue.Error()})
 	case errors.Is(err, ErrVersionMismatch):
 		writeProblem(w, r, http.StatusConflict, &FieldError{Field: "expect_version", Msg: err.Error()})
+	case errors.Is(err, ErrNoRollout):
+		writeProblem(w, r, http.StatusBadRequest, &FieldError{Field: "name", Msg: err.Error()})
+	case errors.Is(err, ErrLastStage):
+		writeProblem(w, r, http.StatusConflict, &FieldError{Field: "name", Msg: err.Error()})
 	default:
 		a.log.Error("admin API: route change failed", "err", err)
 		writeProblem(w, r, http.StatusInternalServerError, &FieldError{Msg: "the route change failed; nothing was applied (see the facade's log)"})

@@ -109,3 +109,16 @@ func checkChange(ch Change) error {
 	_, err := c.validate(ch)
 	return err
 }
+
+// DecodeRolloutRequest decodes the body of POST /routes/{name}/pause,
+// /resume or /promote; an empty body is a request without a reason.
+func DecodeRolloutRequest(body []byte) (RolloutRequest, error) {
+	var req RolloutRequest
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, nil
+	}
+	if err := decodeStrict(body, &req); err != nil {
+		return RolloutRequest{}, err
+	}
+	return req, checkChange(Change{Routes: []string{"x"}, Mode: config.ModeLegacy, Reason: req.Reason})
+}

@@ -43,8 +43,9 @@ type Controller struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	file  map[string]proxy.RouteState // the project file's modes, by route
-	order []string                    // route names in project-file order
+	file     map[string]proxy.RouteState // the project file's modes, by route
+	order    []string                    // route names in project-file order
+	rollouts map[string]bool             // routes with a rollout plan
 
 	mu    sync.Mutex  // serialises changes and remote applies
 	state proxy.State // the state applied to the facade
@@ -83,8 +84,9 @@ func NewController(cfg *config.Config, store Store, facade Applier, opts ...Cont
 	}
 	c := &Controller{
 		store: store, facade: facade, log: slog.Default(), now: time.Now,
-		file:  make(map[string]proxy.RouteState, len(cfg.Routes)),
-		state: proxy.State{Routes: map[string]proxy.RouteState{}},
+		file:     make(map[string]proxy.RouteState, len(cfg.Routes)),
+		rollouts: map[string]bool{},
+		state:    proxy.State{Routes: map[string]proxy.RouteState{}},
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -94,6 +96,9 @@ func NewController(cfg *config.Config, store Store, facade Applier, opts ...Cont
 	for _, r := range cfg.Routes {
 		c.file[r.Name] = proxy.RouteState{Mode: r.Mode, Percent: r.Percent}
 		c.order = append(c.order, r.Name)
+		if r.Rollout != nil {
+			c.rollouts[r.Name] = true
+		}
 	}
 	return c, nil
 }
@@ -289,10 +294,11 @@ func (c *Controller) checkCurrent(ctx context.Context) error {
 // validate checks ch against the project file and returns the route names
 // it moves, in project-file order.
 func (c *Controller) validate(ch Change) ([]string, error) {
+	keep := ch.Hold != nil && ch.Mode == "" && ch.Percent == nil // a mark only
 	switch {
-	case ch.Reset && (ch.Mode != "" || ch.Percent != nil):
+	case ch.Reset && (ch.Mode != "" || ch.Percent != nil || ch.Hold != nil):
 		return nil, &FieldError{Field: "mode", Msg: "a reset returns routes to the project file's mode; give no mode or percent"}
-	case !ch.Reset:
+	case !ch.Reset && !keep:
 		if err := config.CheckMode(ch.Mode); err != nil {
 			return nil, &FieldError{Field: "mode", Msg: err.Error()}
 		}
@@ -364,11 +370,20 @@ func (c *Controller) next(ch Change, names []string) (proxy.State, []HistoryEntr
 			continue
 		}
 		to := proxy.RouteState{Mode: ch.Mode}
-		if ch.Mode == config.ModeCanary {
+		switch {
+		case ch.Mode == "": // a mark only: the mode and percent stay
+			to = proxy.RouteState{Mode: from.Mode, Percent: from.Percent}
+		case ch.Mode == config.ModeCanary:
 			to.Percent = from.Percent
 			if ch.Percent != nil {
 				to.Percent = *ch.Percent
 			}
+		}
+		switch {
+		case ch.Hold != nil:
+			to.Hold = *ch.Hold
+		case c.rollouts[n] && ch.Who != RolloutWho:
+			to.Hold = HoldPaused // a change by hand pauses the route's controller
 		}
 		if to == from {
 			continue

@@ -18,6 +18,12 @@ type Change struct {
 	// project file's mode and percent again.
 	Reset   bool     `json:"reset,omitempty"`
 	Percent *float64 `json:"percent,omitempty"` // the new percent; nil keeps it
+	// Hold, when set, is the rollout controller's mark the routes get
+	// (see the Hold constants); with no Mode the routes keep their mode and
+	// percent. Nil: a change by hand (Who is not RolloutWho) of a route with
+	// a rollout pauses its controller; others keep no mark. Not on the wire:
+	// the admin API sets it for pause, resume and promote.
+	Hold *string `json:"-"`
 	Reason  string   `json:"reason,omitempty"`  // why, for the audit log
 	Who     string   `json:"who,omitempty"`     // the token's name; set by the admin API
 	// ExpectVersion, when non-zero, refuses the change (ErrVersionMismatch)
