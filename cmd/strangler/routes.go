@@ -106,6 +106,24 @@ func (a *app) routesCommand() *cobra.Command {
 		return printChange(a.stdout, resp)
 	}
 	c.AddCommand(list, set, history, reset)
+	for _, v := range []struct{ verb, short string }{
+		{"pause", "Stop the rollout controller moving a route; it keeps its mode"},
+		{"resume", "Hand a paused or rolled-back route back to the rollout controller"},
+		{"promote", "Move a route to its rollout's next stage now, whatever its gates say"},
+	} {
+		rc := &cobra.Command{Use: v.verb + " NAME [--reason TEXT]", Short: v.short, Args: cobra.ExactArgs(1)}
+		why := rc.Flags().String("reason", "", "why, for the audit log")
+		verb := v.verb
+		rc.RunE = func(cmd *cobra.Command, args []string) error {
+			var resp control.RoutesResponse
+			if _, err := a.adminCall(cmd.Context(), http.MethodPost, "/routes/"+url.PathEscape(args[0])+"/"+verb,
+				control.RolloutRequest{Reason: *why}, &resp); err != nil {
+				return err
+			}
+			return printChange(a.stdout, resp)
+		}
+		c.AddCommand(rc)
+	}
 	return c
 }
 
@@ -327,7 +345,11 @@ func printRoutes(w io.Writer, resp control.RoutesResponse) error {
 		if r.Mode == config.ModeCanary {
 			pct = fmt.Sprintf("%g", r.Percent)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Mode, pct, r.Target, r.Breaker, r.Version, routeSource(r))
+		mode := r.Mode
+		if r.Hold != "" {
+			mode += " (rollout " + r.Hold + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, mode, pct, r.Target, r.Breaker, r.Version, routeSource(r))
 	}
 	return tw.Flush()
 }
@@ -380,8 +402,12 @@ func printHistory(w io.Writer, h []control.HistoryEntry) error {
 }
 
 func modeText(r proxy.RouteState) string {
+	s := r.Mode
 	if r.Mode == config.ModeCanary {
-		return fmt.Sprintf("canary %g%%", r.Percent)
+		s = fmt.Sprintf("canary %g%%", r.Percent)
 	}
-	return r.Mode
+	if r.Hold != "" {
+		s += " (rollout " + r.Hold + ")"
+	}
+	return s
 }

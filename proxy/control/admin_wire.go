@@ -51,6 +51,10 @@ type RouteView struct {
 	File proxy.RouteState `json:"file"`
 	// Override is the change that set the override (absent for the file).
 	Override *OverrideView `json:"override,omitempty"`
+	// Hold is the rollout controller's mark on the route: paused,
+	// aborting or aborted; absent when the controller may move it or the
+	// route has no rollout.
+	Hold string `json:"hold,omitempty"`
 }
 
 // Sources of a route's mode.

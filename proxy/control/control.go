@@ -154,8 +154,9 @@ func (c *Controller) Routes(ctx context.Context) ([]RouteView, error) {
 	}
 	for i, ri := range infos {
 		v := RouteView{RouteInfo: ri, Source: SourceFile, File: c.file[ri.Name]}
-		if _, ok := st.Routes[ri.Name]; ok {
+		if rs, ok := st.Routes[ri.Name]; ok {
 			v.Source = SourceOverride
+			v.Hold = rs.Hold
 			if e, ok := last[ri.Name]; ok && !e.Reset {
 				v.Override = &OverrideView{At: e.At, Version: e.Version, Who: e.Who, Reason: e.Reason}
 			}
