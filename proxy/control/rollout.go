@@ -284,6 +284,10 @@ func (r *Rollout) Step(ctx context.Context) error {
 			if err := r.act(ctx, p, cur, mark, act, now); err != nil {
 				errs = append(errs, err)
 				v.Message += "; the change failed: " + err.Error()
+			} else if act.to.Hold == HoldAborted {
+				v.Status, v.Message = RolloutAborted, strings.TrimPrefix(act.reason, "rollout: ")
+			} else if act.to.Hold == HoldAborting {
+				v.Status = RolloutAborting
 			}
 		}
 		r.mu.Lock()
@@ -461,6 +465,11 @@ func (r *Rollout) abortAction(p *plan, cur proxy.RouteState, why string) *action
 		reason: "rollout: ramping down over " + p.abort.String() + ": " + why, abort: true}
 }
 
+// p99SlackMillis is the difference of p99 latencies, in milliseconds,
+// below which the p99_ratio gate does not break: between two answers of
+// well under a millisecond a ratio says nothing.
+const p99SlackMillis = 5
+
 // rampSteps is the number of steps an abort's ramp takes.
 const rampSteps = 20
 
@@ -590,8 +599,9 @@ func (r *Rollout) gates(ctx context.Context, p *plan, cur proxy.RouteState, span
 			ratio := rs.New.P99 / rs.Legacy.P99
 			pv.Value = fp(ratio)
 			pv.Detail = fmt.Sprintf("target p99 %.3gms, legacy %.3gms", rs.New.P99, rs.Legacy.P99)
+			slow := ratio > g.P99Ratio && rs.New.P99-rs.Legacy.P99 > p99SlackMillis
 			if enough {
-				pv.OK, pv.Broken = ratio <= g.P99Ratio, ratio > g.P99Ratio
+				pv.OK, pv.Broken = !slow, slow
 			}
 		}
 		out = append(out, pv)
