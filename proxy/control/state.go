@@ -23,9 +23,9 @@ type Change struct {
 	// percent. Nil: a change by hand (Who is not RolloutWho) of a route with
 	// a rollout pauses its controller; others keep no mark. Not on the wire:
 	// the admin API sets it for pause, resume and promote.
-	Hold *string `json:"-"`
-	Reason  string   `json:"reason,omitempty"`  // why, for the audit log
-	Who     string   `json:"who,omitempty"`     // the token's name; set by the admin API
+	Hold   *string `json:"-"`
+	Reason string  `json:"reason,omitempty"` // why, for the audit log
+	Who    string  `json:"who,omitempty"`    // the token's name; set by the admin API
 	// ExpectVersion, when non-zero, refuses the change (ErrVersionMismatch)
 	// unless the state is at exactly this version.
 	ExpectVersion uint64 `json:"expect_version,omitempty"`
