@@ -15,6 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -43,6 +46,7 @@ func (w *Webhook) Deliver(ctx context.Context, ev *Event, raw []byte) error {
 		return fmt.Errorf("posting event %s: %w", ev.ID, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	req.Header.Set("Idempotency-Key", ev.ID)
 	req.Header.Set("X-Event-Id", ev.ID)
 	req.Header.Set("X-Event-Type", ev.Type)
@@ -92,6 +96,7 @@ func (j *JetStream) Deliver(ctx context.Context, ev *Event, raw []byte) error {
 	msg.Data = raw
 	msg.Header.Set("Event-Type", ev.Type)
 	msg.Header.Set("Event-Key", ev.Key)
+	propagator.Inject(ctx, propagation.HeaderCarrier(msg.Header))
 	if _, err := j.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("publishing event %s to %s: %w", ev.ID, subject, err)
 	}
@@ -118,6 +123,7 @@ type Dispatcher struct {
 	log        *slog.Logger
 	m          *metrics
 	retention  time.Duration // delivered events older than this are deleted; 0 keeps them
+	tracer     trace.Tracer  // the service's: a delivery continues the trace of the request that wrote the event
 	purgedAt   time.Time     // the last purge (run's goroutine only)
 	cancel     context.CancelFunc
 	g          *errgroup.Group
@@ -158,7 +164,7 @@ func (s *Service) Start(ctx context.Context) error {
 	maxBack, _ := time.ParseDuration(r.Events.MaxBackoff)
 	retention, _ := time.ParseDuration(r.Events.Retention)
 	d := &Dispatcher{db: s.db, service: r.Service, sinks: sinks, backoff: back, maxBackoff: maxBack, timeout: timeout,
-		poll: min(time.Second, back), notify: s.notify, log: s.log, m: s.metrics, retention: retention}
+		poll: min(time.Second, back), notify: s.notify, log: s.log, m: s.metrics, retention: retention, tracer: s.tracer}
 	d.start(ctx)
 	s.dispatcher = d
 	return nil
@@ -259,6 +265,9 @@ type claimed struct {
 	attempts int
 	raw      []byte
 	ev       Event
+	// traceparent is the trace context of the request that wrote the
+	// event; its delivery continues that trace.
+	traceparent string
 }
 
 // round claims the first undelivered event of each key that is due,
@@ -269,7 +278,7 @@ func (d *Dispatcher) round(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("starting the outbox transaction: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	rows, err := tx.Query(ctx, `SELECT id, attempts, payload::text FROM strangler_outbox o
+	rows, err := tx.Query(ctx, `SELECT id, attempts, payload::text, coalesce(traceparent, '') FROM strangler_outbox o
 		WHERE service = $1 AND delivered_at IS NULL AND next_attempt_at <= now()
 		  AND NOT EXISTS (SELECT 1 FROM strangler_outbox p WHERE p.service = o.service
 		      AND p.aggregate_key = o.aggregate_key AND p.delivered_at IS NULL AND p.id < o.id)
@@ -281,7 +290,7 @@ func (d *Dispatcher) round(ctx context.Context) (int, error) {
 	for rows.Next() {
 		var c claimed
 		var payload string
-		if err := rows.Scan(&c.id, &c.attempts, &payload); err != nil {
+		if err := rows.Scan(&c.id, &c.attempts, &payload, &c.traceparent); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("claiming events: %w", err)
 		}
@@ -323,6 +332,13 @@ func (d *Dispatcher) round(ctx context.Context) (int, error) {
 }
 
 func (d *Dispatcher) deliver(ctx context.Context, c *claimed) error {
+	if c.traceparent != "" {
+		var span trace.Span
+		ctx, span = d.tracer.Start(contextOf(ctx, c.traceparent), "publish "+c.ev.Type, trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(attribute.String("strangler.event.id", c.ev.ID), attribute.String("strangler.event.key", c.ev.Key),
+				attribute.Int("strangler.event.attempt", c.attempts+1)))
+		defer span.End()
+	}
 	var errs []error
 	for _, s := range d.sinks {
 		sctx, cancel := context.WithTimeout(ctx, d.timeout)

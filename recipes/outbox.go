@@ -25,8 +25,10 @@ const outboxDDL = `CREATE TABLE IF NOT EXISTS strangler_outbox (
 	delivered_at    timestamptz,
 	attempts        integer NOT NULL DEFAULT 0,
 	next_attempt_at timestamptz NOT NULL DEFAULT now(),
-	last_error      text
+	last_error      text,
+	traceparent     text
 );
+ALTER TABLE strangler_outbox ADD COLUMN IF NOT EXISTS traceparent text;
 CREATE INDEX IF NOT EXISTS strangler_outbox_pending ON strangler_outbox (service, aggregate_key, id) WHERE delivered_at IS NULL`
 
 // EnsureOutbox creates the outbox table if it does not exist.
@@ -67,8 +69,9 @@ func (s *Service) writeEvent(ctx context.Context, tx pgx.Tx, q *request, r row) 
 	if err != nil {
 		return fmt.Errorf("encoding event %s: %w", ev.Type, err)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO strangler_outbox (event_id, service, aggregate_key, event_type, payload) VALUES ($1, $2, $3, $4, $5)`,
-		ev.ID, ev.Service, ev.Key, ev.Type, payload)
+	_, err = tx.Exec(ctx, `INSERT INTO strangler_outbox (event_id, service, aggregate_key, event_type, payload, traceparent)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))`,
+		ev.ID, ev.Service, ev.Key, ev.Type, payload, traceparentOf(ctx))
 	if err != nil {
 		return fmt.Errorf("writing event %s to the outbox: %w", ev.Type, err)
 	}

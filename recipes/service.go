@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stranglerfig/strangler/internal/wire"
 )
@@ -77,7 +78,9 @@ type Service struct {
 	metrics *metrics
 	notify  chan struct{} // wakes the outbox dispatcher after a commit
 
-	dispatcher *Dispatcher // set by Start when the recipe has events
+	dispatcher *Dispatcher  // set by Start when the recipe has events
+	tracer     trace.Tracer // see WithTracerProvider
+	tracing    bool
 	described  atomic.Bool // Start described the named queries; reloads do it again
 }
 
@@ -100,6 +103,10 @@ func NewService(r *Recipe, db DB, opts ...Option) (*Service, error) {
 		if err := o(s); err != nil {
 			return nil, fmt.Errorf("creating service %q: %w", r.Service, err)
 		}
+	}
+	s.tracing = s.tracer != nil
+	if s.tracer == nil {
+		s.tracer = noTracer()
 	}
 	s.reg = prometheus.NewRegistry()
 	m, err := newMetrics(s.reg, r.Service)
@@ -238,7 +245,12 @@ func (s *Service) build(r *Recipe, info *dbInfo) (*runtime, error) {
 
 // ServeHTTP serves a request with the current recipe.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.cur.Load().mux.ServeHTTP(w, r)
+	mux := s.cur.Load().mux
+	if s.tracing {
+		s.traced(w, r, mux)
+		return
+	}
+	mux.ServeHTTP(w, r)
 }
 
 func (s *Service) endpointHandler(rt *runtime, e *Endpoint) http.Handler {
