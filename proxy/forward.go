@@ -94,6 +94,9 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e = &t.entries[i]
 		x.rt, x.mode = e.route, e.mode
 	}
+	if x.rt != nil && x.rt.gate != nil && !f.gate(x, r) {
+		return // refused by the route's auth check or rate limit, and recorded (auth.go)
+	}
 	x.backend = x.choose(e, r)
 	if r.Body != nil && r.Body != http.NoBody {
 		x.body = &trackedBody{rc: r.Body}

@@ -20,6 +20,9 @@ type facadeMetrics struct {
 	version  prometheus.Gauge         // strangler_route_version
 	refused  prometheus.Counter       // strangler_ingress_refused_total
 
+	rateLimited  *prometheus.CounterVec // strangler_rate_limited_total{route}
+	authFailures *prometheus.CounterVec // strangler_auth_failures_total{route,reason}
+
 	unmatched *routeMetrics // route="": legacy only, no breaker, no shadow
 }
 
@@ -60,8 +63,16 @@ func newFacadeMetrics() *facadeMetrics {
 			Name: "strangler_ingress_refused_total",
 			Help: "Client requests answered 400 on ingress, before matching, for a path no backend could be trusted to read as the facade does.",
 		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strangler_rate_limited_total",
+			Help: "Requests answered 429 by the route's rate limit (each replica counts its own), by route.",
+		}, []string{"route"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strangler_auth_failures_total",
+			Help: "Requests refused by the route's authentication check (401, 403, or 503 when the check could not be made), by route and reason (docs/gateway.md lists them).",
+		}, []string{"route", "reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.fallback, m.version, m.refused,
+	m.reg.MustRegister(m.requests, m.duration, m.breaker, m.fallback, m.version, m.refused, m.rateLimited, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Unmatched requests only ever go to legacy: no new-backend, breaker or
 	// shadow series exist for route "".

@@ -30,6 +30,7 @@ type route struct {
 	capture  *captureWriter // nil: no capture
 	redact   *redaction     // for captures, stored shadow copies and the access log
 	shadow   shadowPolicy
+	gate     *routeGate // auth and rate_limit; nil: none (see auth.go)
 	metrics  *routeMetrics
 	windows  *routeWindows // recent traffic, for Facade.Stats
 }
@@ -65,6 +66,9 @@ func (f *Facade) compileRoute(i int, rc *config.Route) (*route, error) {
 		return nil, err
 	}
 	rt.metrics = f.metrics.forRoute(rc.Name)
+	if rt.gate, err = f.compileGate(rc); err != nil {
+		return nil, err
+	}
 	rt.windows = newRouteWindows(f.statsWindow)
 	rt.breaker = newBreaker(rc.Name, rc.Breaker, func(s breakerState) {
 		rt.metrics.breaker.Set(float64(s))
@@ -77,6 +81,7 @@ func (f *Facade) compileRoute(i int, rc *config.Route) (*route, error) {
 	if tpl == "" {
 		tpl = rc.Match.Prefix
 	}
+	names = append(names[:len(names):len(names)], gateRedacts(rc)...) // the credential header of api_keys
 	if rt.redact, err = newRedaction(NewRedactor(names...), m, tpl); err != nil {
 		return nil, err
 	}

@@ -113,12 +113,6 @@ func TestBadProjectFileExits2WithPosition(t *testing.T) {
 	assert.Contains(t, stderr, file+`:6: routes[0].mode: "canery" is not one of legacy, shadow, canary, new`)
 }
 
-func TestNotYetAvailableIsAnError(t *testing.T) {
-	code, _, stderr := runCLI(t, "catalog")
-	assert.Equal(t, exitMissing, code)
-	assert.Equal(t, "strangler: catalog: not yet available in this build (the catalog)\n", stderr, "the program is named once")
-}
-
 func TestHelpListsTheContractCommands(t *testing.T) {
 	code, out, _ := runCLI(t, "help")
 	require.Equal(t, exitOK, code)

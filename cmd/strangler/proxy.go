@@ -104,7 +104,15 @@ func (a *app) runProxy(ctx context.Context) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	a.warnOverrides(ctx, ctl)
+	cat, err := a.buildCatalog(cfg)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	syncs := newSyncWatch(cfg, cat.Pipelines)
 	signals := control.Signals{Traffic: facade, Shadow: shadowComparisons{engine}}
+	if len(cfg.Sync) > 0 {
+		signals.SyncLag = syncs
+	}
 	ropts := []control.RolloutOption{control.WithRolloutLogger(a.log)}
 	if l, ok := routeStore.(interface{ Leaser() control.Leaser }); ok {
 		ropts = append(ropts, control.WithLeaser(l.Leaser()))
@@ -119,7 +127,8 @@ func (a *app) runProxy(ctx context.Context) error {
 	}
 	admin, err := control.NewAdmin(ctl, tokens, control.WithAdminLogger(a.log), control.WithGatherer(facade.Registry()),
 		control.WithAdminListen(cfg.Admin.Listen), control.WithMount("/shadow/", engine.Handler()),
-		control.WithFeed(feed), control.WithRollout(rollout))
+		control.WithFeed(feed), control.WithRollout(rollout), control.WithCatalog(cat, facade),
+		control.WithMount("/sync/", syncs.handler()))
 	if err != nil {
 		return err
 	}

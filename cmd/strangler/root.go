@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/stranglerfig/strangler/shadow"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"log/slog"
 	"os"
@@ -21,10 +22,9 @@ import (
 
 // Exit codes, documented in the README.
 const (
-	exitOK      = 0 // success; for checks, every check passed
-	exitFailed  = 1 // the command ran and found a failure (doctor, verify)
-	exitUsage   = 2 // bad flags, a bad project file or another error
-	exitMissing = 3 // the subcommand is not available in this build
+	exitOK     = 0 // success; for checks, every check passed
+	exitFailed = 1 // the command ran and found a failure (doctor, verify)
+	exitUsage  = 2 // bad flags, a bad project file or another error
 )
 
 // exitError carries an exit code with the error that caused it.
@@ -53,6 +53,11 @@ type app struct {
 	// quietWarnings keeps config from logging the project file's
 	// warnings: check prints them itself.
 	quietWarnings bool
+	// tracer is the tracer provider of a running process (see
+	// setupTracing); tracing says whether it exports anything.
+	tracer     trace.TracerProvider
+	tracing    bool
+	stopTracer func(context.Context) error
 }
 
 // run executes the CLI with args and returns the process exit code.

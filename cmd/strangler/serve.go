@@ -100,6 +100,10 @@ func (a *app) serve(ctx context.Context, o *serveOptions, args []string) error {
 		}
 		return nil
 	}
+	if err := a.startTracing(ctx, cfg, "strangler-serve"); err != nil {
+		return err
+	}
+	defer a.stopTracing()
 	pools := map[string]*pgxpool.Pool{}
 	defer func() {
 		for _, p := range pools {
@@ -124,6 +128,9 @@ func (a *app) serve(ctx context.Context, o *serveOptions, args []string) error {
 			pcfg, err := dbconn.ParsePostgresPool(dsn)
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("serve: opening %s: %w", dbconn.Redact(dsn), err)}
+			}
+			if a.tracing {
+				pcfg.ConnConfig.Tracer = recipes.PGXTracer(a.tracer)
 			}
 			pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 			if err != nil {
@@ -228,7 +235,11 @@ func (a *app) runServices(ctx context.Context, o *serveOptions, pools map[string
 		return err
 	}
 	for i, spec := range specs {
-		svc, err := recipes.NewService(loaded[i], pools[spec.database], recipes.WithLogger(a.log))
+		sopts := []recipes.Option{recipes.WithLogger(a.log)}
+		if a.tracing {
+			sopts = append(sopts, recipes.WithTracerProvider(a.tracer))
+		}
+		svc, err := recipes.NewService(loaded[i], pools[spec.database], sopts...)
 		if err != nil {
 			return abort(err)
 		}

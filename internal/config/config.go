@@ -84,6 +84,8 @@ type Config struct {
 	Sync []Pipeline `yaml:"sync"`
 	// Services lists the recipes `strangler serve` runs.
 	Services []Service `yaml:"services"`
+	// Tracing exports OpenTelemetry traces. Nil: off.
+	Tracing *Tracing `yaml:"tracing"`
 
 	// File is the path the configuration was read from ("" when parsed
 	// from bytes without a name).
@@ -260,6 +262,23 @@ type Route struct {
 	// Capture records samples of legacy traffic for `strangler extract`.
 	// Nil: no capture.
 	Capture *Capture `yaml:"capture"`
+	// RateLimit is the route's token bucket (docs/gateway.md). Nil: no
+	// limit.
+	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Auth is the route's authentication check (docs/gateway.md). Nil:
+	// every request passes through untouched.
+	Auth *Auth `yaml:"auth"`
+	// Owner is who owns the route in the catalog: a team or a person, free
+	// text. Empty: its service's owner (services[].owner), else none.
+	Owner string `yaml:"owner"`
+	// Service names the service that answers the route in the catalog: a
+	// services[].name, or a service run elsewhere. Empty: the route is
+	// listed under no service.
+	Service string `yaml:"service"`
+	// SLO is the route's service-level objective, judged in the catalog over
+	// the rollout window (1m without a rollout). Nil: its service's
+	// (services[].slo), else none.
+	SLO *SLO `yaml:"slo"`
 	// Rollout lets the controller move the route by itself. Nil: manual.
 	Rollout *Rollout `yaml:"rollout"`
 }
@@ -457,6 +476,16 @@ type Service struct {
 	// defaults means none is configured; `strangler serve --database` then
 	// has to name one.
 	Database string `yaml:"database"`
+	// Name is the service's name in the catalog, which routes name in their
+	// service key: letters, digits, '-' and '_', starting with a letter.
+	// Empty: the recipe's own service name (its service key), read where
+	// the recipe is loaded (`strangler serve`, the catalog).
+	Name string `yaml:"name"`
+	// Owner is who owns the service in the catalog, free text. Empty: none.
+	Owner string `yaml:"owner"`
+	// SLO is the service's objective over all its routes, and the one of
+	// each of its routes that sets none. Nil: none.
+	SLO *SLO `yaml:"slo"`
 }
 
 // Duration is a time.Duration written as "1m30s" in the file.

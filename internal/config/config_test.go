@@ -27,6 +27,7 @@ func TestLoadDesignExample(t *testing.T) {
 	assert.Equal(t, ModeCanary, r.Mode)
 	assert.Equal(t, 30.0, r.Percent)
 	assert.Equal(t, "header:X-User-Id", r.Sticky)
+	assert.Equal(t, []any{"team-orders", "orders", &SLO{Availability: 99.9, P99: Duration(300 * time.Millisecond)}}, []any{r.Owner, r.Service, r.SLO})
 	require.Len(t, c.Sync, 1)
 	assert.Equal(t, []Table{{Name: "orders", Target: "orders"}, {Name: "customers", Target: "customers"}}, c.Sync[0].Tables)
 	assert.Equal(t, "mysql://root@127.0.0.1:3306/shop", c.Sync[0].Source, "pipeline source defaults to databases.legacy")

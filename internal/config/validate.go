@@ -84,6 +84,7 @@ func (c *Config) setDefaults() {
 		r := &c.Routes[i]
 		def(&r.Mode, ModeLegacy)
 		def(&r.Fallback, "none")
+		r.gatewayDefaults()
 		if r.Timeout == 0 {
 			r.Timeout = c.Proxy.Timeout
 		}
@@ -210,6 +211,8 @@ func (c *Config) Validate(dsns DSNParser) error {
 	c.validateRoutes(v)
 	c.validateSync(v)
 	c.validateServices(v)
+	c.validateCatalog(v) // catalog.go: owner, service, slo
+	c.validateTracing(v) // tracing.go
 	c.warn(dsns)
 	if len(v.errs) > 0 {
 		slices.SortStableFunc(v.errs, func(a, b *FieldError) int { return a.Line - b.Line })
@@ -301,6 +304,7 @@ func (c *Config) validateRoutes(v *validator) {
 		}
 		v.oneOf(f+".fallback", r.Fallback, []string{"legacy", "none"})
 		v.routeShadow(f, r)
+		v.gateway(f, r)
 		b := r.Breaker
 		if b.FailureRatio <= 0 || b.FailureRatio > 1 {
 			v.fail(f+".breaker.failure_ratio", "%v is not between 0 and 1", b.FailureRatio)
@@ -619,6 +623,7 @@ func (c *Config) warn(dsns DSNParser) {
 			add(f+".shadow.writes", "unsafe requests are copied to %s: its service must honour X-Strangler-Shadow", redactURL(r.Target))
 		}
 	}
+	c.warnGateway(add)
 	for i, d := range []string{c.Databases.Legacy, c.Databases.New} {
 		if hasInlinePassword(dsns, d) {
 			add([]string{"databases.legacy", "databases.new"}[i], "holds a password in the file; prefer ${ENV_VAR}")

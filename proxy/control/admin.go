@@ -42,10 +42,13 @@ var _ Controls = (*Controller)(nil)
 //	GET  /history           the audit log, oldest first
 //	GET  /stats?window=1m   each route's traffic per backend, breaker and comparisons (WithFeed)
 //	GET  /rollout           the rollout controller's stages and gates (WithRollout)
+//	GET  /catalog           services, owners, routes, tables and SLO standing (WithCatalog)
 //	POST /routes/{name}/pause, /resume, /promote   {"reason"}: steer the rollout controller
 //	GET  /metrics           Prometheus metrics
 //	GET  /healthz, /readyz  liveness and readiness (no token needed)
 //	GET  /version           what answers: service, API and build version (no token needed)
+//	GET  /events            the dashboard's live snapshots, server-sent events (WithFeed)
+//	GET  /, /ui/{file}      the dashboard's page and files (no token needed: they hold no data)
 //
 // Every request must name the listener in its Host (DNS rebinding), a
 // write must come from no other origin (http.CrossOriginProtection) and
@@ -63,6 +66,8 @@ type Admin struct {
 	mounts  []mount  // see WithMount
 	feed    *Feed    // see WithFeed
 	rollout *Rollout // see WithRollout
+
+	catalog func() CatalogResponse // see WithCatalog; nil: no GET /catalog
 
 	// listenHost and listenPort are the configured listen address (see
 	// WithAdminListen): its host is accepted in Host besides the
@@ -158,7 +163,12 @@ func NewAdmin(ctl Controls, tokens Tokens, opts ...AdminOption) (*Admin, error) 
 	a.mux.Handle("POST /rollback", a.auth(jsonBody(a.change(func(_ *http.Request, b []byte) (Change, error) { return DecodeRollback(b) }))))
 	a.mux.Handle("POST /reset", a.auth(jsonBody(a.change(func(_ *http.Request, b []byte) (Change, error) { return DecodeReset(b) }))))
 	a.mux.Handle("GET /history", a.auth(a.history))
+	if a.catalog != nil {
+		a.mux.Handle("GET /catalog", a.auth(a.catalogHandler))
+	}
 	a.routeRollout()
+	a.routeEvents()    // GET /events (events.go), with a feed
+	a.routeDashboard() // GET / and /ui/{file} (dashboard.go)
 	for _, m := range a.mounts {
 		h := m.h
 		write := jsonBody(func(w http.ResponseWriter, r *http.Request, _ string) { h.ServeHTTP(w, r) })

@@ -280,7 +280,8 @@ func TestRolloutRollsBackOnEachGate(t *testing.T) {
 			r := newRolloutRig(t, rolloutConfig(t, tc.mode, stdRollout))
 			tc.set(r)
 			v := r.step(5 * time.Second)
-			assert.Equal(t, RolloutBreached, v.Status, "judged at once, before the window ends")
+			assert.Equal(t, RolloutAborted, v.Status, "judged at once, before the window ends")
+			assert.Contains(t, v.Message, "rolled back: gate broken")
 			assert.Equal(t, proxy.RouteState{Mode: "legacy", Hold: HoldAborted}, r.state())
 			e := r.last()
 			assert.Equal(t, RolloutWho, e.Who)
@@ -317,7 +318,7 @@ func TestRolloutRampsDown(t *testing.T) {
 	r := newRolloutRig(t, rolloutConfig(t, "canary\n    percent: 50", `{stages: [10, 50, new], window: 1m, gates: {min_requests: 100}, abort: 2m}`))
 	r.sig.set("orders", proxy.BackendStats{Requests: 900, P99: 10}, proxy.BackendStats{Requests: 150, Errors: 30, P99: 10}, ShadowCounts{})
 	v := r.step(time.Second)
-	assert.Equal(t, RolloutBreached, v.Status)
+	assert.Equal(t, RolloutAborting, v.Status)
 	assert.Equal(t, proxy.RouteState{Mode: "canary", Percent: 50, Hold: HoldAborting}, r.state())
 	assert.Contains(t, r.last().Reason, "ramping down over 2m0s")
 

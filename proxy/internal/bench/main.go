@@ -16,6 +16,14 @@
 // and prints the medians of requests/s, p50 and p99 latency, the CPU time
 // each subject's process spent per request, and ratios.
 //
+// With -gateway it also measures that 500-route facade with gateway duties
+// on its hit route (docs/gateway.md): a JWT check (RS256, 2048-bit key, from
+// a JWKS file, one claim passed on as a header) and a rate limit keyed by a
+// claim, set high enough never to refuse; once with the verified-token
+// cache (what a client sending its token again costs) and once without it
+// (a signature verification per request). Every subject is then sent the
+// same bearer token, so that the requests are the same bytes throughout.
+//
 // Diagnostics: BENCH_PLAIN_SERVER=1 serves the facade from the same plain
 // http.Server as the bare proxies instead of Facade.Serve; BENCH_SERVER=h2c
 // or idle then adds one of Serve's settings to every Go server.
@@ -73,12 +81,13 @@ func main() {
 		loadgen    = flag.String("loadgen", "auto", "wrk, go or auto (wrk when installed)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the large facade here")
 		gogc       = flag.Int("gogc", 0, "GOGC of every Go proxy (bare ones and facades alike); 0: Go's default")
+		gateway    = flag.Bool("gateway", false, "also measure the large facade with a JWT check and a rate limit on the hit route")
 	)
 	flag.Parse()
 	if *gogc > 0 {
 		goProxyEnv = append(goProxyEnv, fmt.Sprintf("GOGC=%d", *gogc))
 	}
-	if err := run(*duration, *rounds, *conns, *bodySize, *routes, *loadgen, *cpuprofile); err != nil {
+	if err := run(*duration, *rounds, *conns, *bodySize, *routes, *loadgen, *cpuprofile, *gateway); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -98,7 +107,7 @@ type result struct {
 	cpu      time.Duration // CPU time (user+system) of the subject's process per request
 }
 
-func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprofile string) error {
+func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprofile string, gateway bool) error {
 	useWrk := false
 	switch loadgen {
 	case "wrk":
@@ -185,6 +194,23 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 		return err
 	}
 	subjects = append(subjects, &subject{name: fmt.Sprintf("facade, %d, no flush", nroutes), url: "http://" + fbuf + hit, pid: lastPID})
+	var authHeader string // sent by the load generator to every subject with -gateway
+	if gateway {
+		jwks, token, cleanup, err := gatewayKeys()
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		authHeader = "Bearer " + token
+		for _, g := range []struct{ name, cache string }{{gatewayOn, "0"}, {gatewayNoCache, "-1"}} {
+			addr, err := start("facade", append([]string{"BENCH_UPSTREAM=" + upURL, fmt.Sprintf("BENCH_ROUTES=%d", nroutes),
+				"BENCH_GATEWAY_JWKS=" + jwks, "BENCH_GATEWAY_CACHE=" + g.cache}, goProxyEnv...)...)
+			if err != nil {
+				return err
+			}
+			subjects = append(subjects, &subject{name: fmt.Sprintf(g.name, nroutes), url: "http://" + addr + hit, pid: lastPID})
+		}
+	}
 
 	gen := "Go load generator"
 	if useWrk {
@@ -192,15 +218,18 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	}
 	fmt.Printf("load: %s, %d connections, %v per measurement, %d rounds, %d-byte answers; Go proxies with %s\n",
 		gen, conns, d, rounds, bodySize, strings.Join(goProxyEnv, " "))
+	if gateway {
+		fmt.Println("every subject is sent the same bearer token (Authorization, RS256)")
+	}
 	for _, s := range subjects { // warm up connections and code paths
-		if _, err := measure(useWrk, s.url, conns, time.Second); err != nil {
+		if _, err := measure(useWrk, s.url, authHeader, conns, time.Second); err != nil {
 			return fmt.Errorf("warming up %s: %w", s.name, err)
 		}
 	}
 	for r := 0; r < rounds; r++ {
 		for _, s := range subjects {
 			before := cpuTime(s.pid, s.withChildren)
-			res, err := measure(useWrk, s.url, conns, d)
+			res, err := measure(useWrk, s.url, authHeader, conns, d)
 			if err != nil {
 				return fmt.Errorf("measuring %s: %w", s.name, err)
 			}
@@ -241,6 +270,14 @@ func run(d time.Duration, rounds, conns, bodySize, nroutes int, loadgen, cpuprof
 	if n, ok := med[fmt.Sprintf("facade, %d, no flush", nroutes)]; ok {
 		fmt.Printf("facade (%d routes), flush before waiting / no flush: %.2f by throughput, %.2f by CPU per request\n",
 			nroutes, fb.rps/n.rps, float64(n.cpu)/float64(fb.cpu))
+	}
+	if on, ok := med[fmt.Sprintf(gatewayOn, nroutes)]; ok {
+		fmt.Printf("facade (%d routes), auth+limit on / off: %.2f by throughput; CPU per request %.1f us against %.1f us: %+.1f us (target < 5 us)\n",
+			nroutes, on.rps/fb.rps, float64(on.cpu)/1e3, float64(fb.cpu)/1e3, float64(on.cpu-fb.cpu)/1e3)
+		if nc, ok := med[fmt.Sprintf(gatewayNoCache, nroutes)]; ok {
+			fmt.Printf("facade (%d routes), auth+limit with the token cache off / off: %.2f by throughput; CPU per request %+.1f us\n",
+				nroutes, nc.rps/fb.rps, float64(nc.cpu-fb.cpu)/1e3)
+		}
 	}
 	if cpuprofile != "" {
 		fmt.Printf("CPU profile of the %d-route facade: %s (go tool pprof -top %s)\n", nroutes, cpuprofile, cpuprofile)
@@ -325,7 +362,7 @@ func child(role string) error {
 		h = rp
 	case "facade":
 		n, _ := strconv.Atoi(os.Getenv("BENCH_ROUTES"))
-		cfg, err := facadeConfig(os.Getenv("BENCH_UPSTREAM"), n)
+		cfg, err := facadeConfig(os.Getenv("BENCH_UPSTREAM"), n, os.Getenv("BENCH_GATEWAY_JWKS"), os.Getenv("BENCH_GATEWAY_CACHE"))
 		if err != nil {
 			return err
 		}
@@ -390,20 +427,31 @@ func (b *pool) Get() []byte    { return *(b.p.Get().(*[]byte)) }
 func (b *pool) Put(buf []byte) { b.p.Put(&buf) }
 
 // facadeConfig is a project file with n routes /api/svc{i}/items/{id}, all
-// in mode new towards the upstream.
-func facadeConfig(upstream string, n int) (*config.Config, error) {
+// in mode new towards the upstream. With a JWKS file, the last route (the
+// one hit) checks a JWT against it (cache: jwt.cache) and has a rate limit
+// keyed by the "sub" claim that never refuses.
+func facadeConfig(upstream string, n int, jwks, cache string) (*config.Config, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "legacy: %s\nroutes:\n", upstream)
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "  - name: svc%d\n    match: {path: \"/api/svc%d/items/{id}\", methods: [GET]}\n    target: %s\n    mode: new\n", i, i, upstream)
+		if jwks != "" && i == n-1 {
+			fmt.Fprintf(&b, "    auth:\n      jwt: {jwks: %q, issuer: %s, audience: %s, algorithms: [RS256], claims_to_headers: {sub: X-User-Id}, cache: %s}\n",
+				jwks, gatewayIssuer, gatewayAudience, cache)
+			b.WriteString("    rate_limit: {rps: 1000000000, burst: 1000000000, key: \"claim:sub\"}\n")
+		}
 	}
 	return config.Parse("bench.yaml", []byte(b.String()), nil)
 }
 
-// measure loads url for d and returns what it saw.
-func measure(useWrk bool, url string, conns int, d time.Duration) (result, error) {
+// measure loads url for d and returns what it saw; auth, when set, is sent
+// as every request's Authorization.
+func measure(useWrk bool, url, auth string, conns int, d time.Duration) (result, error) {
 	if useWrk {
-		return measureWrk(url, conns, d)
+		return measureWrk(url, auth, conns, d)
+	}
+	if auth != "" {
+		return measureGoAuth(url, auth, conns, d)
 	}
 	return measureGo(url, conns, d)
 }
@@ -414,9 +462,13 @@ var (
 	wrkErr = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: .*`)
 )
 
-func measureWrk(url string, conns int, d time.Duration) (result, error) {
+func measureWrk(url, auth string, conns int, d time.Duration) (result, error) {
 	secs := max(int(d.Seconds()), 1)
-	out, err := exec.Command("wrk", "-t1", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", secs), "--latency", url).CombinedOutput()
+	args := []string{"-t1", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", secs), "--latency"}
+	if auth != "" {
+		args = append(args, "-H", "Authorization: "+auth)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %w: %s", err, out)
 	}
