@@ -131,6 +131,10 @@ func (a *app) runSync(ctx context.Context, pipes []config.Pipeline, metricsAddr 
 			return srv.Shutdown(sctx)
 		})
 	}
+	if err := a.startTracing(ctx, a.loadedConfig, "strangler-sync"); err != nil {
+		return err
+	}
+	defer a.stopTracing()
 	prog := newProgress(a.stderr, a.log)
 	var mu gosync.Mutex
 	var failures []error
@@ -138,6 +142,7 @@ func (a *app) runSync(ctx context.Context, pipes []config.Pipeline, metricsAddr 
 	for _, pc := range pipes {
 		p, err := ssync.New(pc, pc.Source, pc.Target, ssync.Options{
 			Logger: a.log, Metrics: metrics, Progress: prog.update, AcceptDDL: acceptDDL,
+			AfterApply: a.syncSpans(pc.Name),
 		})
 		if err != nil {
 			return &exitError{code: exitUsage, err: err}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stranglerfig/strangler/internal/buildinfo"
 	"github.com/stranglerfig/strangler/internal/config"
+	ssync "github.com/stranglerfig/strangler/sync"
 )
 
 // setupTracing returns the tracer provider the project file's tracing
@@ -83,4 +85,32 @@ func (a *app) stopTracing() {
 	if err := a.stopTracer(ctx); err != nil {
 		a.log.Warn("flushing traces", "error", err.Error())
 	}
+}
+
+// syncSpans records each batch a pipeline commits as a span, from the
+// receipt of its first change to its commit, with its source position and
+// lag. Nil without tracing.
+func (a *app) syncSpans(pipeline string) func(ssync.AppliedBatch) {
+	if !a.tracing {
+		return nil
+	}
+	tr := a.tracer.Tracer("github.com/stranglerfig/strangler/sync")
+	return func(b ssync.AppliedBatch) {
+		_, span := tr.Start(context.Background(), "sync batch "+pipeline, trace.WithTimestamp(b.Received),
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("strangler.sync.pipeline", pipeline),
+				attribute.String("strangler.sync.position", b.Position.String()),
+				attribute.Int("strangler.sync.changes", b.Changes),
+				attribute.Int("strangler.sync.transactions", b.Transactions),
+				attribute.Float64("strangler.sync.lag_seconds", lagOf(b).Seconds())))
+		span.End(trace.WithTimestamp(b.Committed))
+	}
+}
+
+// lagOf is how far behind its source a batch was when it committed.
+func lagOf(b ssync.AppliedBatch) time.Duration {
+	if b.EventTime.IsZero() {
+		return 0
+	}
+	return max(0, b.Committed.Sub(b.EventTime))
 }
