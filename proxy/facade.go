@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stranglerfig/strangler/internal/config"
 )
@@ -41,6 +42,7 @@ type Facade struct {
 	flushInterval time.Duration // see WithFlushInterval
 	statsWindow   time.Duration // see WithStatsWindow
 	unmatched     *routeWindows // recent traffic no route matched
+	tracer        trace.Tracer  // see WithTracerProvider; nil: no traces
 
 	table atomic.Pointer[routeTable]
 	ids   requestIDs

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/stranglerfig/strangler/proxy/capture"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -46,6 +48,7 @@ type exchange struct {
 	reported  bool        // the outcome went to the breaker
 	retry     bool        // the target failed in a way legacy may answer: forwardTarget falls back
 
+	span     trace.Span  // the server span; nil without tracing
 	timer    *time.Timer // the running attempt's timeout
 	err      error       // the error the client saw, if any
 	fellBack bool
@@ -93,6 +96,9 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if i := f.index.match(r); i >= 0 {
 		e = &t.entries[i]
 		x.rt, x.mode = e.route, e.mode
+	}
+	if f.tracer != nil {
+		r = f.startSpan(x, r)
 	}
 	if x.rt != nil && x.rt.gate != nil && !f.gate(x, r) {
 		return // refused by the route's auth check or rate limit, and recorded (auth.go)
@@ -229,6 +235,11 @@ func (f *Facade) forward(x *exchange, b backend) {
 		timer.Stop()
 		cancel(nil)
 	}()
+	if x.span != nil {
+		var span trace.Span
+		req, span = x.upstreamSpan(req, b)
+		defer span.End()
+	}
 	f.rp.ServeHTTP(&x.rec, req)
 }
 
@@ -308,11 +319,17 @@ func (f *Facade) rewrite(pr *httputil.ProxyRequest) {
 	if keep {
 		x.primaryURL = *pr.Out.URL
 	}
+	if x.span != nil {
+		injectTrace(pr.Out.Context(), pr.Out.Header) // the attempt's span, after the shadow copy kept the client's headers
+	}
 }
 
 // modifyResponse sees the response headers of every attempt.
 func (f *Facade) modifyResponse(resp *http.Response) error {
 	x := exchangeOf(resp.Request)
+	if x.span != nil {
+		trace.SpanFromContext(resp.Request.Context()).SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	}
 	if _, ok := resp.Header["X-Request-Id"]; !ok { // the client learns the id; an upstream's own wins
 		resp.Header["X-Request-Id"] = x.reqIDs // shared, never written to
 	}
@@ -424,6 +441,9 @@ func (x *exchange) finish() {
 		status = http.StatusOK
 	}
 	elapsed := time.Since(x.start)
+	if x.span != nil {
+		x.endSpan(status)
+	}
 	rm := x.f.metrics.unmatched
 	if x.rt != nil {
 		rm = x.rt.metrics

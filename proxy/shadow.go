@@ -79,6 +79,11 @@ type ShadowCopy struct {
 
 	Rules *config.RouteShadow // the route's comparison rules
 
+	// TraceParent is the W3C trace context of the facade's span of the
+	// request, when the facade traces (WithTracerProvider): the comparison
+	// continues that trace. Empty otherwise.
+	TraceParent string
+
 	queued int64 // the bytes the copy holds while queued (Size)
 
 	// set by the facade, for Send, Again and Redacted
@@ -155,6 +160,9 @@ func (c *ShadowCopy) send(ctx context.Context, to string, u *url.URL) (ShadowRes
 	if len(c.Body) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(c.Body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(c.Body)), nil }
+	}
+	if c.TraceParent != "" {
+		injectTrace(ctx, req.Header) // the comparison's span, when the shadower traces it
 	}
 	name := "legacy"
 	var done func(error)
@@ -398,6 +406,9 @@ func (x *exchange) shadowCopy() *ShadowCopy {
 		Primary: x.backend.String(), To: x.shadowTo, Method: x.in.Method,
 		Rules: x.rt.shadow.rules, Skip: x.shadowSkip,
 		f: x.f, rt: x.rt, path: x.in.URL.Path,
+	}
+	if x.span != nil {
+		c.TraceParent = traceParent(x.client)
 	}
 	switch {
 	case c.Skip != "":

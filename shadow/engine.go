@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"go.opentelemetry.io/otel/trace"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -39,6 +40,7 @@ type Engine struct {
 	log     *slog.Logger
 	routes  map[string]*routeRules
 	metrics *engineMetrics
+	tracer  trace.Tracer // see WithTracerProvider; nil: no traces
 	windows *windows
 	noise   *noiseCache
 
@@ -243,6 +245,11 @@ func (e *Engine) work() {
 
 // process sends one copy, compares the answers and records the result.
 func (e *Engine) process(ctx context.Context, c *proxy.ShadowCopy) {
+	if e.tracer != nil && c.TraceParent != "" {
+		var span trace.Span
+		ctx, span = e.startSpan(ctx, c)
+		defer span.End()
+	}
 	rr := e.routes[c.Route]
 	other, err := c.Send(ctx)
 	if err != nil && ctx.Err() != nil {
@@ -255,6 +262,9 @@ func (e *Engine) process(ctx context.Context, c *proxy.ShadowCopy) {
 	}
 	rec := e.compare(c, other, err, rr, unsteady)
 	e.record(ctx, rec)
+	if e.tracer != nil {
+		endSpan(ctx, rec)
+	}
 }
 
 // compare builds the record of one comparison: legacy's answer against the

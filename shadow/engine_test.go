@@ -88,15 +88,21 @@ func parseProject(t *testing.T, legacy, body string) *config.Config {
 
 func startRig(t *testing.T, cfg *config.Config, st store.Store) *rig {
 	t.Helper()
+	return startRigWith(t, cfg, st, nil, nil)
+}
+
+// startRigWith is startRig with more options for the engine and the facade.
+func startRigWith(t *testing.T, cfg *config.Config, st store.Store, eopts []Option, fopts []proxy.Option) *rig {
+	t.Helper()
 	if st == nil {
 		var err error
 		st, err = store.OpenFile(t.TempDir(), store.Retention{})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 	}
-	e, err := New(cfg, st, WithLogger(quiet()))
+	e, err := New(cfg, st, append([]Option{WithLogger(quiet())}, eopts...)...)
 	require.NoError(t, err)
-	f, err := proxy.New(cfg, proxy.WithLogger(quiet()), proxy.WithShadower(e))
+	f, err := proxy.New(cfg, append([]proxy.Option{proxy.WithLogger(quiet()), proxy.WithShadower(e)}, fopts...)...)
 	require.NoError(t, err)
 	e.SetReplayer(f)
 	require.NoError(t, f.Registry().Register(e))

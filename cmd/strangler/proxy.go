@@ -74,11 +74,21 @@ func (a *app) runProxy(ctx context.Context) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	defer diffs.Close()
-	engine, err := shadow.New(cfg, diffs, shadow.WithLogger(a.log))
+	if err := a.startTracing(ctx, cfg, "strangler-proxy"); err != nil {
+		return err
+	}
+	defer a.stopTracing()
+	sopts := []shadow.Option{shadow.WithLogger(a.log)}
+	fopts := []proxy.Option{proxy.WithLogger(a.log)}
+	if a.tracing {
+		sopts = append(sopts, shadow.WithTracerProvider(a.tracer))
+		fopts = append(fopts, proxy.WithTracerProvider(a.tracer))
+	}
+	engine, err := shadow.New(cfg, diffs, sopts...)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	facade, err := proxy.New(cfg, proxy.WithLogger(a.log), proxy.WithShadower(engine))
+	facade, err := proxy.New(cfg, append(fopts, proxy.WithShadower(engine))...)
 	if err != nil {
 		engine.Close(ctx)
 		return &exitError{code: exitUsage, err: err}
