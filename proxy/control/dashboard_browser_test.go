@@ -96,14 +96,14 @@ func startDashboardRig(t *testing.T) *dashboardRig {
 	t.Helper()
 	legacy := httptest.NewServer(jsonHandler(func(r *http.Request) string {
 		if strings.HasPrefix(r.URL.Path, "/api/orders/") {
-			return `{"id": 1, "status": "paid", "total": 10.5, "currency": "EUR", "items": [{"sku": "A-1", "qty": 2, "price": "5.25"}]}`
+			return `{"id": 1, "status": "paid", "total": 10.5, "currency": "EUR", "note": "<img src=x onerror=\"window.pwned=1\">", "items": [{"sku": "A-1", "qty": 2, "price": "5.25"}]}`
 		}
 		return `{"id": 7, "name": "Ada", "ok": true}`
 	}))
 	t.Cleanup(legacy.Close)
 	target := httptest.NewServer(jsonHandler(func(r *http.Request) string {
 		if strings.HasPrefix(r.URL.Path, "/api/orders/") {
-			return `{"id": 1, "status": "paid", "total": 10.75, "currency": "EUR", "items": [{"sku": "A-1", "qty": 2, "price": "5.25"}]}`
+			return `{"id": 1, "status": "paid", "total": 10.75, "currency": "EUR", "note": "<img src=x onerror=\"window.pwned=1\">", "items": [{"sku": "A-1", "qty": 2, "price": "5.25"}]}`
 		}
 		return `{"id": 7, "name": "Ada", "ok": true}`
 	}))
@@ -135,7 +135,7 @@ func startDashboardRig(t *testing.T) *dashboardRig {
 	require.NoError(t, err)
 	require.NoError(t, ctl.Load(context.Background()))
 	signals := control.Signals{Traffic: facade, Shadow: shadowWindows{engine}}
-	ro, err := control.NewRollout(cfg, ctl, signals, control.WithRolloutLogger(quietLogger()))
+	ro, err := control.NewRollout(cfg, ctl, signals, control.WithRolloutLogger(quietLogger()), control.WithRolloutTick(100*time.Millisecond))
 	require.NoError(t, err)
 	feed, err := control.NewFeed(ctl, signals, ro, 30*time.Second)
 	require.NoError(t, err)
@@ -181,6 +181,12 @@ func startDashboardRig(t *testing.T) *dashboardRig {
 		reps, err := engine.Report(context.Background(), "orders-read", store.ReportOptions{})
 		return err == nil && len(reps) == 1 && reps[0].Differed > 0 && len(reps[0].Paths) > 0 && len(reps[0].Paths[0].Examples) > 0
 	}, 10*time.Second, 20*time.Millisecond, "the shadow engine stored no differing record of orders-read")
+	// The rollout controller judges its gates as it runs; customers' stage
+	// lasts a minute, longer than the test.
+	rctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ro.Run(rctx) }()
+	t.Cleanup(func() { stop(); require.ErrorIs(t, <-done, context.Canceled) })
 	require.NoError(t, ro.Step(context.Background()))
 	return rig
 }
@@ -216,7 +222,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Fatal("the dashboard's browser test needs Debian's chromium: apt-get install chromium (go test -short leaves the test out)")
+	t.Fatal("the dashboard's browser test needs Debian's chromium: apt-get install chromium")
 	return ""
 }
 
@@ -331,11 +337,9 @@ func waitJS(t *testing.T, ctx context.Context, what, js string) {
 // TestDashboardBrowser drives the dashboard in headless chromium: a wrong
 // token is refused, the right one shows the routes, a route page shows a
 // stored diff, and a rollback through the dialog reaches the table and
-// the admin API. The token never appears in a URL.
+// the admin API. The token never appears in a URL. It takes a few seconds,
+// so -short runs it too: a missing chromium fails it.
 func TestDashboardBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the dashboard's browser test starts chromium")
-	}
 	start := time.Now()
 	rig := startDashboardRig(t)
 	pg := browser(t)
@@ -390,6 +394,8 @@ func TestDashboardBrowser(t *testing.T) {
 		[s, [...document.querySelectorAll('#diff-' + s + ' pre.body mark')].map((m) => m.textContent)]))`)
 	require.Equal(t, []string{`differs:   "total": 10.5,`}, marked["legacy"])
 	require.Equal(t, []string{`differs:   "total": 10.75,`}, marked["new"])
+	require.True(t, eval[bool](t, ctx, "the monolith's markup", `document.querySelector('#view img') === null && window.pwned === undefined &&
+		document.querySelector('#diff-legacy pre.body').textContent.includes('<img src=x onerror=')`), "a body is shown as text, never as markup")
 	require.Contains(t, eval[string](t, ctx, "the list of differences", `document.getElementById('diff-list').textContent`), "$.total")
 	do(t, ctx, "copying the request as curl", chromedp.Click(chromedp.ID("copy-curl")))
 	curl := eval[string](t, ctx, "the curl commands", `document.getElementById('curl-text').textContent`)
@@ -434,6 +440,16 @@ func TestDashboardBrowser(t *testing.T) {
 	require.Equal(t, "legacy", last.To.Mode)
 	require.Equal(t, reason, last.Reason)
 	require.Equal(t, "ops", last.Who)
+
+	// Pause the rollout of customers (a reason is optional): Resume takes
+	// the place of Pause.
+	do(t, ctx, "pausing customers' rollout",
+		chromedp.Click(chromedp.CSS(`button[data-action="pause"][data-route="customers"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm-reason")),
+		chromedp.Click(chromedp.ID("confirm-ok")),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-action="resume"][data-route="customers"]`)))
+	require.Contains(t, eval[string](t, ctx, "the notice", `document.getElementById('notice').textContent`), "Paused the rollout of customers")
+	require.Contains(t, eval[string](t, ctx, "customers' rollout", `document.querySelector('#routes-table tr[data-route="customers"]').textContent`), "paused")
 
 	// The route page's history shows the rollback, newest first.
 	do(t, ctx, "the route page's history", chromedp.Click(chromedp.CSS(`#routes-table a[href="#/route/orders-read"]`)))

@@ -91,12 +91,10 @@ func (s *eventStreams) serve(w http.ResponseWriter, r *http.Request, who string)
 			Msg: fmt.Sprintf("%d dashboard streams are open already, the most this admin API serves; close one or retry later", MaxEventStreams)})
 		return
 	}
+	// The server's ReadTimeout does not end the stream: net/http clears the
+	// read deadline of a request without a body before it calls the
+	// handler. Its WriteTimeout would: see write.
 	rc := http.NewResponseController(w)
-	// The request has no body left to read: no read deadline may end the
-	// stream (the server's ReadTimeout would cancel it).
-	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		s.log.Debug("admin API events: clearing the read deadline", "err", err)
-	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

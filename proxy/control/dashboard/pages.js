@@ -372,7 +372,7 @@ function catalogView(c) {
     h('p', { class: 'meta' }, `${services.length} service${services.length === 1 ? '' : 's'}, as of ${fmtTime(c.at)}.`),
     services.map((s, i) => h('section', { class: 'panel', 'aria-labelledby': `svc-${i}` },
       h('h2', { id: `svc-${i}` }, s.name ? `Service ${s.name}` : 'Routes of no service'),
-      h('dl', { class: 'facts' },
+      s.name ? h('dl', { class: 'facts' },
         h('dt', {}, 'Owner'), h('dd', {}, s.owner || '—'),
         h('dt', {}, 'Recipe'), h('dd', { class: 'mono' }, s.recipe || 'run elsewhere'),
         s.listen ? [h('dt', {}, 'Listens on'), h('dd', { class: 'mono' }, s.listen)] : null,
@@ -380,7 +380,7 @@ function catalogView(c) {
           const sy = (s.sync || []).find((x) => x.table === t);
           return h('span', { class: 'mono' }, t, sy ? ` (from ${sy.source} by ${sy.pipeline})` : '', ' ');
         }) : '—'),
-        h('dt', {}, 'Objective'), h('dd', {}, sloEl(s.slo))),
+        h('dt', {}, 'Objective'), h('dd', {}, sloEl(s.slo))) : null,
       h('table', {},
         h('caption', {}, `Routes of ${s.name || 'no service'}`),
         h('thead', {}, h('tr', {}, ['Route', 'Mode', 'Path', 'Methods', 'Owner', 'Objective'].map((t) => h('th', { scope: 'col' }, t)))),
