@@ -116,6 +116,7 @@ routes:
 
 	code, out, errOut := cli(t, "-c", project, "routes", "history")
 	require.Equal(t, exitOK, code, errOut)
+	t.Logf("routes history:\n%s", out)
 	assert.Regexp(t, `orders-read\s+canary 25%\s+new\s+rollout\s+rollout: stage 25% held for 3s`, out)
 	assert.Regexp(t, `orders-read\s+new\s+legacy \(rollout aborted\)\s+rollout\s+rollout: rolled back: gate broken over the last`, out)
 	assert.Contains(t, out, "requests failed")

@@ -416,11 +416,11 @@ func (r *Rollout) judge(ctx context.Context, p *plan, cur proxy.RouteState, m *s
 	for _, g := range v.Gates {
 		switch {
 		case g.Broken:
-			broken = append(broken, g.Gate+" "+g.Detail)
+			broken = append(broken, g.Gate+": "+g.Detail)
 		case !g.OK && g.Gate == "min_requests":
 			thin = true
 		case !g.OK:
-			unjudged = append(unjudged, g.Gate+" "+g.Detail)
+			unjudged = append(unjudged, g.Gate+": "+g.Detail)
 		}
 	}
 	last := v.Stage == len(p.stages)-1

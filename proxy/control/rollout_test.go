@@ -257,24 +257,24 @@ func TestRolloutRollsBackOnEachGate(t *testing.T) {
 	}{
 		{"match rate in shadow", "shadow", func(r *rolloutRig) {
 			r.sig.set("orders", proxy.BackendStats{}, proxy.BackendStats{}, ShadowCounts{Compared: 200, Matched: 190, Diffs: 10})
-		}, "match_rate 95.00% of 200 comparisons matched"},
+		}, "match_rate: 95.00% of 200 comparisons matched"},
 		{"match rate in canary", "canary\n    percent: 10", func(r *rolloutRig) {
 			r.sig.set("orders", proxy.BackendStats{Requests: 900, P99: 10}, proxy.BackendStats{Requests: 150, P99: 10}, ShadowCounts{Compared: 15, Matched: 12})
-		}, "match_rate 80.00% of 15 comparisons matched"},
+		}, "match_rate: 80.00% of 15 comparisons matched"},
 		{"error rate", "canary\n    percent: 10", func(r *rolloutRig) {
 			r.sig.set("orders", proxy.BackendStats{Requests: 900, P99: 10}, proxy.BackendStats{Requests: 150, Errors: 9, P99: 10}, ShadowCounts{Compared: 15, Matched: 15})
-		}, "error_rate 9 of 150 requests failed"},
+		}, "error_rate: 9 of 150 requests failed"},
 		{"p99 ratio", "canary\n    percent: 50", func(r *rolloutRig) {
 			r.sig.set("orders", proxy.BackendStats{Requests: 900, P99: 10}, proxy.BackendStats{Requests: 150, P99: 25}, ShadowCounts{Compared: 15, Matched: 15})
-		}, "p99_ratio target p99 25ms, legacy 10ms"},
+		}, "p99_ratio: target p99 25ms, legacy 10ms"},
 		{"breaker open", "new", func(r *rolloutRig) {
 			r.sig.set("orders", proxy.BackendStats{}, proxy.BackendStats{Requests: 3, Errors: 3}, ShadowCounts{})
 			r.sig.setBreaker("orders", "open")
-		}, "breaker the target's breaker is open"},
+		}, "breaker: the target's breaker is open"},
 		{"sync lag", "canary\n    percent: 10", func(r *rolloutRig) {
 			r.healthy()
 			r.sig.setLag("orders", time.Minute)
-		}, "sync_lag 60.0s behind"},
+		}, "sync_lag: 60.0s behind"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRolloutRig(t, rolloutConfig(t, tc.mode, stdRollout))
