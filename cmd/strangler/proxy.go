@@ -131,6 +131,9 @@ func (a *app) runProxy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := facade.Registry().Register(rollout); err != nil {
+		return err
+	}
 	feed, err := control.NewFeed(ctl, signals, rollout, 0)
 	if err != nil {
 		return err

@@ -87,6 +87,8 @@ type Rollout struct {
 	plans map[string]*plan
 	order []string
 
+	counters rolloutCounters
+
 	mu      sync.Mutex
 	leading bool
 	views   map[string]RolloutView
@@ -180,6 +182,7 @@ func NewRollout(cfg *config.Config, ctl *Controller, signals Signals, opts ...Ro
 	r := &Rollout{
 		ctl: ctl, signals: signals, log: slog.Default(), now: time.Now, tick: time.Second,
 		plans: map[string]*plan{}, views: map[string]RolloutView{}, marks: map[string]*stageMark{},
+		counters: newRolloutCounters(),
 	}
 	for _, o := range opts {
 		if err := o(r); err != nil {
@@ -347,9 +350,11 @@ func (r *Rollout) mark(name string, cur proxy.RouteState, last HistoryEntry, now
 
 // action is a change the controller wants.
 type action struct {
-	to     proxy.RouteState
-	reason string
-	abort  bool // a breach: the first step back
+	to      proxy.RouteState
+	reason  string
+	abort   bool   // a breach: the first step back
+	gate    string // the first broken gate of an abort
+	advance bool   // a start or the next stage
 }
 
 // stageOf is the index of the stage the route is at: -1 before the first
@@ -406,16 +411,20 @@ func (r *Rollout) judge(ctx context.Context, p *plan, cur proxy.RouteState, m *s
 	if v.Stage < 0 && cur.Mode == config.ModeLegacy {
 		next := p.stateOf(0)
 		v.Status, v.Message = RolloutAdvance, "starting: first stage "+p.names[0]
-		return v, &action{to: next, reason: "rollout: starting with stage " + p.names[0]}
+		return v, &action{to: next, reason: "rollout: starting with stage " + p.names[0], advance: true}
 	}
 	elapsed := now.Sub(m.since)
 	span := min(max(elapsed, 0), p.window)
 	v.Gates = r.gates(ctx, p, cur, span)
 	var broken, unjudged []string
+	first := ""
 	thin := false
 	for _, g := range v.Gates {
 		switch {
 		case g.Broken:
+			if first == "" {
+				first = g.Gate
+			}
 			broken = append(broken, g.Gate+": "+g.Detail)
 		case !g.OK && g.Gate == "min_requests":
 			thin = true
@@ -428,7 +437,9 @@ func (r *Rollout) judge(ctx context.Context, p *plan, cur proxy.RouteState, m *s
 	case len(broken) > 0:
 		v.Status = RolloutBreached
 		v.Message = "gate broken over the last " + span.Round(time.Second).String() + ": " + strings.Join(broken, "; ")
-		return v, r.abortAction(p, cur, v.Message)
+		a := r.abortAction(p, cur, v.Message)
+		a.gate = first
+		return v, a
 	case thin && elapsed >= p.window:
 		v.Status, v.Message = RolloutThin, "holding: too little traffic to judge ("+gateDetail(v.Gates, "min_requests")+")"
 	case len(unjudged) > 0 && elapsed >= p.window:
@@ -445,7 +456,7 @@ func (r *Rollout) judge(ctx context.Context, p *plan, cur proxy.RouteState, m *s
 		next := v.Stage + 1
 		v.Status = RolloutAdvance
 		v.Message = "every gate held for " + p.window.String() + ": next stage " + p.names[next]
-		return v, &action{to: p.stateOf(next), reason: "rollout: stage " + p.names[max(v.Stage, 0)] + " held for " + p.window.String() + " (" + gateFigures(v.Gates) + "); next stage " + p.names[next]}
+		return v, &action{advance: true, to: p.stateOf(next), reason: "rollout: stage " + p.names[max(v.Stage, 0)] + " held for " + p.window.String() + " (" + gateFigures(v.Gates) + "); next stage " + p.names[next]}
 	}
 	return v, nil
 }
@@ -510,8 +521,12 @@ func (r *Rollout) act(ctx context.Context, p *plan, cur proxy.RouteState, m *sta
 		return fmt.Errorf("rollout of route %s: %w", p.route, err)
 	}
 	lvl := slog.LevelInfo
-	if a.abort {
+	switch {
+	case a.abort:
 		lvl = slog.LevelWarn
+		r.counters.aborts.WithLabelValues(p.route, a.gate).Inc()
+	case a.advance:
+		r.counters.advances.WithLabelValues(p.route).Inc()
 	}
 	r.log.Log(ctx, lvl, "rollout moved a route", "route", p.route, "from", cur.Mode, "from_percent", cur.Percent,
 		"to", a.to.Mode, "to_percent", a.to.Percent, "reason", ch.Reason)

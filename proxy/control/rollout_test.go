@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -231,6 +233,7 @@ func TestRolloutAdvancesThroughEveryStage(t *testing.T) {
 	assert.Equal(t, 3, v.Stage)
 	assert.Equal(t, proxy.RouteState{Mode: "new"}, r.state())
 	assert.Len(t, r.history(), 4, "start and three advances, nothing else")
+	assert.Equal(t, 4.0, counterValue(t, r.ro.counters.advances.WithLabelValues("orders")))
 	for _, g := range v.Gates {
 		assert.False(t, g.Broken, "%s", g.Gate)
 	}
@@ -287,6 +290,8 @@ func TestRolloutRollsBackOnEachGate(t *testing.T) {
 			assert.Equal(t, RolloutWho, e.Who)
 			assert.Contains(t, e.Reason, "rollout: rolled back: gate broken")
 			assert.Contains(t, e.Reason, tc.reason)
+
+			assert.Equal(t, 1.0, counterValue(t, r.ro.counters.aborts.WithLabelValues("orders", strings.Split(tc.reason, ":")[0])), "counted by the broken gate")
 
 			v = r.step(10 * time.Minute)
 			assert.Equal(t, RolloutAborted, v.Status, "stays rolled back")
@@ -500,4 +505,11 @@ func TestRolloutViewBeforeFirstStep(t *testing.T) {
 	assert.Equal(t, []string{"shadow", "10%", "50%", "new"}, v.Stages)
 	assert.Equal(t, "instant", v.Abort)
 	assert.True(t, strings.HasPrefix(v.Message, "not judged"))
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, c.Write(&m))
+	return m.GetCounter().GetValue()
 }
