@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 //     costs a token too, so floods of bad credentials are limited and a
 //     forward-auth service is shielded from them);
 //  3. the authentication check, which sets the identity headers;
-//  4. a rate limit keyed by a claim of the verified token.
+//  4. a rate limit keyed by a claim of the verified token, or by an
+//     identity header the check set.
 //
 // A refused request is answered with a problem (application/problem+json):
 // 401 or 403 for a failed check, 503 when the check could not be made (no
@@ -41,6 +43,7 @@ import (
 type routeGate struct {
 	auth     authenticator // nil: no check
 	limit    *rateLimiter  // nil: no limit
+	after    bool          // the limit is keyed by what the check sets: it applies after it
 	identity []string      // identity headers, lower case, '-' for '_'
 	failures *prometheus.CounterVec
 }
@@ -135,6 +138,11 @@ func (f *Facade) compileGate(rc *config.Route) (*routeGate, error) {
 			return nil, fmt.Errorf("rate_limit.key %q: needs auth.jwt on the route", rc.RateLimit.Key)
 		}
 	}
+	if l := g.limit; l != nil {
+		// A limit keyed by a claim, or by a header the check sets (the
+		// client's own is removed), can only apply once the check is made.
+		g.after = l.byClaim() || (l.kind == config.RateLimitKeyHeader && slices.Contains(g.identity, foldHeader(l.name)))
+	}
 	return g, nil
 }
 
@@ -215,6 +223,29 @@ func foldedEqual(name, folded string) bool {
 	return true
 }
 
+// identityOfAll is a gate holding the identity headers of every route's
+// check, or nil when no route sets any: the facade strips them from every
+// client request, matched or not, so that a header one route's check sets
+// (X-User-Id from a token) cannot be claimed by a client on another route
+// or on legacy's unmatched paths.
+func identityOfAll(routes []*route) *routeGate {
+	var names []string
+	for _, rt := range routes {
+		if rt.gate == nil {
+			continue
+		}
+		for _, n := range rt.gate.identity {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return &routeGate{identity: names}
+}
+
 // strip removes every client header that reads as an identity header.
 func (g *routeGate) strip(h http.Header) {
 	for name := range h {
@@ -237,7 +268,7 @@ func (f *Facade) gate(x *exchange, r *http.Request) bool {
 	if len(g.identity) > 0 {
 		g.strip(r.Header)
 	}
-	if g.limit != nil && !g.limit.byClaim() && !f.admit(x, r, g.limit, nil) {
+	if g.limit != nil && !g.after && !f.admit(x, r, g.limit, nil) {
 		return false
 	}
 	var p *principal
@@ -258,7 +289,7 @@ func (f *Facade) gate(x *exchange, r *http.Request) bool {
 			r.Header[ih.name] = ih.value
 		}
 	}
-	if g.limit != nil && g.limit.byClaim() && !f.admit(x, r, g.limit, p) {
+	if g.limit != nil && g.after && !f.admit(x, r, g.limit, p) {
 		return false
 	}
 	return true

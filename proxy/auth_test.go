@@ -72,6 +72,17 @@ func TestAPIKeys(t *testing.T) {
 	assert.Equal(t, 1.0, counterValue(t, f, "strangler_auth_failures_total", "carts", authMissing))
 	assert.Equal(t, 1.0, counterValue(t, f, "strangler_auth_failures_total", "admin", authMissing))
 	assert.Equal(t, 3.0, counterValue(t, f, "strangler_requests_total", "carts", "legacy", "401"))
+
+	t.Run("identity headers are stripped on every path", func(t *testing.T) {
+		for _, path := range []string{"/elsewhere", "/api/admin/1"} {
+			hdr := http.Header{"X-Client": {"alice"}, "X_client": {"alice"}, "Authorization": {"Bearer " + alice}}
+			resp := send(t, c, "GET", base+path, hdr)
+			require.Equal(t, 200, resp.StatusCode, path)
+			last, _ := legacy.lastRequest()
+			assert.Empty(t, last.Header.Values("X-Client"), "%s: a header the carts route's check sets never comes from a client", path)
+			assert.Empty(t, last.Header.Values("X_client"), path)
+		}
+	})
 }
 
 func TestAPIKeyFileMistakes(t *testing.T) {
@@ -204,4 +215,36 @@ func TestIdentityHeadersStripped(t *testing.T) {
 	assert.ElementsMatch(t, []string{"X-User-Idx", "Accept"}, left)
 	assert.Equal(t, "x-user-id", foldHeader("X_User_Id"))
 	assert.False(t, strings.Contains(foldHeader("A_B"), "_"))
+}
+
+// TestLimitKeyedByIdentityHeader: a limit keyed by a header the check sets
+// applies after the check, on the identity it set, whatever the client
+// sent under that name.
+func TestLimitKeyedByIdentityHeader(t *testing.T) {
+	auth := newUpstream(t, "auth", func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("session")
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("X-User-Id", c.Value)
+	})
+	legacy := newUpstream(t, "legacy", nil)
+	cfg := projectFile(t, legacy.srv.URL, `
+  - name: account
+    match: {prefix: /account/}
+    target: http://127.0.0.1:1
+    rate_limit: {rps: 0.01, burst: 1, key: "header:X-User-Id"}
+    auth:
+      forward: {url: `+auth.srv.URL+`, headers: [X-User-Id]}
+`)
+	f, base := startFacade(t, cfg)
+	c := newClient(t)
+	as := func(user, claimed string) int {
+		return send(t, c, "GET", base+"/account/x", http.Header{"Cookie": {"session=" + user}, "X-User-Id": {claimed}}).StatusCode
+	}
+	assert.Equal(t, 200, as("u1", "a"))
+	assert.Equal(t, 429, as("u1", "b"), "a made-up X-User-Id does not buy a new bucket")
+	assert.Equal(t, 200, as("u2", "a"), "another identity, another bucket")
+	assert.Equal(t, 1.0, counterValue(t, f, "strangler_rate_limited_total", "account"))
 }

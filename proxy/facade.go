@@ -43,6 +43,7 @@ type Facade struct {
 	statsWindow   time.Duration // see WithStatsWindow
 	unmatched     *routeWindows // recent traffic no route matched
 	tracer        trace.Tracer  // see WithTracerProvider; nil: no traces
+	identity      *routeGate    // every route's identity headers, stripped from every request; nil: none
 
 	table atomic.Pointer[routeTable]
 	ids   requestIDs
@@ -167,6 +168,7 @@ func New(cfg *config.Config, opts ...Option) (*Facade, error) {
 		f.routes = append(f.routes, rt)
 	}
 	f.index = buildIndex(f.routes)
+	f.identity = identityOfAll(f.routes)
 	f.rp = f.newReverseProxy()
 	if err := f.install(State{}); err != nil {
 		f.closeCaptures()

@@ -92,6 +92,9 @@ func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header["X-Request-Id"] = x.reqIDs
 	}
 
+	if f.identity != nil {
+		f.identity.strip(r.Header) // no client sets an identity header a check sets, on any path
+	}
 	var e *routeEntry
 	if i := f.index.match(r); i >= 0 {
 		e = &t.entries[i]

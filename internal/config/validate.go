@@ -475,8 +475,8 @@ func (c *Config) validateSync(v *validator) {
 		}
 		names[p.Name] = true
 		v.oneOf(f+".direction", p.Direction, Directions)
-		if p.Direction == DirectionNewToLegacy || p.Direction == DirectionBoth {
-			v.fail(f+".direction", "%s is not available in this build: only legacy-to-new is built", p.Direction)
+		if p.Direction == DirectionBoth {
+			v.fail(f+".direction", "%s is not available in this build: only legacy-to-new and new-to-legacy are built", p.Direction)
 		}
 		v.oneOf(f+".zero_dates", p.ZeroDates, []string{"null", "error"})
 		v.oneOf(f+".nul_bytes", p.NulBytes, []string{"strip", "error"})
