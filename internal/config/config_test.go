@@ -40,6 +40,13 @@ func TestLoadDesignExample(t *testing.T) {
 	assert.Equal(t, time.Minute, ro.Window.D())
 	assert.Equal(t, Gates{MatchRate: 99.5, ErrorRate: 1, P99Ratio: 1.3, MinRequests: 200, SyncLag: Duration(30 * time.Second)}, ro.Gates)
 	assert.Equal(t, time.Duration(0), ro.Abort.D(), "abort: instant")
+	require.NotNil(t, r.RateLimit)
+	require.NotNil(t, r.Auth)
+	require.NotNil(t, r.Auth.JWT)
+	require.NotNil(t, c.Tracing)
+	assert.Equal(t, "http://127.0.0.1:4318", c.Tracing.OTLP)
+	assert.Equal(t, 0.1, c.Tracing.SampleRatio())
+	assert.Equal(t, []string{"10.0.0.0/8"}, c.Proxy.TrustedProxies)
 }
 
 func TestDefaultsFilledInOnePlace(t *testing.T) {
