@@ -1,6 +1,7 @@
--- The example legacy shop's MariaDB schema. The monolith's API (legacyshop.go)
--- answers from these tables; `strangler demo` syncs them to PostgreSQL and
--- serves them again from testdata/legacyshop/recipes/orders.yaml.
+-- The example legacy shop's MariaDB schema, first release. The monolith's API
+-- (legacyshop.go) answers from these tables; `strangler demo` syncs them to
+-- PostgreSQL and serves them again from testdata/legacyshop/recipes/orders.yaml.
+-- release2.sql adds the catalog, stock, order items, logins and sessions.
 CREATE TABLE customers (
   id         INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   name       VARCHAR(100) NOT NULL,
