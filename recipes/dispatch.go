@@ -130,12 +130,16 @@ type Dispatcher struct {
 }
 
 // Start prepares the named queries against the database (a query it
-// refuses stops the start) and starts the service's background work: the
-// outbox dispatcher, when the recipe names events and a sink. The outbox
-// table is created if missing.
+// refuses stops the start) and starts the service's background work: its
+// subscriptions' consumers, and the outbox dispatcher when the recipe
+// names events and a sink. The outbox and processed-events tables are
+// created if missing.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.describe(ctx); err != nil {
 		return err
+	}
+	if err := s.startSubscriptions(ctx); err != nil {
+		return fmt.Errorf("starting service %q: %w", s.Recipe().Service, err)
 	}
 	r := s.Recipe()
 	if !hasEvents(r) {
@@ -173,6 +177,10 @@ func (s *Service) Start(ctx context.Context) error {
 // Close stops the background work, waiting for a delivery in progress
 // until ctx is done.
 func (s *Service) Close(ctx context.Context) error {
+	if s.subs != nil {
+		s.subs.stop()
+		s.subs = nil
+	}
 	if s.dispatcher == nil {
 		return nil
 	}

@@ -71,6 +71,7 @@ func EncodeWith(r *Recipe, opts EncodeOptions) ([]byte, error) {
 	e := &encoder{comments: opts.Comments, used: map[string]bool{}, defaults: map[string]reflect.Value{}}
 	shape := e.defaultsOf(specByName("shape"), reflect.TypeFor[Shape]()).Addr().Interface().(*Shape)
 	e.casing, e.pagination = orDefault(r.Shape.Casing, shape.Casing), orDefault(r.Shape.Pagination, shape.Pagination)
+	e.service = r.Service
 	root, err := e.object(reflect.ValueOf(r).Elem(), specByName("recipe"), "", 0)
 	if err != nil {
 		return nil, fmt.Errorf("encoding recipe: %w", err)
@@ -115,11 +116,12 @@ type encoder struct {
 	defaults   map[string]reflect.Value // by object spec: the struct Parse fills from an empty mapping
 	casing     string                   // shape.casing in effect
 	pagination string                   // shape.pagination in effect
+	service    string                   // the recipe's service
 }
 
 // flowObjects are the objects written as one flow mapping per list item,
 // as the example recipes write them, when all their values fit on a line.
-var flowObjects = []string{"field", "relation", "param", "endpoint"}
+var flowObjects = []string{"field", "relation", "param", "endpoint", "event_param"}
 
 // derivedKeys gives, for the keys whose value Parse computes from other
 // keys when they are left out, that computed value; such a key is written
@@ -141,6 +143,15 @@ var derivedKeys = map[string]func(e *encoder, parent reflect.Value, index int) a
 	},
 	"rule.message": func(_ *encoder, p reflect.Value, _ int) any {
 		return "rule broken: " + p.Addr().Interface().(*Rule).Expr
+	},
+	"subscription.durable": func(e *encoder, p reflect.Value, _ int) any {
+		return "strangler-" + e.service + "-" + p.Addr().Interface().(*Subscription).Name
+	},
+	"subscription.dead_letter": func(e *encoder, p reflect.Value, _ int) any {
+		return "strangler.dead." + e.service + "." + p.Addr().Interface().(*Subscription).Name
+	},
+	"event_param.from": func(_ *encoder, p reflect.Value, _ int) any {
+		return "data." + p.Addr().Interface().(*EventParam).Name
 	},
 	"endpoint.name": func(_ *encoder, p reflect.Value, i int) any {
 		return defaultEndpointName(p.Addr().Interface().(*Endpoint), i)

@@ -13,6 +13,7 @@ type metrics struct {
 	reloads  *prometheus.CounterVec
 	events   *prometheus.CounterVec
 	attempts *prometheus.CounterVec
+	consumed *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, service string) (*metrics, error) {
@@ -29,8 +30,11 @@ func newMetrics(reg prometheus.Registerer, service string) (*metrics, error) {
 			Help: "Domain events delivered from the outbox, by sink (webhook, nats).", ConstLabels: labels}, []string{"sink"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strangler_recipe_event_failures_total",
 			Help: "Failed event delivery attempts, by sink.", ConstLabels: labels}, []string{"sink"}),
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strangler_recipe_events_consumed_total",
+			Help: "Events of a subscription handled, by result (applied, duplicate, retried, dead_lettered).", ConstLabels: labels},
+			[]string{"subscription", "result"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.reloads, m.events, m.attempts} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.reloads, m.events, m.attempts, m.consumed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}

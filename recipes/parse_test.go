@@ -123,6 +123,7 @@ func TestSpecDeclaresEveryKey(t *testing.T) {
 		"recipe": reflect.TypeFor[Recipe](), "shape": reflect.TypeFor[Shape](), "events": reflect.TypeFor[Events](),
 		"resource": reflect.TypeFor[Resource](), "field": reflect.TypeFor[Field](), "relation": reflect.TypeFor[Relation](),
 		"rule": reflect.TypeFor[Rule](), "endpoint": reflect.TypeFor[Endpoint](), "query": reflect.TypeFor[Query](), "param": reflect.TypeFor[Param](),
+		"subscription": reflect.TypeFor[Subscription](), "event_param": reflect.TypeFor[EventParam](),
 	}
 	require.Len(t, Spec, len(types))
 	for _, o := range Spec {

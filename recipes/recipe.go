@@ -37,6 +37,9 @@ type Recipe struct {
 	Events    Events     `yaml:"events"`
 	Resources []Resource `yaml:"resources"`
 	Endpoints []Endpoint `yaml:"endpoints"`
+	// Subscriptions run a statement per event of a JetStream subject (see
+	// subscribe.go).
+	Subscriptions []Subscription `yaml:"subscriptions"`
 
 	// File is the path the recipe was read from.
 	File string `yaml:"-"`
@@ -71,6 +74,33 @@ type Events struct {
 	MaxBackoff  string `yaml:"max_backoff"`
 	Timeout     string `yaml:"timeout"`
 	Retention   string `yaml:"retention"`
+}
+
+// Subscription runs its statement once per event of a JetStream subject,
+// idempotent by event id.
+type Subscription struct {
+	Name       string       `yaml:"name"`
+	NATSURL    string       `yaml:"nats_url"`
+	Stream     string       `yaml:"stream"`
+	Subject    string       `yaml:"subject"`
+	Durable    string       `yaml:"durable"`
+	SQL        string       `yaml:"sql"`
+	Params     []EventParam `yaml:"params"`
+	MaxDeliver int          `yaml:"max_deliver"`
+	Backoff    string       `yaml:"backoff"`
+	DeadLetter string       `yaml:"dead_letter"`
+
+	sql   string   // the SQL with $n placeholders
+	order []string // the parameter bound to $1, $2, ...
+}
+
+// EventParam is one parameter of a subscription's statement, read from
+// the event.
+type EventParam struct {
+	Name     string `yaml:"name"`
+	From     string `yaml:"from"`
+	Type     string `yaml:"type"`
+	Required bool   `yaml:"required"`
 }
 
 // Resource is one PostgreSQL table served as a REST resource.

@@ -79,6 +79,7 @@ type Service struct {
 	notify  chan struct{} // wakes the outbox dispatcher after a commit
 
 	dispatcher *Dispatcher  // set by Start when the recipe has events
+	subs       *subscribers // set by Start when the recipe has subscriptions
 	tracer     trace.Tracer // see WithTracerProvider
 	tracing    bool
 	described  atomic.Bool // Start described the named queries; reloads do it again

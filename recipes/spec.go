@@ -125,6 +125,8 @@ var Spec = []ObjectSpec{
 			Rule: "at least one; names unique"},
 		{Key: "endpoints", Kind: KObjectList, Object: "endpoint", Required: true, Desc: "The routes of the service.",
 			Rule: "at least one; no two with the same method and path"},
+		{Key: "subscriptions", Kind: KObjectList, Object: "subscription", Desc: "Events of other services the service acts on: a statement per event, once per event id.",
+			Rule: "names unique"},
 	}},
 	{Name: "shape", Desc: "The JSON shape of answers, chosen to reproduce a legacy API.", Fields: []FieldSpec{
 		{Key: "envelope", Kind: KString, Desc: "`data` wraps answers as {\"data\": ..., \"meta\": {...}}; `bare` writes the object or array alone.",
@@ -257,6 +259,35 @@ var Spec = []ObjectSpec{
 		{Key: "type", Kind: KString, Required: true, Desc: "Type of the parameter.", Enum: fieldTypes},
 		{Key: "required", Kind: KBool, Desc: "A request without it gets 400 (path parameters are always required).", Default: "false"},
 		{Key: "default", Kind: KString, Desc: "Value used when the request omits it; without one the parameter is NULL.", Default: "", Example: "paid"},
+	}},
+	{Name: "subscription", Desc: "A durable JetStream consumer that runs a statement per event, in one transaction with a record of the event's id, " +
+		"so that an event delivered twice is applied once; a failed event is retried with backoff and, after max_deliver attempts " +
+		"or when it cannot be applied at all, published to the dead-letter subject.", Fields: []FieldSpec{
+		{Key: "name", Kind: KString, Required: true, Desc: "Name of the subscription, in metrics and the processed-events table.", Example: "decrementStock",
+			Rule: "an identifier; unique in the recipe"},
+		{Key: "nats_url", Kind: KString, Required: true, Desc: "NATS server with JetStream.", Example: "nats://127.0.0.1:4222"},
+		{Key: "stream", Kind: KString, Required: true, Desc: "The stream that holds the events.", Example: "SHOP",
+			Rule: "an existing stream capturing subject"},
+		{Key: "subject", Kind: KString, Required: true, Desc: "The subject consumed (wildcards allowed).", Example: "shop.orders.OrderPlaced"},
+		{Key: "durable", Kind: KString, Desc: "Name of the durable consumer; it remembers what was acknowledged across restarts.",
+			Default: "strangler-SERVICE-NAME", Derived: true, Example: "inventory-orders", Rule: "letters, digits, '-' and '_'"},
+		{Key: "sql", Kind: KString, Required: true, Desc: "The statement run per event; :name marks a parameter, always bound, never concatenated.",
+			Example: "update stock set quantity = quantity - :quantity where product_id = :product",
+			Rule:    "each :name is a declared parameter"},
+		{Key: "params", Kind: KObjectList, Object: "event_param", Desc: "Its typed parameters, read from the event."},
+		{Key: "max_deliver", Kind: KInt, Desc: "Attempts before a failing event goes to the dead-letter subject.", Default: "5", Rule: "at least 1"},
+		{Key: "backoff", Kind: KString, Desc: "Wait before the second attempt; it doubles per attempt, up to one minute.", Default: "1s", Example: "500ms",
+			Rule: "a Go duration, more than 0"},
+		{Key: "dead_letter", Kind: KString, Desc: "Subject failed events are published to, with headers saying why; a stream should capture it.",
+			Default: "strangler.dead.SERVICE.NAME", Derived: true, Example: "shop.dead.inventory"},
+	}},
+	{Name: "event_param", Desc: "A parameter of a subscription's statement.", Fields: []FieldSpec{
+		{Key: "name", Kind: KString, Required: true, Desc: "Name of the parameter in the SQL (:name).", Example: "quantity",
+			Rule: "an identifier; unique in the subscription"},
+		{Key: "from", Kind: KString, Desc: "Where in the event the value is: id, type, key, service, occurred_at, or data.FIELD (nested with dots); " +
+			"an object or array is bound as its JSON text.", Default: "data.NAME", Derived: true, Example: "data.items"},
+		{Key: "type", Kind: KString, Required: true, Desc: "Type of the parameter, read as the service's shape writes it.", Enum: fieldTypes},
+		{Key: "required", Kind: KBool, Desc: "An event without it goes to the dead-letter subject; without required it is NULL.", Default: "false"},
 	}},
 }
 

@@ -44,6 +44,7 @@ func (r *Recipe) validate() error {
 	}
 	r.checkShape(c)
 	r.checkEvents(c)
+	r.checkSubscriptions(c)
 	if len(r.Resources) == 0 {
 		c.fail("resources", "at least one resource is needed")
 	}
@@ -147,6 +148,67 @@ func (r *Recipe) checkEvents(c *checker) {
 	}
 	if v, err := time.ParseDuration(e.Retention); err != nil || v < 0 {
 		c.fail("events.retention", "%q is not a duration such as 168h (0s keeps delivered events)", e.Retention)
+	}
+}
+
+var durableRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func (r *Recipe) checkSubscriptions(c *checker) {
+	names := map[string]int{}
+	for i := range r.Subscriptions {
+		sb := &r.Subscriptions[i]
+		p := fmt.Sprintf("subscriptions[%d]", i)
+		if !identRe.MatchString(sb.Name) {
+			c.fail(p+".name", "%q is not an identifier", sb.Name)
+		} else if j, dup := names[sb.Name]; dup {
+			c.fail(p+".name", "subscription %q is also declared at subscriptions[%d]", sb.Name, j)
+		}
+		names[sb.Name] = i
+		if sb.Durable == "" {
+			sb.Durable = "strangler-" + r.Service + "-" + sb.Name
+		}
+		if !durableRe.MatchString(sb.Durable) {
+			c.fail(p+".durable", "%q may hold only letters, digits, '-' and '_'", sb.Durable)
+		}
+		if sb.DeadLetter == "" {
+			sb.DeadLetter = "strangler.dead." + r.Service + "." + sb.Name
+		}
+		if strings.ContainsAny(sb.DeadLetter, "*> \t") {
+			c.fail(p+".dead_letter", "%q is not a subject to publish to (no wildcards or spaces)", sb.DeadLetter)
+		}
+		if strings.ContainsAny(sb.Subject, " \t") {
+			c.fail(p+".subject", "%q is not a subject", sb.Subject)
+		}
+		if sb.MaxDeliver < 1 {
+			c.fail(p+".max_deliver", "%d must be at least 1", sb.MaxDeliver)
+		}
+		if v, err := time.ParseDuration(sb.Backoff); err != nil || v <= 0 {
+			c.fail(p+".backoff", "%q is not a positive duration such as 1s", sb.Backoff)
+		}
+		seen := map[string]bool{}
+		for j := range sb.Params {
+			prm := &sb.Params[j]
+			pp := fmt.Sprintf("%s.params[%d]", p, j)
+			if !identRe.MatchString(prm.Name) {
+				c.fail(pp+".name", "%q is not an identifier", prm.Name)
+			}
+			if seen[prm.Name] {
+				c.fail(pp+".name", "parameter %q is declared twice", prm.Name)
+			}
+			seen[prm.Name] = true
+			if prm.From == "" {
+				prm.From = "data." + prm.Name
+			}
+			if err := checkEventPath(prm.From); err != nil {
+				c.fail(pp+".from", "%v", err)
+			}
+		}
+		sql, order, err := rewriteParams(sb.SQL, seen)
+		if err != nil {
+			c.fail(p+".sql", "%v", err)
+			continue
+		}
+		sb.sql, sb.order = sql, order
 	}
 }
 
