@@ -43,6 +43,14 @@ const (
 // maxEventBackoff bounds the wait between two attempts of one event.
 const maxEventBackoff = time.Minute
 
+// Timings of one event: its handling is bounded by eventTimeout, and the
+// server delivers an unacknowledged event again after eventAckWait (an
+// event handed to a consumer that stopped comes back then).
+const (
+	eventTimeout = 8 * time.Second
+	eventAckWait = 10 * time.Second
+)
+
 // Results of strangler_recipe_events_consumed_total.
 const (
 	consumedApplied   = "applied"
@@ -96,7 +104,7 @@ func (s *Service) startSubscriptions(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		cons, err := js.CreateOrUpdateConsumer(cctx, sb.Stream, jetstream.ConsumerConfig{
 			Durable: sb.Durable, FilterSubject: sb.Subject, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: 30 * time.Second, MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckWait: eventAckWait, MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy,
 			Description: "strangler recipe " + r.Service + ", subscription " + sb.Name,
 		})
 		cancel()
@@ -158,7 +166,7 @@ func (h *eventHandler) handle(m jetstream.Msg) {
 	ctx, span := h.s.tracer.Start(ctx, "consume "+m.Subject(), trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("strangler.subscription", h.sb.Name), attribute.Int64("strangler.event.attempt", int64(attempt))))
 	defer span.End()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, eventTimeout)
 	defer cancel()
 
 	id, dup, err := h.apply(ctx, m)
