@@ -141,7 +141,7 @@ func (f *Facade) compileGate(rc *config.Route) (*routeGate, error) {
 	if l := g.limit; l != nil {
 		// A limit keyed by a claim, or by a header the check sets (the
 		// client's own is removed), can only apply once the check is made.
-		g.after = l.byClaim() || (l.kind == config.RateLimitKeyHeader && slices.Contains(g.identity, foldHeader(l.name)))
+		g.after = l.byClaim() || (l.kind == config.RateLimitKeyHeader && slices.Contains(g.identity, wire.FoldHeader(l.name)))
 	}
 	return g, nil
 }
@@ -191,36 +191,9 @@ func identityHeaders(a *config.Auth) []string {
 		names = append(names, a.Forward.Headers...)
 	}
 	for i, n := range names {
-		names[i] = foldHeader(n)
+		names[i] = wire.FoldHeader(n)
 	}
 	return names
-}
-
-// foldHeader is a header name as servers may read it: lower case, '_' for
-// '-' (CGI-style servers read X_User_Id as X-User-Id).
-func foldHeader(name string) string {
-	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
-}
-
-// foldedEqual reports whether name folds (foldHeader) to folded, without
-// allocating.
-func foldedEqual(name, folded string) bool {
-	if len(name) != len(folded) {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		case c == '_':
-			c = '-'
-		}
-		if c != folded[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // identityOfAll is a gate holding the identity headers of every route's
@@ -250,7 +223,7 @@ func identityOfAll(routes []*route) *routeGate {
 func (g *routeGate) strip(h http.Header) {
 	for name := range h {
 		for _, id := range g.identity {
-			if foldedEqual(name, id) {
+			if wire.FoldedEqual(name, id) {
 				delete(h, name)
 				break
 			}

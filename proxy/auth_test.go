@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stranglerfig/strangler/internal/wire"
 )
 
 // TestAPIKeys: a key listed in the file is admitted and its name passed on;
@@ -205,7 +207,7 @@ func TestForwardAuth(t *testing.T) {
 // TestIdentityHeadersStripped: every spelling of an identity header a
 // client may send is removed before the check sets it.
 func TestIdentityHeadersStripped(t *testing.T) {
-	g := &routeGate{identity: []string{foldHeader("X-User-Id")}}
+	g := &routeGate{identity: []string{wire.FoldHeader("X-User-Id")}}
 	h := http.Header{"X-User-Id": {"a"}, "X_user_id": {"b"}, "x-user-id": {"c"}, "X-User-Idx": {"d"}, "Accept": {"e"}}
 	g.strip(h)
 	var left []string
@@ -213,8 +215,8 @@ func TestIdentityHeadersStripped(t *testing.T) {
 		left = append(left, k)
 	}
 	assert.ElementsMatch(t, []string{"X-User-Idx", "Accept"}, left)
-	assert.Equal(t, "x-user-id", foldHeader("X_User_Id"))
-	assert.False(t, strings.Contains(foldHeader("A_B"), "_"))
+	assert.Equal(t, "x-user-id", wire.FoldHeader("X_User_Id"))
+	assert.False(t, strings.Contains(wire.FoldHeader("A_B"), "_"))
 }
 
 // TestLimitKeyedByIdentityHeader: a limit keyed by a header the check sets

@@ -20,24 +20,42 @@ const (
 // any case and with '_' taken for '-' (CGI-style servers read
 // X_Strangler_Shadow as X-Strangler-Shadow).
 func IsInternal(name string) bool {
-	if len(name) < len(InternalPrefix) {
+	return len(name) >= len(internalFolded) && FoldedEqual(name[:len(internalFolded)], internalFolded)
+}
+
+// internalFolded is InternalPrefix as FoldHeader writes it.
+const internalFolded = "x-strangler-"
+
+// FoldHeader writes a header name the way FoldedEqual compares it: lower
+// case, '_' read as '-'.
+func FoldHeader(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		b[i] = foldByte(c)
+	}
+	return string(b)
+}
+
+// FoldedEqual reports whether name, folded (FoldHeader), is folded, without
+// allocating.
+func FoldedEqual(name, folded string) bool {
+	if len(name) != len(folded) {
 		return false
 	}
-	for i := 0; i < len(InternalPrefix); i++ {
-		c := name[i]
-		switch {
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		case c == '_':
-			c = '-'
-		}
-		want := InternalPrefix[i]
-		if 'A' <= want && want <= 'Z' {
-			want += 'a' - 'A'
-		}
-		if c != want {
+	for i := 0; i < len(name); i++ {
+		if foldByte(name[i]) != folded[i] {
 			return false
 		}
 	}
 	return true
+}
+
+func foldByte(c byte) byte {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	case c == '_':
+		return '-'
+	}
+	return c
 }
