@@ -1,12 +1,12 @@
 package shadow
 
 import (
-	"go.opentelemetry.io/otel/trace"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
