@@ -22,9 +22,10 @@ import (
 
 // TestRolloutEndToEnd runs `strangler proxy` with a rollout plan in front
 // of real listeners: the controller moves the route through its stages on
-// healthy traffic; when the target starts answering 500 the controller
-// rolls the route back within one window, clients never see an error (the
-// route falls back to legacy), and the reason is in `routes history`.
+// healthy traffic; when the target starts answering 500 mid-canary the
+// controller rolls the route back within one window, clients never see an
+// error (the route falls back to legacy), and the reason is in `routes
+// history`.
 func TestRolloutEndToEnd(t *testing.T) {
 	t.Setenv(envAdminToken, routesTestToken)
 	t.Setenv(envAdmin, "")
@@ -53,7 +54,7 @@ routes:
     fallback: legacy
     shadow: {sample: 0}
     rollout:
-      stages: [25, new]
+      stages: [10, 50, new]
       window: %s
       gates: {min_requests: 20, error_rate: 5}
 `, listen, legacy.URL, admin, target.URL, window)), 0o600))
@@ -96,9 +97,9 @@ routes:
 		r := resp.Routes[0]
 		return r.Mode, r.Percent, r.Hold
 	}
-	require.Eventually(t, func() bool { m, pct, _ := mode(); return m == "canary" && pct == 25 }, 10*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { m, pct, _ := mode(); return m == "canary" && pct == 10 }, 10*time.Second, 20*time.Millisecond,
 		"the controller starts the route in its first stage")
-	require.Eventually(t, func() bool { m, _, _ := mode(); return m == "new" }, 3*window, 20*time.Millisecond,
+	require.Eventually(t, func() bool { m, pct, _ := mode(); return m == "canary" && pct == 50 }, 3*window, 20*time.Millisecond,
 		"healthy for a window: the next stage")
 
 	failing.Store(true)
@@ -117,20 +118,22 @@ routes:
 	code, out, errOut := cli(t, "-c", project, "routes", "history")
 	require.Equal(t, exitOK, code, errOut)
 	t.Logf("routes history:\n%s", out)
-	assert.Regexp(t, `orders-read\s+canary 25%\s+new\s+rollout\s+rollout: stage 25% held for 3s`, out)
-	assert.Regexp(t, `orders-read\s+new\s+legacy \(rollout aborted\)\s+rollout\s+rollout: rolled back: gate broken over the last`, out)
+	assert.Regexp(t, `orders-read\s+canary 10%\s+canary 50%\s+rollout\s+rollout: stage 10% held for 3s`, out)
+	assert.Regexp(t, `orders-read\s+canary 50%\s+legacy \(rollout aborted\)\s+rollout\s+rollout: rolled back: gate broken over the last`, out)
 	assert.Contains(t, out, "requests failed")
 
 	code, out, errOut = cli(t, "-c", project, "routes", "resume", "orders-read", "--reason", "fixed")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, out, "1 route(s) changed")
 	failing.Store(false)
-	require.Eventually(t, func() bool { m, pct, _ := mode(); return m == "canary" && pct == 25 }, 10*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { m, pct, _ := mode(); return m == "canary" && pct == 10 }, 10*time.Second, 20*time.Millisecond,
 		"resumed: the controller starts again from the first stage")
-	code, out, errOut = cli(t, "-c", project, "routes", "promote", "orders-read")
-	require.Equal(t, exitOK, code, errOut)
-	m, _, _ := mode()
-	assert.Equal(t, "new", m)
+	for _, want := range []string{"canary", "new"} {
+		code, _, errOut = cli(t, "-c", project, "routes", "promote", "orders-read")
+		require.Equal(t, exitOK, code, errOut)
+		m, _, _ := mode()
+		assert.Equal(t, want, m)
+	}
 	code, _, errOut = cli(t, "-c", project, "routes", "promote", "orders-read")
 	assert.Equal(t, exitFailed, code, "a refused change exits 1")
 	assert.Contains(t, errOut, "last stage")
