@@ -96,7 +96,7 @@ func (j *JetStream) Deliver(ctx context.Context, ev *Event, raw []byte) error {
 	msg.Data = raw
 	msg.Header.Set("Event-Type", ev.Type)
 	msg.Header.Set("Event-Key", ev.Key)
-	propagator.Inject(ctx, propagation.HeaderCarrier(msg.Header))
+	propagator.Inject(ctx, natsCarrier(msg.Header))
 	if _, err := j.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("publishing event %s to %s: %w", ev.ID, subject, err)
 	}

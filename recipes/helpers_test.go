@@ -67,12 +67,12 @@ func newEnv(t *testing.T, r *Recipe) *env {
 	return newEnvOn(t, r, pool)
 }
 
-func newEnvOn(t *testing.T, r *Recipe, pool *pgxpool.Pool) *env {
+func newEnvOn(t *testing.T, r *Recipe, pool *pgxpool.Pool, opts ...Option) *env {
 	t.Helper()
 	ctx := testCtx(t)
 	_, err := Migrate(ctx, pool, r)
 	require.NoError(t, err)
-	svc, err := NewService(r, pool, WithClock(func() time.Time { return fixedNow }))
+	svc, err := NewService(r, pool, append([]Option{WithClock(func() time.Time { return fixedNow })}, opts...)...)
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, svc.Close(context.Background())) })

@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -161,7 +160,7 @@ func (h *eventHandler) handle(m jetstream.Msg) {
 	}
 	ctx := context.Background()
 	if hdr := m.Headers(); hdr != nil {
-		ctx = propagator.Extract(ctx, propagation.HeaderCarrier(hdr))
+		ctx = propagator.Extract(ctx, natsCarrier(hdr))
 	}
 	ctx, span := h.s.tracer.Start(ctx, "consume "+m.Subject(), trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("strangler.subscription", h.sb.Name), attribute.Int64("strangler.event.attempt", int64(attempt))))

@@ -17,6 +17,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
 )
@@ -31,7 +33,7 @@ type subscriptionRig struct {
 	e      *env
 }
 
-func newSubscriptionRig(t *testing.T, maxDeliver int) *subscriptionRig {
+func newSubscriptionRig(t *testing.T, maxDeliver int, opts ...Option) *subscriptionRig {
 	ctx := testCtx(t)
 	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(5*time.Second))
 	require.NoError(t, err, "nats-server with JetStream must run on 127.0.0.1:4222")
@@ -67,15 +69,18 @@ func newSubscriptionRig(t *testing.T, maxDeliver int) *subscriptionRig {
 	_, err = pool.Exec(ctx, `CREATE TABLE stock (product_id int PRIMARY KEY, quantity int NOT NULL CHECK (quantity >= 0));
 		INSERT INTO stock VALUES (1, 100), (2, 100)`)
 	require.NoError(t, err)
-	return &subscriptionRig{t: t, js: js, prefix: prefix, e: newEnvOn(t, r, pool)}
+	return &subscriptionRig{t: t, js: js, prefix: prefix, e: newEnvOn(t, r, pool, opts...)}
 }
 
 // publish sends an OrderPlaced event with the given id and items, under a
 // message id of its own (so that the stream's deduplication lets a second
 // copy of one event through: the subscription must skip it itself).
-func (r *subscriptionRig) publish(id, items string) {
+func (r *subscriptionRig) publish(id, items string, headers ...string) {
 	r.t.Helper()
 	msg := nats.NewMsg(r.prefix + ".orders.OrderPlaced")
+	for i := 0; i+1 < len(headers); i += 2 {
+		msg.Header.Set(headers[i], headers[i+1])
+	}
 	msg.Data = []byte(fmt.Sprintf(`{"id": %q, "type": "OrderPlaced", "service": "orders", "key": "order:1", "data": {"items": %s}}`, id, items))
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -235,4 +240,24 @@ func TestSubscriptionRecipeMistakes(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestSubscriptionContinuesTheTrace: an event carrying a traceparent (as
+// the outbox sends it) is applied in a span of that trace.
+func TestSubscriptionContinuesTheTrace(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	r := newSubscriptionRig(t, 5, WithTracerProvider(tp))
+	const trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	r.publish("t1", `[{"product_id": 1, "quantity": 1}]`, "traceparent", "00-"+trace+"-"+parent+"-01")
+	require.Eventually(t, func() bool { return r.consumed(consumedApplied) == 1 }, 20*time.Second, 10*time.Millisecond)
+	var found bool
+	for _, s := range spans.GetSpans() {
+		if strings.HasPrefix(s.Name, "consume ") {
+			found = true
+			assert.Equal(t, trace, s.SpanContext.TraceID().String())
+			assert.Equal(t, parent, s.Parent.SpanID().String())
+		}
+	}
+	assert.True(t, found, "a consume span")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -120,4 +121,33 @@ func contextOf(ctx context.Context, traceparent string) context.Context {
 		return ctx
 	}
 	return propagator.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
+}
+
+// natsCarrier carries the trace context in NATS message headers, whose
+// names are case-sensitive: it writes them as the propagator names them
+// (traceparent, tracestate, as W3C writes them) and reads them in any case.
+type natsCarrier nats.Header
+
+var _ propagation.TextMapCarrier = natsCarrier{}
+
+func (c natsCarrier) Get(key string) string {
+	if v := nats.Header(c).Get(key); v != "" {
+		return v
+	}
+	for k, vs := range c {
+		if strings.EqualFold(k, key) && len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
+}
+
+func (c natsCarrier) Set(key, value string) { nats.Header(c).Set(key, value) }
+
+func (c natsCarrier) Keys() []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	return out
 }
