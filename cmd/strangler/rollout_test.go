@@ -56,7 +56,7 @@ routes:
     rollout:
       stages: [10, 50, new]
       window: %s
-      gates: {min_requests: 20, error_rate: 5}
+      gates: {min_requests: 10, error_rate: 5, p99_ratio: 50}
 `, listen, legacy.URL, admin, target.URL, window)), 0o600))
 	p := startProxy(t, project, listen, admin)
 
@@ -99,8 +99,16 @@ routes:
 	}
 	require.Eventually(t, func() bool { m, pct, _ := mode(); return m == "canary" && pct == 10 }, 10*time.Second, 20*time.Millisecond,
 		"the controller starts the route in its first stage")
-	require.Eventually(t, func() bool { m, pct, _ := mode(); return m == "canary" && pct == 50 }, 3*window, 20*time.Millisecond,
-		"healthy for a window: the next stage")
+	rolloutView := func() string {
+		var ro control.RolloutResponse
+		newTestAdminClient(t, admin).call(http.MethodGet, "/rollout", &ro)
+		b, _ := json.Marshal(ro)
+		return string(b)
+	}
+	if !assert.Eventually(t, func() bool { m, pct, _ := mode(); return m == "canary" && pct == 50 }, 6*window, 20*time.Millisecond,
+		"healthy for a window: the next stage") {
+		t.Fatalf("the controller's view: %s", rolloutView())
+	}
 
 	failing.Store(true)
 	broke := time.Now()
