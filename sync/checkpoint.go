@@ -232,8 +232,37 @@ type Status struct {
 	Changes    int64         `json:"changes"`
 	UpdatedAt  time.Time     `json:"updated_at"`
 	Tables     []TableStatus `json:"tables"`
+	// Direction is the pipeline's direction: legacy-to-new, or
+	// new-to-legacy (whose position is LSN, not Position).
+	Direction string `json:"direction"`
+	// LSN (new-to-legacy) is the PostgreSQL WAL position up to which the
+	// legacy database holds every change, as stored there.
+	LSN string `json:"lsn,omitempty"`
+	// Slot (new-to-legacy) is the pipeline's replication slot as
+	// PostgreSQL reports it.
+	Slot *SlotStatus `json:"slot,omitempty"`
 
 	pausedAt Position
+}
+
+// SlotStatus is a replication slot as pg_replication_slots shows it.
+type SlotStatus struct {
+	Name string `json:"name"`
+	// ConfirmedLSN is confirmed_flush_lsn: the server keeps every change
+	// after it for the slot.
+	ConfirmedLSN string `json:"confirmed_lsn"`
+	// LagBytes is pg_current_wal_lsn() - confirmed_flush_lsn: WAL written
+	// and not yet confirmed as applied.
+	LagBytes int64 `json:"lag_bytes"`
+	// RetainedWALBytes is pg_current_wal_lsn() - restart_lsn: WAL the
+	// server keeps on disk for the slot.
+	RetainedWALBytes int64 `json:"retained_wal_bytes"`
+	// WALStatus is wal_status: reserved, extended, unreserved or lost.
+	WALStatus string `json:"wal_status"`
+	// Active says whether a walsender streams from the slot now.
+	Active bool `json:"active"`
+	// Missing is set when the slot does not exist (yet).
+	Missing bool `json:"missing,omitempty"`
 }
 
 // TableStatus is one table's snapshot progress.
@@ -266,7 +295,7 @@ func saveStatus(ctx context.Context, q querier, s Status) error {
 // ReadStatus reads a pipeline's status, position and snapshot progress from
 // the target database. A pipeline that never ran has phase "not started".
 func ReadStatus(ctx context.Context, q querier, pipeline string) (Status, error) {
-	s := Status{Pipeline: pipeline, Phase: "not started"}
+	s := Status{Pipeline: pipeline, Phase: "not started", Direction: "legacy-to-new"}
 	var exists bool
 	if err := q.QueryRow(ctx, `SELECT to_regclass('strangler.sync_status') IS NOT NULL`).Scan(&exists); err != nil {
 		return s, fmt.Errorf("reading the status of pipeline %q: %w", pipeline, err)

@@ -18,12 +18,18 @@ import (
 //   - strangler_sync_phase{pipeline,phase}: 1 for the pipeline's current
 //     phase (starting, snapshot, streaming, waiting, paused, stopped), 0 for
 //     the phases it was in before.
+//   - strangler_sync_slot_lag_bytes{pipeline} (new-to-legacy): WAL written
+//     after the position the replication slot confirmed (bytes).
+//   - strangler_sync_slot_retained_wal_bytes{pipeline} (new-to-legacy):
+//     WAL the server keeps for the slot (bytes).
 type Metrics struct {
-	Changes    *prometheus.CounterVec
-	Lag        *prometheus.GaugeVec
-	LagEvents  *prometheus.GaugeVec
-	RowsPerSec *prometheus.GaugeVec
-	Phase      *prometheus.GaugeVec
+	Changes          *prometheus.CounterVec
+	Lag              *prometheus.GaugeVec
+	LagEvents        *prometheus.GaugeVec
+	RowsPerSec       *prometheus.GaugeVec
+	Phase            *prometheus.GaugeVec
+	SlotLagBytes     *prometheus.GaugeVec
+	RetainedWALBytes *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with r (nil: not
@@ -50,9 +56,17 @@ func NewMetrics(r prometheus.Registerer) (*Metrics, error) {
 			Name: "strangler_sync_phase",
 			Help: "1 for the pipeline's current phase (starting, snapshot, streaming, waiting, paused, stopped), 0 for earlier ones.",
 		}, []string{"pipeline", "phase"}),
+		SlotLagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strangler_sync_slot_lag_bytes",
+			Help: "New-to-legacy: bytes of WAL after the position the pipeline's replication slot confirmed (pg_current_wal_lsn() - confirmed_flush_lsn).",
+		}, []string{"pipeline"}),
+		RetainedWALBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strangler_sync_slot_retained_wal_bytes",
+			Help: "New-to-legacy: bytes of WAL PostgreSQL keeps for the pipeline's replication slot (pg_current_wal_lsn() - restart_lsn).",
+		}, []string{"pipeline"}),
 	}
 	if r != nil {
-		for _, c := range []prometheus.Collector{m.Changes, m.Lag, m.LagEvents, m.RowsPerSec, m.Phase} {
+		for _, c := range []prometheus.Collector{m.Changes, m.Lag, m.LagEvents, m.RowsPerSec, m.Phase, m.SlotLagBytes, m.RetainedWALBytes} {
 			if err := r.Register(c); err != nil {
 				return nil, err
 			}

@@ -50,6 +50,8 @@ type Options struct {
 	FlushInterval time.Duration
 	// Heartbeat is the source's heartbeat period on an idle binlog
 	// connection; ReadTimeout the deadline of each receive. Zero: 1s and 5s.
+	// New-to-legacy: every Heartbeat the status update asks PostgreSQL for a
+	// reply, and a replication connection silent for ReadTimeout is dropped.
 	Heartbeat, ReadTimeout time.Duration
 	// RetryMin and RetryMax bound the backoff between reconnection
 	// attempts when a database is unreachable. Zero: 2s and 30s.
@@ -58,7 +60,8 @@ type Options struct {
 	// the paused statement's equivalent to the target by hand, and streaming
 	// goes on after the statement.
 	AcceptDDL bool
-	// StatusInterval is how often the status row is written. Zero: 1s.
+	// StatusInterval is how often the status row is written (new-to-legacy:
+	// also the slot's figures read, and the idle position moved). Zero: 1s.
 	StatusInterval time.Duration
 }
 
@@ -74,6 +77,7 @@ type AppliedBatch struct {
 	Changes      int
 	Transactions int
 	Position     Position
+	LSN          LSN       // new-to-legacy: the WAL position after the batch, stored with it
 	EventTime    time.Time // source timestamp of the batch's last commit
 	Received     time.Time // when its first change was received
 	Committed    time.Time
@@ -89,10 +93,14 @@ type PausedError struct {
 	Reason    string   // why
 	Pos       Position // the last position applied: the stream stopped here, before the statement
 	Resume    Position // the end of the paused statement, where --accept-ddl goes on
+	LSN       string   // new-to-legacy: the last WAL position applied, where Pos is not used
 }
 
 // Error names the pipeline, the position, the statement and the reason.
 func (e *PausedError) Error() string {
+	if e.LSN != "" && e.Pos.IsZero() {
+		return fmt.Sprintf("pipeline %q paused at LSN %s: %s", e.Pipeline, e.LSN, e.Reason)
+	}
 	if e.Statement != "" {
 		return fmt.Sprintf("pipeline %q paused at %s on DDL %q: %s", e.Pipeline, e.Pos, e.Statement, e.Reason)
 	}
@@ -123,6 +131,8 @@ type Pipeline struct {
 	pause      *PausedError // set with phase paused
 	position   Position
 	snapTables map[string]*SnapshotProgress
+	rev        reverseState // new-to-legacy only
+	revFails   revFailures  // under mu
 
 	// pieceRows bounds the row changes held in memory (see
 	// defaultPieceRows); txTimeout is the deadline of one target batch or
@@ -152,6 +162,17 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 	}
 	if src == "" || dst == "" {
 		return nil, fmt.Errorf("pipeline %q: source and target databases are both required", p.Name)
+	}
+	switch p.Direction {
+	case "", config.DirectionLegacyToNew:
+	case config.DirectionNewToLegacy:
+		// source and target still name the legacy and the new database:
+		// the changes flow from target to source.
+		if err := checkReverseName(p.Name); err != nil {
+			return nil, fmt.Errorf("pipeline %q: %w", p.Name, err)
+		}
+	default:
+		return nil, fmt.Errorf("pipeline %q: direction %s is not available in this build", p.Name, p.Direction)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -335,6 +356,9 @@ func (p *Pipeline) setPosition(pos Position) {
 // session is one connected run: open both databases, snapshot what is
 // missing, stream. It returns on the first error.
 func (p *Pipeline) session(ctx context.Context) error {
+	if p.reverse() {
+		return p.reverseSession(ctx)
+	}
 	p.setPhase(PhaseStarting, "")
 	myCfg, err := mysql.ParseDSN(p.srcDSN)
 	if err != nil {

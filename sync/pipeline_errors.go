@@ -86,6 +86,11 @@ func retryable(err error) bool {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if pe.Code == "55006" {
+			// object_in_use: a replication slot still held by the walsender
+			// of a session that just ended; it lets go within moments.
+			return true
+		}
 		switch pe.Code[:2] {
 		case "08", "53", "57", "58", "40": // connection, resources, shutdown, system, serialization
 			return true

@@ -88,6 +88,7 @@ type Column struct {
 	intMax   int64
 	intCheck bool // the target integer type is narrower than the source's
 	dec      decoder
+	zeroNull bool // NOT NULL in the source, nullable in the target: zero dates are NULL there (zero_dates: null)
 }
 
 // TableMap is how one source table maps to its target table.

@@ -76,6 +76,7 @@ func (p *Pipeline) Status() Status {
 			s.pausedAt = p.pause.Resume
 		}
 	}
+	p.fillDirection(&s)
 	for _, t := range p.snapTables {
 		ts := TableStatus{Table: t.Table, Rows: t.Rows, Total: t.Total, Snapshot: t.Done, Phase: PhaseSnapshot}
 		switch {
@@ -94,6 +95,10 @@ func (p *Pipeline) Status() Status {
 // connection, until ctx is done. Failures are logged at debug level: the
 // status is advisory, and the pipeline logs the outage itself.
 func (p *Pipeline) statusLoop(ctx context.Context) {
+	if p.reverse() {
+		p.reverseStatusLoop(ctx)
+		return
+	}
 	rate := &rateMeter{}
 	tick := time.NewTicker(p.o.StatusInterval)
 	defer tick.Stop()
@@ -151,6 +156,10 @@ func (p *Pipeline) writeFinalStatus(ctx context.Context, runErr error) {
 			reason = runErr.Error()
 		}
 		p.setPhase(PhaseStopped, reason)
+	}
+	if p.reverse() {
+		p.writeReverseFinalStatus(ctx)
+		return
 	}
 	s := p.Status()
 	deadline := time.Now().Add(30 * time.Second)

@@ -112,7 +112,7 @@ func MapColumn(table string, c SourceColumn, override string, p Policies) (Colum
 		out.Skip = true
 	}
 	if !out.Skip && !out.Nullable && p.ZeroDates == ZeroDatesNull && out.kind.isDate() {
-		out.Nullable = true
+		out.Nullable, out.zeroNull = true, true
 	}
 	if err := out.prepare(); err != nil {
 		return Column{}, fmt.Errorf("table %s: column %s: %w", table, c.Name, err)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -44,12 +47,21 @@ func (a *app) syncRunCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Snapshot, then stream changes, for every pipeline",
-		Long: `run syncs every legacy-to-new pipeline of the project file (or those named with
---pipeline) until interrupted: a consistent snapshot of each table not yet
-copied, then the binlog from the snapshot's position. Changes are applied to
-PostgreSQL in batches of whole source transactions, each batch committed
-together with its binlog position in the schema "strangler" of the target, so
-a crash or restart loses nothing and applies nothing twice.
+		Long: `run syncs every pipeline of the project file (or those named with
+--pipeline) until interrupted.
+
+A legacy-to-new pipeline takes a consistent snapshot of each table not yet
+copied, then streams the binlog from the snapshot's position. Changes are
+applied to PostgreSQL in batches of whole source transactions, each batch
+committed together with its binlog position in the schema "strangler" of the
+target, so a crash or restart loses nothing and applies nothing twice.
+
+A new-to-legacy pipeline streams PostgreSQL's logical replication (a slot and
+a publication it creates, named after it) into the legacy MySQL tables, each
+batch committed together with its WAL position in the table
+strangler_sync_checkpoint of the legacy database; PostgreSQL is told a
+position only after MySQL committed it. It takes no snapshot: it starts from
+its slot's creation, on tables that already hold the same rows.
 
 A database that goes away is waited for, with a log line per attempt. DDL
 other than ADD COLUMN and widening changes pauses its pipeline: the statement
@@ -292,6 +304,9 @@ func (a *app) syncStatus(cmd *cobra.Command, _ []string) error {
 }
 
 func readPipelineStatus(ctx context.Context, p config.Pipeline) (ssync.Status, error) {
+	if p.Direction == config.DirectionNewToLegacy {
+		return readReverseStatus(ctx, p)
+	}
 	dsn, err := dbconn.PostgresDSN(p.Target)
 	if err != nil {
 		return ssync.Status{}, fmt.Errorf("sync pipeline %q: %w", p.Name, err)
@@ -323,7 +338,11 @@ func printStatus(w io.Writer, sts []ssync.Status) {
 		if !s.UpdatedAt.IsZero() {
 			updated = time.Since(s.UpdatedAt).Round(time.Second).String() + " ago"
 		}
-		fmt.Fprintf(tw, "%s\t\t%s\t%s\t%.1fs\t%d\t%.0f\t%s\n", s.Pipeline, s.Phase, s.Position, s.LagSeconds, s.LagEvents, s.RowsPerSec, updated)
+		where := s.Position.String()
+		if s.Direction == config.DirectionNewToLegacy {
+			where = "LSN " + cmp.Or(s.LSN, "(none)")
+		}
+		fmt.Fprintf(tw, "%s\t\t%s\t%s\t%.1fs\t%d\t%.0f\t%s\n", s.Pipeline, s.Phase, where, s.LagSeconds, s.LagEvents, s.RowsPerSec, updated)
 		for _, t := range s.Tables {
 			phase := t.Phase
 			if t.Phase == ssync.PhaseSnapshot {
@@ -333,6 +352,15 @@ func printStatus(w io.Writer, sts []ssync.Status) {
 		}
 	}
 	tw.Flush()
+	for _, s := range sts {
+		if sl := s.Slot; sl != nil && sl.Missing {
+			fmt.Fprintf(w, "\n%s: replication slot %s does not exist (yet)\n", s.Pipeline, sl.Name)
+		} else if sl != nil {
+			fmt.Fprintf(w, "\n%s: replication slot %s (%s): confirmed LSN %s, %s of WAL after it, %s of WAL retained\n",
+				s.Pipeline, sl.Name, map[bool]string{true: "active", false: "inactive"}[sl.Active], sl.ConfirmedLSN,
+				byteSize(sl.LagBytes), byteSize(sl.RetainedWALBytes))
+		}
+	}
 	for _, s := range sts {
 		if s.Phase == ssync.PhaseStopped && s.Reason != "" {
 			fmt.Fprintf(w, "\n%s stopped: %s\n", s.Pipeline, strings.TrimSpace(s.Reason))
@@ -370,6 +398,23 @@ func syncPreconditions(ctx context.Context, pipes []config.Pipeline) error {
 		if err != nil {
 			return fmt.Errorf("sync pipeline %q: target: %w", p.Name, err)
 		}
+		if p.Direction == config.DirectionNewToLegacy {
+			// PostgreSQL is this direction's source: logical replication,
+			// a slot, a publication; MySQL is written.
+			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			for _, c := range checkLegacyWrites(cctx, src) {
+				if !c.OK {
+					failures = append(failures, fmt.Sprintf("pipeline %s, legacy MySQL %s: %s: %s; fix: %s", p.Name, dbconn.Redact(src), c.Name, c.Observed, c.Fix))
+				}
+			}
+			for _, c := range checkReverseSource(cctx, dst, p.Name) {
+				if !c.OK {
+					failures = append(failures, fmt.Sprintf("pipeline %s, new PostgreSQL %s: %s: %s; fix: %s", p.Name, dbconn.Redact(dst), c.Name, c.Observed, c.Fix))
+				}
+			}
+			cancel()
+			continue
+		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		srcChecks := checkMySQL(cctx, src)
 		dstChecks := checkPostgres(cctx, dst)
@@ -389,4 +434,99 @@ func syncPreconditions(ctx context.Context, pipes []config.Pipeline) error {
 		return fmt.Errorf("sync run: the databases are not ready for change-data capture; nothing was written:\n  %s", strings.Join(failures, "\n  "))
 	}
 	return nil
+}
+
+// readReverseStatus reads a new-to-legacy pipeline's status from the legacy
+// database, where it writes it, and its slot's current figures from
+// PostgreSQL (the recorded ones when PostgreSQL cannot be asked): the WAL a
+// stopped pipeline's slot retains grows while nobody runs it.
+func readReverseStatus(ctx context.Context, p config.Pipeline) (ssync.Status, error) {
+	src, err := dbconn.MySQLDSN(p.Source)
+	if err != nil {
+		return ssync.Status{}, fmt.Errorf("sync pipeline %q: %w", p.Name, err)
+	}
+	cfg, err := mysql.ParseDSN(src)
+	if err != nil {
+		return ssync.Status{}, fmt.Errorf("sync pipeline %q: legacy database %s: %w", p.Name, dbconn.Redact(src), err)
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return ssync.Status{}, fmt.Errorf("sync pipeline %q: legacy database %s: %w", p.Name, dbconn.Redact(src), err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	st, err := ssync.ReadReverseStatus(ctx, db, p.Name)
+	if err != nil {
+		return st, fmt.Errorf("sync pipeline %q: %w", p.Name, err)
+	}
+	if dst, err := dbconn.PostgresDSN(p.Target); err == nil {
+		if conn, err := pgx.Connect(ctx, dst); err == nil {
+			if slot, err := ssync.ReadSlotStatus(ctx, conn, p.Name); err == nil {
+				st.Slot = &slot
+			}
+			conn.Close(context.WithoutCancel(ctx))
+		}
+	}
+	for _, t := range p.Tables {
+		phase := "not started" // this direction takes no snapshot
+		if st.LSN != "" {
+			phase = ssync.PhaseStreaming
+		}
+		st.Tables = append(st.Tables, ssync.TableStatus{Table: t.Name, Phase: phase})
+	}
+	return st, nil
+}
+
+// checkLegacyWrites checks that a new-to-legacy pipeline may write the
+// legacy database.
+func checkLegacyWrites(ctx context.Context, dsn string) []ssync.Check {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return connectFailed(err, "give a DSN such as mysql://user:pass@host:3306/db")
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return connectFailed(err, "give a DSN such as mysql://user:pass@host:3306/db")
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	fix := "check that the server runs at " + cfg.Addr + " and that the user may log in"
+	if err := db.PingContext(ctx); err != nil {
+		return connectFailed(err, fix)
+	}
+	checks, err := ssync.CheckLegacyWrites(ctx, db)
+	if err != nil {
+		return connectFailed(err, fix)
+	}
+	return checks
+}
+
+// checkReverseSource runs doctor's PostgreSQL checks for a new-to-legacy
+// pipeline, whose source the new database is.
+func checkReverseSource(ctx context.Context, dsn, pipeline string) []ssync.Check {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return connectFailed(err, "check that the server runs, that pg_hba.conf admits the user, and the DSN")
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	checks, err := ssync.CheckReverseSource(ctx, conn, dsn, pipeline)
+	if err != nil {
+		return connectFailed(err, "check that the user may read server settings")
+	}
+	return checks
+}
+
+// byteSize formats a number of bytes: 512 B, 3.2 kB, 48.0 MB.
+func byteSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, suffix := float64(n), []string{"kB", "MB", "GB", "TB"}
+	i := -1
+	for f >= unit && i < len(suffix)-1 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", f, suffix[i])
 }

@@ -70,7 +70,8 @@ func (a *app) syncVerifyCommand() *cobra.Command {
 		Long: `verify compares each synced table with its target, in key order, by checksums
 of key ranges computed on both servers; ranges that differ are bisected and the
 differing rows listed by key: missing (only in the source), extra (only in the
-target) or different (with the differing columns).
+target) or different (with the differing columns). The source is the
+pipeline's: MySQL for legacy-to-new, PostgreSQL for new-to-legacy.
 
 With --repair, the differing rows are rewritten from the source in one target
 transaction (missing and different rows upserted, extra rows deleted), and the
@@ -131,6 +132,10 @@ Exit status: 0 when every table is identical (after the repair, with --repair),
 
 // verifyPipeline verifies the tables of one pipeline.
 func (a *app) verifyPipeline(ctx context.Context, p config.Pipeline, only []string, repairRows bool, chunk int) ([]verifyReport, error) {
+	reverse := p.Direction == config.DirectionNewToLegacy
+	if reverse && repairRows {
+		return nil, fmt.Errorf("sync verify --repair: pipeline %q is new-to-legacy, and repairing its legacy tables from PostgreSQL is not available in this build (--repair rewrites PostgreSQL from MySQL)", p.Name)
+	}
 	srcDSN, err := dbconn.MySQLDSN(p.Source)
 	if err != nil {
 		return nil, fmt.Errorf("sync pipeline %q: source: %w", p.Name, err)
@@ -175,6 +180,9 @@ func (a *app) verifyPipeline(ctx context.Context, p config.Pipeline, only []stri
 			return out, fmt.Errorf("sync pipeline %q: %w", p.Name, err)
 		}
 		r := reportOf(p.Name, res)
+		if reverse {
+			r = sourceIsPostgres(r)
+		}
 		if repairRows && !res.Identical() {
 			opts.Repair = false
 			again, err := ssync.Verify(ctx, src, dst, m, opts)
@@ -194,6 +202,25 @@ func reportOf(pipeline string, res ssync.VerifyResult) verifyReport {
 	if r.Seconds > 0 {
 		r.RowsPerSecond = float64(max(r.SourceRows, r.TargetRows)) / r.Seconds
 	}
+	return r
+}
+
+// sourceIsPostgres turns a comparison made from MySQL's side into the
+// report of a new-to-legacy pipeline, whose source is PostgreSQL: a row
+// only in MySQL is extra, one only in PostgreSQL is missing.
+func sourceIsPostgres(r verifyReport) verifyReport {
+	r.SourceRows, r.TargetRows = r.TargetRows, r.SourceRows
+	diffs := make([]ssync.RowDiff, len(r.Diffs))
+	for i, d := range r.Diffs {
+		switch d.Kind {
+		case ssync.DiffMissing:
+			d.Kind = ssync.DiffExtra
+		case ssync.DiffExtra:
+			d.Kind = ssync.DiffMissing
+		}
+		diffs[i] = d
+	}
+	r.Diffs = diffs
 	return r
 }
 

@@ -12,7 +12,9 @@
 //
 // Run it with
 //
-//	go run ./sync/bench
+//	go run ./sync/bench                             # legacy-to-new (MySQL -> PostgreSQL)
+//	go run ./sync/bench -direction new-to-legacy    # PostgreSQL -> MySQL, with the forward streaming figures of the same run
+//	go run ./sync/bench -direction both             # everything
 //
 // Knobs (environment): STRANGLER_BENCH_ROWS (default 1000000),
 // STRANGLER_BENCH_RUNS (snapshot runs per tool, median reported, and verify
@@ -20,13 +22,15 @@
 // STRANGLER_BENCH_BACKLOG (changes drained; default 200000),
 // STRANGLER_BENCH_RATE (changes/s of the lag run; default 2000),
 // STRANGLER_BENCH_SECONDS (length of the saturating and lag runs; default 10),
-// STRANGLER_BENCH_SKIP (comma-separated: pgloader, pipe, stream, lag, verify),
+// STRANGLER_BENCH_SKIP (comma-separated: pgloader, pipe, stream, lag, verify,
+// reverse),
 // STRANGLER_BENCH_CPUPROFILE (a file for a CPU profile of the harness).
 package main
 
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -93,6 +97,13 @@ func main() {
 }
 
 func run() error {
+	direction := flag.String("direction", "legacy-to-new", "what to measure: legacy-to-new (snapshot, streaming, verify), new-to-legacy (its drain and lag, its bulk baseline, and the forward streaming figures of the same run), or both")
+	flag.Parse()
+	switch *direction {
+	case "legacy-to-new", "new-to-legacy", "both":
+	default:
+		return fmt.Errorf("-direction %q: want legacy-to-new, new-to-legacy or both", *direction)
+	}
 	ctx := context.Background()
 	b := &bench{ctx: ctx, rows: envInt("STRANGLER_BENCH_ROWS", 1_000_000), runs: envInt("STRANGLER_BENCH_RUNS", 3),
 		skip:   strings.Split(os.Getenv("STRANGLER_BENCH_SKIP"), ","),
@@ -133,11 +144,18 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := b.snapshots(); err != nil {
-		return err
+	if *direction != "new-to-legacy" {
+		if err := b.snapshots(); err != nil {
+			return err
+		}
 	}
 	if err := b.streaming(); err != nil {
 		return err
+	}
+	if *direction != "legacy-to-new" && !b.skipped("reverse") {
+		if err := b.reverse(); err != nil {
+			return err
+		}
 	}
 	b.summary()
 	return nil

@@ -1,0 +1,128 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// reverseStatusLoop writes the status row to the legacy database and reads
+// the slot's figures from PostgreSQL about once a second, over connections
+// of its own. Failures are logged at debug level: the status is advisory.
+func (p *Pipeline) reverseStatusLoop(ctx context.Context) {
+	rate := &rateMeter{}
+	tick := time.NewTicker(p.o.StatusInterval)
+	defer tick.Stop()
+	var my *sql.DB
+	var pg *pgx.Conn
+	defer func() {
+		if my != nil {
+			my.Close()
+		}
+		if pg != nil {
+			pg.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if pg == nil || pg.IsClosed() {
+				if c, err := connectTarget(ctx, p.dstDSN); err == nil {
+					pg = c
+				} else {
+					p.log.Debug("reading the slot", "error", err)
+				}
+			}
+			if pg != nil {
+				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				st, err := ReadSlotStatus(sctx, pg, p.cfg.Name)
+				cancel()
+				if err != nil {
+					p.log.Debug("reading the slot", "error", err)
+					pg.Close(context.WithoutCancel(ctx))
+					pg = nil
+				} else {
+					p.rev.slot.Store(&st)
+					if m := p.o.Metrics; m != nil && m.SlotLagBytes != nil && m.RetainedWALBytes != nil {
+						m.SlotLagBytes.WithLabelValues(p.cfg.Name).Set(float64(st.LagBytes))
+						m.RetainedWALBytes.WithLabelValues(p.cfg.Name).Set(float64(st.RetainedWALBytes))
+					}
+				}
+			}
+			s := p.Status()
+			s.RowsPerSec = rate.sample(now, s.Changes)
+			if s.LagEvents == 0 && time.Since(time.Unix(0, p.lastRecv.Load())) > 2*p.o.FlushInterval {
+				s.LagSeconds = 0
+				p.lagNanos.Store(0)
+			}
+			if m := p.o.Metrics; m != nil {
+				m.RowsPerSec.WithLabelValues(p.cfg.Name).Set(s.RowsPerSec)
+				m.Lag.WithLabelValues(p.cfg.Name).Set(s.LagSeconds)
+				m.LagEvents.WithLabelValues(p.cfg.Name).Set(float64(s.LagEvents))
+			}
+			if s.Phase == PhaseStarting {
+				continue
+			}
+			if my == nil {
+				db, _, err := p.openLegacy(ctx)
+				if err != nil {
+					p.log.Debug("writing status", "error", err)
+					continue
+				}
+				my = db
+			}
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := saveReverseStatus(wctx, my, s)
+			cancel()
+			if err != nil {
+				p.log.Debug("writing status", "error", err)
+				my.Close()
+				my = nil
+			}
+		}
+	}
+}
+
+// writeReverseFinalStatus records in the legacy database why the pipeline
+// stopped.
+func (p *Pipeline) writeReverseFinalStatus(ctx context.Context) {
+	s := p.Status()
+	deadline := time.Now().Add(3 * time.Second)
+	if s.Phase == PhasePaused {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	for {
+		err := func() error {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			db, _, err := p.openLegacy(cctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := ensureReverseSchema(cctx, db); err != nil {
+				return err
+			}
+			return saveReverseStatus(cctx, db, s)
+		}()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.log.Error(fmt.Sprintf("could not record the %s state in the legacy database: %v", s.Phase, err))
+			return
+		}
+		t := time.NewTimer(time.Second)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
