@@ -155,7 +155,6 @@ type revRow struct {
 	lenient bool // an enum column holds '': written under lenientSQLMode
 }
 
-
 // revChange is a row change encoded for MySQL, not yet merged into a batch.
 type revChange struct {
 	t        *revTable
