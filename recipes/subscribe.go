@@ -62,7 +62,22 @@ const (
 type subscribers struct {
 	conns []*nats.Conn
 	ccs   []jetstream.ConsumeContext
-	wg    sync.WaitGroup // handlers in progress
+
+	mu      sync.Mutex
+	stopped bool           // set by stop: no handler starts from then on
+	wg      sync.WaitGroup // handlers in progress
+}
+
+// begin registers a handler about to run; false once stop began (the
+// event, not acknowledged, is delivered again after the ack wait).
+func (subs *subscribers) begin() bool {
+	subs.mu.Lock()
+	defer subs.mu.Unlock()
+	if subs.stopped {
+		return false
+	}
+	subs.wg.Add(1)
+	return true
 }
 
 // permanentError marks an event that no retry can apply: it goes to the
@@ -114,7 +129,9 @@ func (s *Service) startSubscriptions(ctx context.Context) error {
 		h := &eventHandler{s: s, sb: sb, js: js, service: r.Service}
 		h.backoff, _ = time.ParseDuration(sb.Backoff)
 		cc, err := cons.Consume(func(m jetstream.Msg) {
-			subs.wg.Add(1)
+			if !subs.begin() {
+				return
+			}
 			defer subs.wg.Done()
 			h.handle(m)
 		})
@@ -132,6 +149,9 @@ func (s *Service) startSubscriptions(ctx context.Context) error {
 // stop stops consuming, waits for the handlers in progress and closes
 // the connections.
 func (subs *subscribers) stop() {
+	subs.mu.Lock()
+	subs.stopped = true
+	subs.mu.Unlock()
 	for _, cc := range subs.ccs {
 		cc.Stop()
 	}
