@@ -1,11 +1,14 @@
-// Package localdb launches throwaway local MariaDB and PostgreSQL servers for
-// tests, demos and local experiments.
+// Package localdb launches throwaway local MariaDB and PostgreSQL servers, and
+// NATS servers with JetStream, for tests, demos and local experiments.
 //
 // Each server lives in its own temporary directory (data, sockets, logs) and
 // listens on a free loopback port. The server is configured the way
 // change-data sync needs it: MariaDB with a ROW binary log carrying full row
 // images and metadata, PostgreSQL with wal_level=logical. Root (MariaDB) and
 // postgres (PostgreSQL) log in without a password over TCP on 127.0.0.1.
+// NATS (StartNATS, from the installed nats-server) needs no data directory
+// to build: it starts in well under a second, JetStream storage in its
+// directory, no authentication.
 //
 // Creating a data directory from scratch (mariadb-install-db, initdb) takes
 // seconds, so a pristine data directory is built once per machine and server

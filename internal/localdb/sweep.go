@@ -53,6 +53,9 @@ func sweepStale(logger *slog.Logger) {
 		if pid, ok := readPID(filepath.Join(dir, "data", "postmaster.pid")); ok && processAlive(pid) {
 			continue
 		}
+		if pid, ok := readPID(filepath.Join(dir, natsPIDFile)); ok && processAlive(pid) {
+			continue
+		}
 		if err := os.RemoveAll(dir); err != nil {
 			logger.Debug("removing a stale server directory", "dir", dir, "err", err)
 			continue
