@@ -90,9 +90,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `strangler is a toolkit for strangler-fig migrations: a routing facade in front of
 a legacy monolith moves its endpoints, one route at a time, to new services
 generated from recipes, keeps the legacy MySQL/MariaDB and the new PostgreSQL
-databases in step, and rolls any route back at once. Shadow comparison,
-extraction and the rollout controller are not in this build: their commands
-exit 3.
+databases in step, compares the new answers with legacy's on shadow traffic,
+lets a rollout controller move each route through its stages, and rolls any
+route back at once. Sync both ways at once (direction: both) is not in this
+build.
 
 Every subcommand reads the project file strangler.yaml (-c to point elsewhere).`,
 		SilenceUsage:  true,
