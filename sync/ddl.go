@@ -10,7 +10,7 @@ type DDLAction struct {
 	// Table is the source table the statement concerns.
 	Table string
 	// Apply are the PostgreSQL statements to run, in the same target
-	// transaction as the position, for ADD COLUMN and widening changes.
+	// transaction as the position.
 	Apply []string
 	// Pause is true when the pipeline must stop: the change cannot be
 	// applied automatically. Reason names the statement and what to do.
@@ -19,9 +19,21 @@ type DDLAction struct {
 	// `strangler sync status`; it is set for every action.
 	Reason string
 	// Map is the table map after the change, to use for the binlog rows that
-	// follow (columns added, types widened); nil when Pause is true. The
-	// maps passed to ClassifyDDL are never modified.
+	// follow (columns added, renamed or dropped, types widened, the table
+	// renamed: Map.Name is then the new source name); nil when Pause is
+	// true or nothing changes. The maps passed to ClassifyDDL are never
+	// modified.
 	Map *TableMap
+	// Concurrent are index changes to run outside a transaction
+	// (CREATE/DROP INDEX CONCURRENTLY), before the transaction that moves
+	// the position: each is idempotent (IF NOT EXISTS / IF EXISTS), so a
+	// retry after a crash between the two is harmless. Set only when the
+	// statement changes nothing else; otherwise its index changes are in
+	// Apply, without CONCURRENTLY.
+	Concurrent []IndexChange
+	// Kept are the target columns of source columns the statement drops:
+	// the target keeps them, nullable, and no longer writes them.
+	Kept []string
 }
 
 // ClassifyDDL classifies a statement of a binlog QueryEvent against the
@@ -45,12 +57,27 @@ type DDLAction struct {
 //     appended, blob/text to a longer blob/text, NOT NULL to NULL, another
 //     supported character set): applied (ALTER COLUMN TYPE / DROP NOT NULL
 //     / the enum CHECK replaced).
-//   - index, default, comment, engine, checksum, key-block and similar
-//     options: no change to synced data; Reason says so; nothing is applied.
-//   - everything else on a synced table (DROP/RENAME/CHANGE names, DROP
-//     COLUMN, narrowing, type family changes, TRUNCATE, DROP TABLE, RENAME
-//     TABLE, CREATE TABLE over a synced name, partitioning, statements
-//     that cannot be parsed): Pause, with the statement in Reason.
+//   - RENAME COLUMN, and CHANGE with a rename (and the same or a widening
+//     type): applied (RENAME COLUMN, the enum CHECK renamed); the map
+//     follows. A column whose target name comes from tables[].rename keeps
+//     it.
+//   - DROP COLUMN of a non-key column: the target keeps it, made nullable;
+//     the map drops it; Kept names it.
+//   - TRUNCATE: applied (TRUNCATE TABLE) in the position's transaction.
+//   - ADD/CREATE/DROP/RENAME INDEX: carried to the target as plain indexes
+//     named pgident.Name(target, index); in Concurrent when the statement
+//     changes nothing else, else in Apply. FULLTEXT, SPATIAL, prefix and
+//     expression indexes are not carried.
+//   - RENAME TABLE / ALTER TABLE ... RENAME TO within the database: the
+//     map takes the new name (Map.Name); the target table keeps its own.
+//   - foreign keys, checks, default, comment, engine, checksum, key-block
+//     and similar options: no change to synced data; Reason says so;
+//     nothing is applied.
+//   - everything else on a synced table (narrowing, type family changes,
+//     primary key changes, dropping a key column, moving a column, DROP
+//     TABLE, a rename to another database or onto a synced name, CREATE
+//     TABLE over a synced name, partitioning, statements that cannot be
+//     parsed): Pause, with the statement in Reason.
 func ClassifyDDL(stmt string, maps map[string]*TableMap) (DDLAction, bool, error) {
 	toks, err := lexSQL(stmt)
 	if err != nil {
@@ -113,16 +140,38 @@ func ClassifyDDL(stmt string, maps map[string]*TableMap) (DDLAction, bool, error
 		if m == nil {
 			return DDLAction{}, false, nil
 		}
-		return classifyAlter(stmt, key, m, p), true, nil
-	case p.accept("DROP", "TABLE"), p.accept("DROP", "TEMPORARY", "TABLE"), p.accept("TRUNCATE"), p.accept("RENAME", "TABLE"):
+		a := classifyAlter(stmt, key, m, p)
+		if a.Map != nil && a.Map.Name != m.Name {
+			if _, taken := lookup(a.Map.Schema, a.Map.Name); taken != nil {
+				return pause(key, stmt, "the table is renamed to the name of another synced table"), true, nil
+			}
+		}
+		return a, true, nil
+	case p.accept("TRUNCATE"):
 		p.accept("TABLE")
+		s, n, ok := p.tableName()
+		if !ok {
+			return DDLAction{}, false, nil
+		}
+		key, m := lookup(s, n)
+		if m == nil {
+			return DDLAction{}, false, nil
+		}
+		if !p.done() {
+			return pause(key, stmt, "TRUNCATE with more than a table name"), true, nil
+		}
+		return DDLAction{Table: key, Apply: []string{"TRUNCATE TABLE " + m.TargetTable()}, Map: m.clone(),
+			Reason: "applied to the target (table truncated): " + shorten(stmt)}, true, nil
+	case p.accept("RENAME", "TABLE"):
+		return classifyRenameTable(stmt, p, lookup, maps)
+	case p.accept("DROP", "TABLE"), p.accept("DROP", "TEMPORARY", "TABLE"):
 		p.accept("IF", "EXISTS")
 		if key, m := firstSynced(); m != nil {
 			return pause(key, stmt, "the statement removes or renames the synced table"), true, nil
 		}
 		return DDLAction{}, false, nil
 	case p.accept("CREATE"):
-		p.accept("OR", "REPLACE")
+		replace := p.accept("OR", "REPLACE")
 		switch {
 		case p.accept("TABLE"), p.accept("TEMPORARY", "TABLE"):
 			p.accept("IF", "NOT", "EXISTS")
@@ -131,28 +180,55 @@ func ClassifyDDL(stmt string, maps map[string]*TableMap) (DDLAction, bool, error
 				return pause(key, stmt, "the statement creates a table named like a synced table"), true, nil
 			}
 			return DDLAction{}, false, nil
-		case p.accept("INDEX"), p.accept("UNIQUE", "INDEX"), p.accept("FULLTEXT", "INDEX"), p.accept("SPATIAL", "INDEX"):
+		}
+		p.accept("ONLINE")
+		p.accept("OFFLINE")
+		kind := ""
+		for _, k := range []string{"UNIQUE", "FULLTEXT", "SPATIAL"} {
+			if p.accept(k) {
+				kind = k
+			}
+		}
+		if p.accept("INDEX") {
+			p.accept("IF", "NOT", "EXISTS")
+			name := p.next()
 			for !p.done() && !p.peek().is("ON") {
 				p.next()
 			}
 			p.accept("ON")
 			s, n, ok := p.tableName()
-			if key, m := lookup(s, n); ok && m != nil {
-				return DDLAction{Table: key, Reason: "index change, no change to synced data: " + shorten(stmt)}, true, nil
+			key, m := lookup(s, n)
+			if !ok || m == nil {
+				return DDLAction{}, false, nil
 			}
-			return DDLAction{}, false, nil
+			ix, note := readIndex(m, kind, name.text, p)
+			a := indexAction(key, stmt, ix, note)
+			if replace && ix != nil {
+				// OR REPLACE: IF NOT EXISTS alone would keep the old definition.
+				a.Concurrent = []IndexChange{dropIndex(m, name.text), *ix}
+			}
+			return a, true, nil
 		}
 		return DDLAction{}, false, nil
 	case p.accept("DROP", "INDEX"):
+		p.accept("ONLINE")
+		p.accept("OFFLINE")
+		p.accept("IF", "EXISTS")
+		name := p.next()
 		for !p.done() && !p.peek().is("ON") {
 			p.next()
 		}
 		p.accept("ON")
 		s, n, ok := p.tableName()
-		if key, m := lookup(s, n); ok && m != nil {
-			return DDLAction{Table: key, Reason: "index change, no change to synced data: " + shorten(stmt)}, true, nil
+		key, m := lookup(s, n)
+		if !ok || m == nil {
+			return DDLAction{}, false, nil
 		}
-		return DDLAction{}, false, nil
+		if strings.EqualFold(name.text, "PRIMARY") {
+			return pause(key, stmt, "the primary key is dropped"), true, nil
+		}
+		ix := dropIndex(m, name.text)
+		return indexAction(key, stmt, &ix, "index "+name.text+" dropped"), true, nil
 	}
 	return classifyOther(stmt, toks, lookup)
 }
@@ -201,12 +277,13 @@ func shorten(stmt string) string {
 func classifyAlter(stmt, key string, m *TableMap, p *tokens) DDLAction {
 	nm := m.clone()
 	var apply, notes []string
+	out := &alterOut{}
 	for !p.done() {
 		if p.peek().is(",") {
 			p.next()
 			continue
 		}
-		st, note, why := alterSpec(nm, p)
+		st, note, why := alterSpec(nm, p, out)
 		if why != "" {
 			return pause(key, stmt, why)
 		}
@@ -218,33 +295,35 @@ func classifyAlter(stmt, key string, m *TableMap, p *tokens) DDLAction {
 	if err := nm.reindex(); err != nil {
 		return pause(key, stmt, err.Error())
 	}
-	a := DDLAction{Table: key, Apply: apply, Map: nm}
-	if len(apply) == 0 {
-		a.Reason = "no change to synced data (" + strings.Join(notes, "; ") + "): " + shorten(stmt)
+	a := DDLAction{Table: key, Apply: apply, Map: nm, Kept: out.kept}
+	if len(apply) == 0 && len(out.index) > 0 {
+		a.Concurrent = out.index
 	} else {
+		for _, ix := range out.index {
+			a.Apply = append(a.Apply, ix.SQL(false))
+		}
+	}
+	switch {
+	case len(a.Apply) > 0:
 		a.Reason = "applied to the target (" + strings.Join(notes, "; ") + "): " + shorten(stmt)
+	case len(a.Concurrent) > 0:
+		a.Reason = "applied to the target concurrently (" + strings.Join(notes, "; ") + "): " + shorten(stmt)
+	default:
+		a.Reason = "no change to synced data (" + strings.Join(notes, "; ") + "): " + shorten(stmt)
 	}
 	return a
 }
 
 // alterSpec reads one ALTER TABLE specification, changing nm. It returns the
 // PostgreSQL statements, a note, or why the pipeline must pause.
-func alterSpec(nm *TableMap, p *tokens) (apply []string, note, why string) {
+func alterSpec(nm *TableMap, p *tokens, out *alterOut) (apply []string, note, why string) {
 	tbl := nm.TargetTable()
 	switch {
 	case p.accept("ADD"):
 		switch {
 		case p.peek().is("INDEX"), p.peek().is("KEY"), p.peek().is("FULLTEXT"), p.peek().is("SPATIAL"),
 			p.peek().is("UNIQUE"), p.peek().is("CONSTRAINT"), p.peek().is("FOREIGN"), p.peek().is("CHECK"):
-			// ADD CONSTRAINT ... PRIMARY KEY changes the key: pause.
-			start := p.i
-			p.skipToComma()
-			for _, t := range p.t[start:p.i] {
-				if t.is("PRIMARY") {
-					return nil, "", "the primary key changes"
-				}
-			}
-			return nil, "index or constraint added", ""
+			return addIndex(nm, p, out)
 		case p.peek().is("PRIMARY"):
 			return nil, "", "the primary key changes"
 		case p.peek().is("PARTITION"):
@@ -276,7 +355,18 @@ func alterSpec(nm *TableMap, p *tokens) (apply []string, note, why string) {
 		p.accept("IF", "EXISTS")
 		old := p.next()
 		name := p.next()
-		return modifyColumn(nm, tbl, old.text, name.text, p)
+		if strings.EqualFold(old.text, name.text) {
+			return modifyColumn(nm, tbl, old.text, name.text, p)
+		}
+		pre, n1, w := renameColumn(nm, old.text, name.text)
+		if w != "" {
+			return nil, "", w
+		}
+		st, n2, w := modifyColumn(nm, tbl, name.text, name.text, p)
+		if w != "" {
+			return nil, "", w
+		}
+		return append(pre, st...), n1 + "; " + n2, ""
 	case p.accept("ALTER"):
 		p.accept("COLUMN")
 		p.next()
@@ -287,17 +377,51 @@ func alterSpec(nm *TableMap, p *tokens) (apply []string, note, why string) {
 		return nil, "", "ALTER COLUMN that is not a default change"
 	case p.accept("DROP"):
 		switch {
-		case p.accept("INDEX"), p.accept("KEY"), p.accept("FOREIGN", "KEY"), p.accept("CONSTRAINT"), p.accept("CHECK"):
+		case p.accept("INDEX"), p.accept("KEY"):
+			p.accept("IF", "EXISTS")
+			name := p.next()
+			if strings.EqualFold(name.text, "PRIMARY") {
+				return nil, "", "the primary key is dropped"
+			}
+			out.index = append(out.index, dropIndex(nm, name.text))
 			p.skipToComma()
-			return nil, "index or constraint dropped", ""
+			return nil, "index " + name.text + " dropped", ""
+		case p.accept("FOREIGN", "KEY"), p.accept("CONSTRAINT"), p.accept("CHECK"):
+			p.skipToComma()
+			return nil, "constraint dropped", ""
+		case p.peek().is("PRIMARY"):
+			return nil, "", "the primary key is dropped"
+		case p.peek().is("PARTITION"):
+			return nil, "", "partitioning changes"
 		}
-		return nil, "", "a column or key is dropped"
+		p.accept("COLUMN")
+		p.accept("IF", "EXISTS")
+		return dropColumn(nm, p, out)
 	case p.accept("RENAME"):
-		if p.accept("INDEX") || p.accept("KEY") {
-			p.skipToComma()
-			return nil, "index renamed", ""
+		switch {
+		case p.accept("INDEX"), p.accept("KEY"):
+			return renameIndex(nm, p)
+		case p.accept("COLUMN"):
+			old := p.next()
+			if !p.accept("TO") {
+				return nil, "", "RENAME COLUMN without TO"
+			}
+			name := p.next()
+			return renameColumn(nm, old.text, name.text)
 		}
-		return nil, "", "a column or the table is renamed"
+		if !p.accept("TO") {
+			p.accept("AS")
+		}
+		s, n, ok := p.tableName()
+		if !ok {
+			return nil, "", "RENAME without a new table name"
+		}
+		if s != "" && s != nm.Schema {
+			return nil, "", "the table moves to another database"
+		}
+		old := nm.Name
+		nm.Name = n
+		return nil, "table " + old + " renamed to " + n + "; the target table keeps its name", ""
 	}
 	t := p.peek()
 	switch strings.ToUpper(t.text) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -84,7 +85,8 @@ type AppliedBatch struct {
 }
 
 // PausedError stops a pipeline on a change it must not apply by itself: DDL
-// other than ADD COLUMN or widening, or a value the target cannot hold.
+// that does not map cleanly onto the target (see ClassifyDDL), or a value
+// the target cannot hold.
 // The pause is persisted; `strangler sync status` shows it, and `sync run`
 // refuses the pipeline until the operator resolves it.
 type PausedError struct {
@@ -129,6 +131,7 @@ type Pipeline struct {
 	phase      string       // the one record of the phase: Status, the status row and the phase metric read it
 	reason     string       // why the pipeline is waiting or stopped; "" otherwise
 	pause      *PausedError // set with phase paused
+	kept       []string     // quoted target columns whose source column was dropped: kept, nullable, not written
 	position   Position
 	snapTables map[string]*SnapshotProgress
 	rev        reverseState // new-to-legacy only
@@ -534,6 +537,7 @@ func (p *Pipeline) loadTable(ctx context.Context, src *sql.DB, dst querier, db s
 		if err != nil {
 			return nil, targetErr(err)
 		}
+		p.noteKeptColumns(m, cols)
 		if nm, missing := withoutMissingColumns(m, cols); len(missing) > 0 {
 			p.log.Warn(fmt.Sprintf("target table %s lacks source columns %s: they are added when the binlog reaches their ADD COLUMN",
 				t.target, strings.Join(missing, ", ")))
@@ -546,6 +550,28 @@ func (p *Pipeline) loadTable(ctx context.Context, src *sql.DB, dst querier, db s
 		return nil, targetErr(err)
 	}
 	return t, nil
+}
+
+// noteKeptColumns records the target columns no copied source column
+// maps to: columns kept after the source dropped them (DROP COLUMN), or
+// added to the target by hand. The status names them.
+func (p *Pipeline) noteKeptColumns(m *TableMap, have map[string]bool) {
+	mapped := map[string]bool{}
+	for _, i := range m.Copied() {
+		mapped[m.Columns[i].Target] = true
+	}
+	var extra []string
+	for c := range have {
+		if !mapped[c] {
+			extra = append(extra, c)
+		}
+	}
+	slices.Sort(extra)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range extra {
+		p.keptLocked(m.TargetTable() + "." + pgIdent(c))
+	}
 }
 
 // targetColumns returns the column names of a target table.

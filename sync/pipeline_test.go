@@ -183,17 +183,17 @@ func TestPipelineDDL(t *testing.T) {
 		assert.Contains(t, logs.String(), "DDL applied to the target")
 	})
 
-	t.Run("drop column pauses, naming the statement", func(t *testing.T) {
-		e.exec(`ALTER TABLE orders DROP COLUMN note`, `INSERT INTO orders VALUES (4, 40.00, 'new')`)
+	t.Run("narrowing pauses, naming the statement", func(t *testing.T) {
+		e.exec(`ALTER TABLE orders MODIFY total decimal(6,2) NOT NULL`, `INSERT INTO orders (id, total, status) VALUES (4, 40.00, 'new')`)
 		err := p.Wait()
 		var pe *PausedError
 		require.ErrorAs(t, err, &pe)
-		assert.Contains(t, pe.Statement, "DROP COLUMN note")
-		assert.Contains(t, err.Error(), "DROP COLUMN note")
+		assert.Contains(t, pe.Statement, "MODIFY total decimal(6,2)")
+		assert.Contains(t, err.Error(), "MODIFY total decimal(6,2)")
 		st, err := ReadStatus(context.Background(), e.dst, "ddl")
 		require.NoError(t, err)
 		assert.Equal(t, PhasePaused, st.Phase)
-		assert.Contains(t, st.Statement, "DROP COLUMN note")
+		assert.Contains(t, st.Statement, "MODIFY total decimal(6,2)")
 		var n int
 		require.NoError(t, e.dst.QueryRow(context.Background(), `SELECT count(*) FROM orders WHERE id = 4`).Scan(&n))
 		assert.Zero(t, n, "nothing after the paused statement is applied")
@@ -203,11 +203,11 @@ func TestPipelineDDL(t *testing.T) {
 		p2, _ := e.start(cfg, Options{})
 		var pe *PausedError
 		require.ErrorAs(t, p2.Wait(), &pe)
-		assert.Contains(t, pe.Statement, "DROP COLUMN note")
+		assert.Contains(t, pe.Statement, "MODIFY total decimal(6,2)")
 	})
 
 	t.Run("accept-ddl goes on after the statement", func(t *testing.T) {
-		_, err := e.dst.Exec(context.Background(), `ALTER TABLE orders DROP COLUMN note`)
+		_, err := e.dst.Exec(context.Background(), `ALTER TABLE orders ALTER COLUMN total TYPE numeric(6,2)`)
 		require.NoError(t, err)
 		p3, _ := e.start(cfg, Options{AcceptDDL: true})
 		waitPhase(t, p3, PhaseStreaming, 30*time.Second)

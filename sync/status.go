@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -57,6 +58,10 @@ func (r *rateMeter) sample(now time.Time, total int64) float64 {
 	return float64(total-first.total) / d
 }
 
+// KeptColumnsReason starts the reason of a streaming pipeline whose target
+// keeps columns the source dropped (DROP COLUMN), followed by their names.
+const KeptColumnsReason = "the target keeps columns the source dropped (nullable, no longer written): "
+
 // Status returns the pipeline's live status, as this process sees it.
 func (p *Pipeline) Status() Status {
 	s := Status{
@@ -70,6 +75,9 @@ func (p *Pipeline) Status() Status {
 	defer p.mu.Unlock()
 	s.Position = p.position
 	s.Phase, s.Reason = p.phase, p.reason
+	if s.Phase == PhaseStreaming && s.Reason == "" && len(p.kept) > 0 {
+		s.Reason = KeptColumnsReason + strings.Join(p.kept, ", ")
+	}
 	if p.pause != nil {
 		s.Phase, s.Reason, s.Statement = PhasePaused, p.pause.Reason, p.pause.Statement
 		if s.Statement != "" {

@@ -319,9 +319,10 @@ func (h *streamHandler) OnPosition(_ context.Context, pos Position) error {
 	return nil
 }
 
-// OnDDL classifies a statement: ADD COLUMN and widening changes of a
-// synced table are applied to the target; any other change to a synced
-// table pauses the pipeline; the rest only moves the position.
+// OnDDL classifies a statement (see ClassifyDDL): what maps cleanly onto
+// the target (ADD/DROP/RENAME COLUMN, widening, TRUNCATE, indexes, RENAME
+// TABLE) is applied there; any other change to a synced table pauses the
+// pipeline; the rest only moves the position.
 func (h *streamHandler) OnDDL(ctx context.Context, d DDLEvent) error {
 	maps := make(map[string]*TableMap, len(h.tables))
 	for name, t := range h.tables {
@@ -366,6 +367,9 @@ func (h *streamHandler) OnDDL(ctx context.Context, d DDLEvent) error {
 			return ctx.Err()
 		}
 		if nt != nil {
+			if old := item.table; old != nil && old.m.Name != nt.m.Name {
+				delete(h.tables, old.m.Name) // RENAME TABLE: the map follows
+			}
 			h.tables[nt.m.Name] = nt
 		}
 		return nil

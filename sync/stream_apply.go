@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -111,8 +113,19 @@ func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan apply
 			d.pause.Pos = p.currentPosition()
 			return d.pause
 		}
+		stmts := d.action.Apply
+		renamed := d.table != nil && d.action.Map != nil && d.action.Map.Name != d.table.m.Name
+		if renamed {
+			// The snapshot's row follows the table, in the same transaction
+			// as the position: the next start finds the table copied.
+			stmts = append(slices.Clone(stmts), fmt.Sprintf(`UPDATE strangler.sync_snapshot SET table_name = %s WHERE pipeline = %s AND table_name = %s`,
+				pgString(d.action.Map.Name), pgString(p.cfg.Name), pgString(d.table.m.Name)))
+		}
 		actx, cancel := context.WithTimeout(ctx, p.txTimeout)
-		err := a.applyDDL(actx, d.action.Apply, d.ev.Pos, d.ev.Time)
+		err := applyIndexes(actx, a, d.action.Concurrent)
+		if err == nil {
+			err = a.applyDDL(actx, stmts, d.ev.Pos, d.ev.Time)
+		}
 		cancel()
 		if err != nil {
 			if retryable(err) {
@@ -123,7 +136,14 @@ func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan apply
 		}
 		p.appliedOK()
 		p.setPosition(d.ev.Pos)
-		p.log.Info(fmt.Sprintf("DDL applied to the target: %q -> %s", d.ev.Statement, strings.Join(d.action.Apply, "; ")))
+		done := slices.Clone(d.action.Apply)
+		for _, ix := range d.action.Concurrent {
+			done = append(done, ix.SQL(true))
+		}
+		p.log.Info(fmt.Sprintf("DDL applied to the target: %q -> %s", d.ev.Statement, strings.Join(done, "; ")), "decision", d.action.Reason)
+		if d.table != nil {
+			p.ddlApplied(d.table.m, d.action)
+		}
 		var nt *table
 		if d.action.Map != nil {
 			// The map after the change, as the statement defines it at this
@@ -204,4 +224,56 @@ func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {
 		p.o.AfterApply(AppliedBatch{Changes: changes, Transactions: b.txns, Position: b.pos, EventTime: b.eventTime, Received: firstRecv, Committed: now})
 	}
 	return nil
+}
+
+// applyIndexes runs index changes outside a transaction, before the
+// transaction that moves the position past their statement. Each is
+// idempotent, so a retry after a crash between the two is harmless; an
+// index a failed CREATE INDEX CONCURRENTLY left invalid is dropped first,
+// since IF NOT EXISTS would keep it.
+func applyIndexes(ctx context.Context, a *applier, changes []IndexChange) error {
+	for _, ix := range changes {
+		if ix.Create {
+			var valid bool
+			err := a.conn.QueryRow(ctx, `SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)`, ix.Index).Scan(&valid)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+			case err != nil:
+				return fmt.Errorf("looking up index %s: %w", ix.Index, err)
+			case !valid:
+				drop := IndexChange{Index: ix.Index}.SQL(true)
+				if _, err := a.conn.Exec(ctx, drop); err != nil {
+					return fmt.Errorf("applying %q to the target: %w", drop, err)
+				}
+			}
+		}
+		if _, err := a.conn.Exec(ctx, ix.SQL(true)); err != nil {
+			return fmt.Errorf("applying %q to the target: %w", ix.SQL(true), err)
+		}
+	}
+	return nil
+}
+
+// ddlApplied records what an applied DDL changed for the status: target
+// columns kept after a DROP COLUMN, a table's new source name.
+func (p *Pipeline) ddlApplied(old *TableMap, a DDLAction) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a.Map != nil && a.Map.Name != old.Name {
+		if st, ok := p.snapTables[old.Name]; ok {
+			delete(p.snapTables, old.Name)
+			st.Table = a.Map.Name
+			p.snapTables[a.Map.Name] = st
+		}
+	}
+	for _, c := range a.Kept {
+		p.keptLocked(old.TargetTable() + "." + pgIdent(c))
+	}
+}
+
+// keptLocked notes a target column the source no longer has; p.mu is held.
+func (p *Pipeline) keptLocked(col string) {
+	if !slices.Contains(p.kept, col) {
+		p.kept = append(p.kept, col)
+	}
 }

@@ -366,6 +366,10 @@ func printStatus(w io.Writer, sts []ssync.Status) {
 			fmt.Fprintf(w, "\n%s stopped: %s\n", s.Pipeline, strings.TrimSpace(s.Reason))
 			continue
 		}
+		if s.Phase == ssync.PhaseStreaming && strings.HasPrefix(s.Reason, ssync.KeptColumnsReason) {
+			fmt.Fprintf(w, "\n%s: %s\n", s.Pipeline, strings.TrimSpace(s.Reason))
+			continue
+		}
 		if s.Phase != ssync.PhasePaused {
 			continue
 		}

@@ -103,7 +103,7 @@ func TestSyncStatusShowsPause(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, "databases:\n  legacy: %q\n  new: %q\nsync:\n  - name: shop\n    tables: [orders]\n", my, pg), 0o600))
 
 	_, done, stderr := startStreaming(t, file)
-	_, err = db.Exec(`ALTER TABLE orders DROP COLUMN note`)
+	_, err = db.Exec(`ALTER TABLE orders MODIFY note varchar(5)`)
 	require.NoError(t, err)
 	select {
 	case code := <-done:
@@ -111,11 +111,11 @@ func TestSyncStatusShowsPause(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("sync run did not stop on the pause")
 	}
-	assert.Contains(t, stderr.String(), "ALTER TABLE orders DROP COLUMN note")
+	assert.Contains(t, stderr.String(), "ALTER TABLE orders MODIFY note varchar(5)")
 	code, out, _ := runCLI(t, "-c", file, "sync", "status")
 	require.Equal(t, exitOK, code)
 	assert.Contains(t, out, "paused")
-	assert.Contains(t, out, "shop is paused on DDL:\n  ALTER TABLE orders DROP COLUMN note")
+	assert.Contains(t, out, "shop is paused on DDL:\n  ALTER TABLE orders MODIFY note varchar(5)")
 	assert.Contains(t, out, "--accept-ddl")
 }
 
@@ -127,7 +127,9 @@ func TestPrintStatusGivesTheReason(t *testing.T) {
 		{Pipeline: "shop", Phase: ssync.PhaseStopped, Reason: "legacy MySQL: binlog is off (log_bin=OFF)"},
 		{Pipeline: "billing", Phase: ssync.PhasePaused, Reason: "a table was renamed"},
 		{Pipeline: "crm", Phase: ssync.PhaseStopped},
+		{Pipeline: "erp", Phase: ssync.PhaseStreaming, Reason: ssync.KeptColumnsReason + `"public"."orders"."qty"`},
 	})
+	assert.Contains(t, b.String(), "\nerp: "+ssync.KeptColumnsReason+`"public"."orders"."qty"`+"\n")
 	assert.Contains(t, b.String(), "\nshop stopped: legacy MySQL: binlog is off (log_bin=OFF)\n")
 	assert.Contains(t, b.String(), "\nbilling is paused: a table was renamed\n")
 	assert.NotContains(t, b.String(), "crm stopped")
