@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
+	"github.com/stranglerfig/strangler/internal/config"
 	"github.com/stranglerfig/strangler/internal/dbconn"
 	ssync "github.com/stranglerfig/strangler/sync"
 )
@@ -47,12 +48,16 @@ database and a working replication connection. Each failure prints the
 statement or config line that fixes it. Exit status 1 when any check fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			writesBack := false
 			if legacy == "" || newDB == "" {
 				cfg, err := a.config(true)
 				if err != nil {
 					return err
 				}
 				if cfg != nil {
+					for _, p := range cfg.Sync {
+						writesBack = writesBack || p.Direction == config.DirectionNewToLegacy
+					}
 					if legacy == "" {
 						legacy = cfg.Databases.Legacy
 					}
@@ -64,7 +69,7 @@ statement or config line that fixes it. Exit status 1 when any check fails.`,
 			if legacy == "" && newDB == "" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("doctor: no database to check: set databases in %s or give --legacy / --new", a.configPath)}
 			}
-			reports, err := runDoctor(cmd.Context(), legacy, newDB, timeout)
+			reports, err := runDoctor(cmd.Context(), legacy, newDB, timeout, writesBack)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
@@ -88,7 +93,9 @@ statement or config line that fixes it. Exit status 1 when any check fails.`,
 
 // runDoctor checks each configured server. A server that cannot be reached
 // is a failed "connect" check, not an error: the report says what to fix.
-func runDoctor(ctx context.Context, legacy, newDB string, timeout time.Duration) ([]doctorReport, error) {
+// writesBack adds the legacy write privileges a new-to-legacy pipeline
+// needs.
+func runDoctor(ctx context.Context, legacy, newDB string, timeout time.Duration, writesBack bool) ([]doctorReport, error) {
 	var reports []doctorReport
 	if legacy != "" {
 		dsn, err := dbconn.MySQLDSN(legacy)
@@ -98,6 +105,9 @@ func runDoctor(ctx context.Context, legacy, newDB string, timeout time.Duration)
 		r := doctorReport{Role: "legacy MySQL", Server: dbconn.Redact(dsn)}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		r.Checks = checkMySQL(cctx, dsn)
+		if writesBack {
+			r.Checks = append(r.Checks, checkLegacyWrites(cctx, dsn)...)
+		}
 		cancel()
 		reports = append(reports, r)
 	}
@@ -120,6 +130,12 @@ func connectFailed(err error, fix string) []ssync.Check {
 }
 
 func checkMySQL(ctx context.Context, dsn string) []ssync.Check {
+	return checkMySQLWith(ctx, dsn, ssync.CheckMySQL)
+}
+
+// checkMySQLWith connects to the MySQL database at dsn and runs check on
+// it; a server that cannot be reached is a failed "connect" check.
+func checkMySQLWith(ctx context.Context, dsn string, check func(context.Context, *sql.DB) ([]ssync.Check, error)) []ssync.Check {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return connectFailed(err, "give a DSN such as mysql://user:pass@host:3306/db")
@@ -134,7 +150,7 @@ func checkMySQL(ctx context.Context, dsn string) []ssync.Check {
 	if err := db.PingContext(ctx); err != nil {
 		return connectFailed(err, fix)
 	}
-	checks, err := ssync.CheckMySQL(ctx, db)
+	checks, err := check(ctx, db)
 	if err != nil {
 		return connectFailed(err, fix)
 	}

@@ -120,3 +120,20 @@ func TestHelpListsTheContractCommands(t *testing.T) {
 		assert.Contains(t, out, "  "+name+" ")
 	}
 }
+
+// TestDoctorChecksWritesBack: with a new-to-legacy pipeline in the project
+// file, doctor also checks that the legacy user may write its database.
+func TestDoctorChecksWritesBack(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	file := filepath.Join(t.TempDir(), "strangler.yaml")
+	body := "databases:\n  legacy: \"" + my + "\"\n  new: \"" + pg + "\"\n"
+	require.NoError(t, os.WriteFile(file, []byte(body), 0o600))
+	_, out, _ := runCLI(t, "doctor", "-c", file)
+	assert.NotContains(t, out, "write privileges", "no pipeline writes back")
+
+	body += "sync:\n  - name: back\n    direction: new-to-legacy\n    tables: [orders]\n"
+	require.NoError(t, os.WriteFile(file, []byte(body), 0o600))
+	code, out, stderr := runCLI(t, "doctor", "-c", file)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	assert.Contains(t, out, "ok    write privileges")
+}

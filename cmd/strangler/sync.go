@@ -484,25 +484,7 @@ func readReverseStatus(ctx context.Context, p config.Pipeline) (ssync.Status, er
 // checkLegacyWrites checks that a new-to-legacy pipeline may write the
 // legacy database.
 func checkLegacyWrites(ctx context.Context, dsn string) []ssync.Check {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return connectFailed(err, "give a DSN such as mysql://user:pass@host:3306/db")
-	}
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return connectFailed(err, "give a DSN such as mysql://user:pass@host:3306/db")
-	}
-	db := sql.OpenDB(connector)
-	defer db.Close()
-	fix := "check that the server runs at " + cfg.Addr + " and that the user may log in"
-	if err := db.PingContext(ctx); err != nil {
-		return connectFailed(err, fix)
-	}
-	checks, err := ssync.CheckLegacyWrites(ctx, db)
-	if err != nil {
-		return connectFailed(err, fix)
-	}
-	return checks
+	return checkMySQLWith(ctx, dsn, ssync.CheckLegacyWrites)
 }
 
 // checkReverseSource runs doctor's PostgreSQL checks for a new-to-legacy
