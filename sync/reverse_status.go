@@ -54,17 +54,7 @@ func (p *Pipeline) reverseStatusLoop(ctx context.Context) {
 					}
 				}
 			}
-			s := p.Status()
-			s.RowsPerSec = rate.sample(now, s.Changes)
-			if s.LagEvents == 0 && time.Since(time.Unix(0, p.lastRecv.Load())) > 2*p.o.FlushInterval {
-				s.LagSeconds = 0
-				p.lagNanos.Store(0)
-			}
-			if m := p.o.Metrics; m != nil {
-				m.RowsPerSec.WithLabelValues(p.cfg.Name).Set(s.RowsPerSec)
-				m.Lag.WithLabelValues(p.cfg.Name).Set(s.LagSeconds)
-				m.LagEvents.WithLabelValues(p.cfg.Name).Set(float64(s.LagEvents))
-			}
+			s := p.sampleStatus(now, rate)
 			if s.Phase == PhaseStarting {
 				continue
 			}

@@ -99,6 +99,24 @@ func (p *Pipeline) Status() Status {
 	return s
 }
 
+// sampleStatus is the pipeline's status as the status loops write it:
+// with the rate over the last seconds, the lag cleared when nothing is
+// pending and the source has been quiet, and the gauges set.
+func (p *Pipeline) sampleStatus(now time.Time, rate *rateMeter) Status {
+	s := p.Status()
+	s.RowsPerSec = rate.sample(now, s.Changes)
+	if s.LagEvents == 0 && time.Since(time.Unix(0, p.lastRecv.Load())) > 2*p.o.FlushInterval {
+		s.LagSeconds = 0
+		p.lagNanos.Store(0)
+	}
+	if m := p.o.Metrics; m != nil {
+		m.RowsPerSec.WithLabelValues(p.cfg.Name).Set(s.RowsPerSec)
+		m.Lag.WithLabelValues(p.cfg.Name).Set(s.LagSeconds)
+		m.LagEvents.WithLabelValues(p.cfg.Name).Set(float64(s.LagEvents))
+	}
+	return s
+}
+
 // statusLoop writes the status row about once a second, over its own
 // connection, until ctx is done. Failures are logged at debug level: the
 // status is advisory, and the pipeline logs the outage itself.
@@ -121,17 +139,7 @@ func (p *Pipeline) statusLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			s := p.Status()
-			s.RowsPerSec = rate.sample(now, s.Changes)
-			if s.LagEvents == 0 && time.Since(time.Unix(0, p.lastRecv.Load())) > 2*p.o.FlushInterval {
-				s.LagSeconds = 0
-				p.lagNanos.Store(0)
-			}
-			if m := p.o.Metrics; m != nil {
-				m.RowsPerSec.WithLabelValues(p.cfg.Name).Set(s.RowsPerSec)
-				m.Lag.WithLabelValues(p.cfg.Name).Set(s.LagSeconds)
-				m.LagEvents.WithLabelValues(p.cfg.Name).Set(float64(s.LagEvents))
-			}
+			s := p.sampleStatus(now, rate)
 			if s.Phase == PhaseStarting {
 				continue // nothing to say yet; a paused state stays as stored
 			}
