@@ -252,6 +252,17 @@ func (f *Facade) Stats(span time.Duration) []RouteStats {
 	return out
 }
 
+// RouteStats returns one route's traffic over the last span (at most the
+// stats window); false for a route the project file does not define.
+func (f *Facade) RouteStats(name string, span time.Duration) (RouteStats, bool) {
+	for _, rt := range f.routes {
+		if rt.name == name {
+			return rt.windows.read(name, time.Now(), min(span, f.statsWindow)), true
+		}
+	}
+	return RouteStats{}, false
+}
+
 // UnmatchedStats returns the traffic no route matched (legacy answers all
 // of it) over the last span.
 func (f *Facade) UnmatchedStats(span time.Duration) RouteStats {

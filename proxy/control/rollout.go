@@ -18,6 +18,9 @@ import (
 // traffic and its breaker.
 type RouteTraffic interface {
 	Stats(span time.Duration) []proxy.RouteStats
+	// RouteStats is one route's figures: what the controller reads for
+	// each plan, without summing every other route's window.
+	RouteStats(name string, span time.Duration) (proxy.RouteStats, bool)
 	Routes() []proxy.RouteInfo
 }
 
@@ -541,12 +544,7 @@ func (r *Rollout) act(ctx context.Context, p *plan, cur proxy.RouteState, m *sta
 // gates judges the gates of the route's stage over span.
 func (r *Rollout) gates(ctx context.Context, p *plan, cur proxy.RouteState, span time.Duration) []GateView {
 	g := p.gates
-	var rs proxy.RouteStats
-	for _, s := range r.signals.Traffic.Stats(span) {
-		if s.Route == p.route {
-			rs = s
-		}
-	}
+	rs, _ := r.signals.Traffic.RouteStats(p.route, span)
 	breaker := ""
 	for _, ri := range r.signals.Traffic.Routes() {
 		if ri.Name == p.route {

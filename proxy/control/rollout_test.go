@@ -65,6 +65,15 @@ func (f *fakeSignals) Stats(span time.Duration) []proxy.RouteStats {
 	return out
 }
 
+func (f *fakeSignals) RouteStats(name string, span time.Duration) (proxy.RouteStats, bool) {
+	for _, rs := range f.Stats(span) {
+		if rs.Route == name {
+			return rs, true
+		}
+	}
+	return proxy.RouteStats{}, false
+}
+
 func (f *fakeSignals) Routes() []proxy.RouteInfo {
 	f.mu.Lock()
 	defer f.mu.Unlock()
