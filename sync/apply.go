@@ -31,6 +31,10 @@ type table struct {
 
 	idx int // the table's place in the pipeline's list: names its staging tables
 	gen int // bumped when the map changes (DDL), renaming the staging tables
+
+	// wantBefore: a both-ways pipeline keeps the before images, which
+	// conflicts are found by (conflict_forward.go).
+	wantBefore bool
 }
 
 func newTable(m *TableMap) (*table, error) {
@@ -198,6 +202,9 @@ type tableBatch struct {
 	ups  map[string][]byte // key -> COPY line of the whole row
 	dels map[string][]byte // key -> COPY line of the key columns
 	ops  [4]int64          // changes by Op, for metrics
+	// exp (both ways): key -> COPY line of the row the source had before
+	// the batch changed it; nil for a key the batch inserted.
+	exp map[string][]byte
 }
 
 // batch is whole source transactions, applied to the target in one
@@ -241,6 +248,7 @@ type encodedChange struct {
 	oldKey string // key of the before image; "" for an insert
 	key    string // key of the after image; "" for a delete
 	line   []byte // COPY line of the after image
+	before []byte // COPY line of the before image (wantBefore only)
 }
 
 // encodeChange maps and encodes one row change.
@@ -254,7 +262,12 @@ func encodeChange(t *table, tm *pgtype.Map, c RowChange) (encodedChange, error) 
 		return ec, err
 	}
 	var err error
-	if c.Before != nil {
+	switch {
+	case c.Before != nil && t.wantBefore:
+		if ec.before, ec.oldKey, err = t.encodeRow(nil, tm, c.Before); err != nil {
+			return ec, t.withKey(err, c.Before)
+		}
+	case c.Before != nil:
 		if ec.oldKey, err = t.encodeKey(tm, c.Before); err != nil {
 			return ec, t.withKey(err, c.Before)
 		}
@@ -318,6 +331,9 @@ func (b *batch) merge(ec encodedChange) {
 	tb := b.forTable(ec.t)
 	tb.ops[ec.op]++
 	b.changes++
+	if ec.t.wantBefore {
+		tb.expect(ec)
+	}
 	if ec.line == nil {
 		delete(tb.ups, ec.oldKey)
 		tb.dels[ec.oldKey] = []byte(ec.oldKey + "\n")
@@ -364,6 +380,10 @@ type applier struct {
 	open pgx.Tx
 	// held sums the pieces applied in open, reported when it commits.
 	held heldPieces
+	// both: the forward half of a both-ways pipeline, which resolves
+	// conflicts; nil otherwise.
+	both  *Pipeline
+	rules map[*table]*conflictRule
 }
 
 // heldPieces is what the pieces in the open target transaction changed.
@@ -467,6 +487,11 @@ func (a *applier) apply(ctx context.Context, b *batch) error {
 // write stages b's rows and applies them in tx; for a batch that is not a
 // piece, with the position.
 func (a *applier) write(ctx context.Context, tx pgx.Tx, b *batch) error {
+	if a.both != nil {
+		if err := a.resolveConflicts(ctx, tx, b); err != nil {
+			return err
+		}
+	}
 	pb := &pgx.Batch{}
 	var buf []byte
 	var staged []string

@@ -35,8 +35,19 @@ var checkpointDDL = []string{
 		file       text NOT NULL,
 		pos        bigint NOT NULL,
 		gtid       text NOT NULL DEFAULT '',
+		gtid_set   boolean NOT NULL DEFAULT false,
 		event_time timestamptz,
 		updated_at timestamptz NOT NULL DEFAULT now())`,
+	// gtid_set marks a gtid that is the GTID set of everything applied
+	// (see gtid.go); rows of earlier builds hold the last GTID alone,
+	// which is not a position to resume from. The catalog is asked
+	// first, so that a start never waits for the table's lock.
+	`DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+			WHERE table_schema = 'strangler' AND table_name = 'sync_position' AND column_name = 'gtid_set') THEN
+			ALTER TABLE strangler.sync_position ADD COLUMN IF NOT EXISTS gtid_set boolean NOT NULL DEFAULT false;
+		END IF;
+	END $$`,
 	`CREATE TABLE IF NOT EXISTS strangler.sync_snapshot (
 		pipeline   text NOT NULL,
 		table_name text NOT NULL,
@@ -61,9 +72,11 @@ var checkpointDDL = []string{
 }
 
 // Position is a place in the source's binary log: the end of the last
-// event applied. GTID, when the source logs them, names the last applied
-// transaction (MariaDB: domain-server-sequence); file and offset are what
-// streaming resumes from.
+// event applied. GTID, when the source logs GTIDs and the set is known, is
+// the GTID set of every transaction up to there (MariaDB: the last
+// domain-server-sequence of each domain, "0-1-42"; MySQL: gtid_executed's
+// form, "uuid:1-42"); streaming resumes from it when the source has GTIDs,
+// else from file and offset.
 type Position struct {
 	File string `json:"file"`
 	Pos  uint32 `json:"pos"`
@@ -125,7 +138,11 @@ func EnsureCheckpointSchema(ctx context.Context, q querier) error {
 func loadPosition(ctx context.Context, q querier, pipeline string) (Position, error) {
 	var p Position
 	var pos int64
-	err := q.QueryRow(ctx, `SELECT file, pos, gtid FROM strangler.sync_position WHERE pipeline = $1`, pipeline).
+	// to_jsonb reads gtid_set whether or not the table has the column
+	// yet (sync status may read a table an earlier build created).
+	err := q.QueryRow(ctx, `SELECT file, pos,
+		CASE WHEN coalesce((to_jsonb(s) ->> 'gtid_set')::boolean, false) THEN gtid ELSE '' END
+		FROM strangler.sync_position s WHERE pipeline = $1`, pipeline).
 		Scan(&p.File, &pos, &p.GTID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Position{}, nil
@@ -139,10 +156,13 @@ func loadPosition(ctx context.Context, q querier, pipeline string) (Position, er
 
 // savePositionSQL writes the position; it runs inside the transaction of
 // the batch the position covers.
-const savePositionSQL = `INSERT INTO strangler.sync_position (pipeline, file, pos, gtid, event_time, updated_at)
-VALUES ($1, $2, $3, $4, $5, now())
+//
+// gtid is Position.GTID, the GTID set of everything applied (empty when not
+// known), committed with the file and offset it matches.
+const savePositionSQL = `INSERT INTO strangler.sync_position (pipeline, file, pos, gtid, gtid_set, event_time, updated_at)
+VALUES ($1, $2, $3, $4::text, $4::text <> '', $5, now())
 ON CONFLICT (pipeline) DO UPDATE SET file = EXCLUDED.file, pos = EXCLUDED.pos, gtid = EXCLUDED.gtid,
-	event_time = EXCLUDED.event_time, updated_at = now()`
+	gtid_set = EXCLUDED.gtid_set, event_time = EXCLUDED.event_time, updated_at = now()`
 
 func savePositionArgs(pipeline string, p Position, eventTime time.Time) []any {
 	var et any
@@ -221,10 +241,13 @@ func saveSnapshot(ctx context.Context, q querier, pipeline string, s snapshotSta
 
 // Status is one pipeline's state as `strangler sync status` shows it.
 type Status struct {
-	Pipeline   string        `json:"pipeline"`
-	Phase      string        `json:"phase"`
-	Reason     string        `json:"reason,omitempty"`
-	Statement  string        `json:"statement,omitempty"`
+	Pipeline  string `json:"pipeline"`
+	Phase     string `json:"phase"`
+	Reason    string `json:"reason,omitempty"`
+	Statement string `json:"statement,omitempty"`
+	// Todo (paused) is what to do before `strangler sync resume`: the
+	// statement to run on the target, or how to fix a value.
+	Todo       string        `json:"todo,omitempty"`
 	Position   Position      `json:"position"`
 	LagSeconds float64       `json:"lag_seconds"`
 	LagEvents  int64         `json:"lag_events"`
@@ -311,6 +334,11 @@ func ReadStatus(ctx context.Context, q querier, pipeline string) (Status, error)
 		return s, fmt.Errorf("reading the status of pipeline %q: %w", pipeline, err)
 	}
 	s.pausedAt.Pos = uint32(pausedPos)
+	if s.Phase == PhasePaused {
+		if s.Todo, err = readPauseTodo(ctx, q, pipeline); err != nil {
+			return s, err
+		}
+	}
 	if s.Position, err = loadPosition(ctx, q, pipeline); err != nil {
 		return s, err
 	}

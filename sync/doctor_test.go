@@ -2,6 +2,7 @@ package sync
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,4 +97,74 @@ func TestEvalPostgres(t *testing.T) {
 	assert.True(t, checks["CREATE on the database"].OK)
 	assert.Equal(t, `a database's encoding cannot change: CREATE DATABASE "shop_utf8" ENCODING 'UTF8' TEMPLATE template0; and point the target DSN at it`,
 		checks["database encoded in UTF8"].Fix)
+}
+
+func TestEvalRetention(t *testing.T) {
+	at := Position{File: "binlog.000007", Pos: 1234}
+	logs := []string{"binlog.000006", "binlog.000007", "binlog.000008"}
+	tests := []struct {
+		name     string
+		st       retentionState
+		ok       bool
+		observed []string
+		fix      string
+	}{
+		{"never ran", retentionState{Version: "10.11.9-MariaDB", ExpireSeconds: 0, ExpireDays: 0, Logs: logs},
+			true, []string{"the pipeline never ran", "binlogs never expire (binlog_expire_logs_seconds=0)"}, ""},
+		{"never expire", retentionState{Version: "10.11.9-MariaDB", ExpireSeconds: 0, ExpireDays: 0, Logs: logs, Pos: at, Lag: 100 * time.Hour},
+			true, []string{"binlogs never expire", "the pipeline lags 100h at binlog.000007:1234"}, ""},
+		{"enough", retentionState{Version: "8.0.36", ExpireSeconds: 2592000, ExpireDays: 0, Logs: logs, Pos: at, Lag: 3 * time.Second},
+			true, []string{"binlogs expire after 30d (binlog_expire_logs_seconds=2592000)", "lags 3s"}, ""},
+		{"shorter than the lag", retentionState{Version: "10.11.9-MariaDB", ExpireSeconds: 7200, ExpireDays: 0.083, Logs: logs, Pos: at, Lag: 3 * time.Hour},
+			false, []string{"binlogs expire before the pipeline reads them (retention 2h, lag 3h)"},
+			"SET GLOBAL binlog_expire_logs_seconds = 604800; and `binlog_expire_logs_seconds = 604800` under [mysqld] in my.cnf"},
+		{"old server in days", retentionState{Version: "10.3.39-MariaDB", ExpireSeconds: -1, ExpireDays: 1, Logs: logs, Pos: at, Lag: 10 * 24 * time.Hour},
+			false, []string{"binlogs expire after 24h (expire_logs_days=1)"}, "SET GLOBAL expire_logs_days = 20; and `expire_logs_days = 20` under [mysqld]"},
+		{"under a day warns", retentionState{Version: "8.0.36", ExpireSeconds: 3600, Logs: logs, Pos: at, Lag: time.Second},
+			true, []string{"binlogs expire after 1h (binlog_expire_logs_seconds=3600)", "warning: retention under 24h", "SET GLOBAL binlog_expire_logs_seconds = 604800"}, ""},
+		{"file purged", retentionState{Version: "10.11.9-MariaDB", ExpireSeconds: 86400, Logs: logs[2:], Pos: at, Lag: time.Minute},
+			false, []string{"the pipeline's binlog file binlog.000007 is no longer on the server (oldest binlog.000008)"},
+			"the pipeline cannot resume: re-snapshot it"},
+		{"file elsewhere, resumes by GTID", retentionState{Version: "10.11.9-MariaDB", ExpireSeconds: 86400, Logs: []string{"replica-bin.000001"},
+			Pos: Position{File: "binlog.000007", Pos: 1234, GTID: "0-1-42"}, Lag: time.Minute},
+			true, []string{"binlog.000007 is not on this server (oldest replica-bin.000001); the pipeline resumes by GTID 0-1-42"}, ""},
+		{"MySQL without GTIDs: the file decides", retentionState{Version: "8.0.36", ExpireSeconds: 86400, GTIDMode: "OFF", Logs: []string{"other.000001"},
+			Pos: Position{File: "binlog.000007", Pos: 1234, GTID: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5"}, Lag: time.Minute},
+			false, []string{"no longer on the server"}, "re-snapshot"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := evalRetention(tt.st)
+			assert.Equal(t, RetentionCheckName, c.Name)
+			assert.Equal(t, tt.ok, c.OK, c.Observed)
+			for _, o := range tt.observed {
+				assert.Contains(t, c.Observed, o)
+			}
+			if tt.ok {
+				assert.Empty(t, c.Fix)
+			} else {
+				assert.Contains(t, c.Fix, tt.fix)
+			}
+		})
+	}
+}
+
+func TestCheckRetentionOnTheServer(t *testing.T) {
+	d := newVDB(t)
+	ctx := testCtx(t)
+	c, err := CheckRetention(ctx, d.src, 0, Position{})
+	require.NoError(t, err)
+	assert.True(t, c.OK, c.Observed)
+	assert.Contains(t, c.Observed, "the pipeline never ran")
+
+	pos, err := masterPosition(ctx, d.src)
+	require.NoError(t, err)
+	c, err = CheckRetention(ctx, d.src, time.Second, pos)
+	require.NoError(t, err)
+	assert.True(t, c.OK, c.Observed)
+
+	c, err = CheckRetention(ctx, d.src, time.Second, Position{File: "binlog.999999", Pos: 4})
+	require.NoError(t, err)
+	assert.False(t, c.OK, c.Observed)
+	assert.Contains(t, c.Observed, "binlog.999999 is no longer on the server")
 }

@@ -22,6 +22,11 @@ import (
 //     after the position the replication slot confirmed (bytes).
 //   - strangler_sync_slot_retained_wal_bytes{pipeline} (new-to-legacy):
 //     WAL the server keeps for the slot (bytes).
+//   - strangler_sync_conflicts_total{pipeline,table,winner} (both ways):
+//     conflicts resolved, by the side that won (legacy, new).
+//
+// The new-to-legacy half of a both-ways pipeline NAME reports as pipeline
+// "NAME:new-to-legacy".
 type Metrics struct {
 	Changes          *prometheus.CounterVec
 	Lag              *prometheus.GaugeVec
@@ -30,6 +35,7 @@ type Metrics struct {
 	Phase            *prometheus.GaugeVec
 	SlotLagBytes     *prometheus.GaugeVec
 	RetainedWALBytes *prometheus.GaugeVec
+	Conflicts        *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with r (nil: not
@@ -64,9 +70,13 @@ func NewMetrics(r prometheus.Registerer) (*Metrics, error) {
 			Name: "strangler_sync_slot_retained_wal_bytes",
 			Help: "New-to-legacy: bytes of WAL PostgreSQL keeps for the pipeline's replication slot (pg_current_wal_lsn() - restart_lsn).",
 		}, []string{"pipeline"}),
+		Conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strangler_sync_conflicts_total",
+			Help: "Both ways: rows changed on both sides before either change arrived, by the side whose version won.",
+		}, []string{"pipeline", "table", "winner"}),
 	}
 	if r != nil {
-		for _, c := range []prometheus.Collector{m.Changes, m.Lag, m.LagEvents, m.RowsPerSec, m.Phase, m.SlotLagBytes, m.RetainedWALBytes} {
+		for _, c := range []prometheus.Collector{m.Changes, m.Lag, m.LagEvents, m.RowsPerSec, m.Phase, m.SlotLagBytes, m.RetainedWALBytes, m.Conflicts} {
 			if err := r.Register(c); err != nil {
 				return nil, err
 			}

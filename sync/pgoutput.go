@@ -113,6 +113,17 @@ type LogicalHandler interface {
 	OnTruncate(ctx context.Context, t LogicalTruncate) error
 	// OnCommit ends the open transaction.
 	OnCommit(ctx context.Context, c LogicalCommit) error
+	// OnOrigin names the replication origin of the open transaction: it
+	// was written by a session set up with pg_replication_origin_session_setup
+	// (the forward direction of a both-ways pipeline marks its own so).
+	OnOrigin(ctx context.Context, o LogicalOrigin) error
+}
+
+// LogicalOrigin is an Origin message: the open transaction came from the
+// named replication origin.
+type LogicalOrigin struct {
+	Name      string
+	CommitLSN LSN // the origin's commit position, 0 when the session gave none
 }
 
 // NopLogicalHandler is a LogicalHandler that ignores everything; embed it.
@@ -132,6 +143,9 @@ func (NopLogicalHandler) OnTruncate(context.Context, LogicalTruncate) error { re
 
 // OnCommit does nothing.
 func (NopLogicalHandler) OnCommit(context.Context, LogicalCommit) error { return nil }
+
+// OnOrigin does nothing.
+func (NopLogicalHandler) OnOrigin(context.Context, LogicalOrigin) error { return nil }
 
 var _ LogicalHandler = NopLogicalHandler{}
 
@@ -216,9 +230,15 @@ func (d *PgoutputDecoder) Decode(ctx context.Context, data []byte, h LogicalHand
 		}
 		return h.OnTruncate(ctx, t)
 	case 'O': // Origin: the transaction was replicated from elsewhere
-		r.u64("CommitLSN")
-		r.str("Name")
-		return r.end()
+		o := LogicalOrigin{CommitLSN: LSN(r.u64("CommitLSN"))}
+		o.Name = r.str("Name")
+		if err := r.end(); err != nil {
+			return err
+		}
+		if !d.inTxn {
+			return fmt.Errorf("decoding pgoutput: Origin outside a transaction")
+		}
+		return h.OnOrigin(ctx, o)
 	case 'Y': // Type: a non-built-in type's name; values come as text anyway
 		r.u32("DataType")
 		r.str("Namespace")

@@ -155,6 +155,11 @@ func (r *pgRecorder) OnCommit(_ context.Context, c LogicalCommit) error {
 	return nil
 }
 
+func (r *pgRecorder) OnOrigin(_ context.Context, o LogicalOrigin) error {
+	r.got = append(r.got, fmt.Sprintf("origin %s at %s", o.Name, o.CommitLSN))
+	return nil
+}
+
 var testCommitTime = time.Date(2026, 3, 1, 12, 30, 45, 123456000, time.UTC)
 
 // sampleStream is one session's messages: a relation, a transaction with
@@ -242,13 +247,26 @@ func TestPgoutputDecoderErrors(t *testing.T) {
 	}
 }
 
-// TestPgoutputDecoderIgnores: origin, type and logical decoding messages
-// decode and call nothing.
+// TestPgoutputDecoderOrigin: an Origin message inside a transaction names
+// its origin (how a both-ways pipeline knows its own writes); outside one
+// it is refused.
+func TestPgoutputDecoderOrigin(t *testing.T) {
+	d := NewPgoutputDecoder()
+	r := &pgRecorder{}
+	for _, m := range [][]byte{msgBegin(100, testCommitTime, 1), newMsg('O').u64(5).str("strangler_shop").b} {
+		require.NoError(t, d.Decode(context.Background(), m, r))
+	}
+	assert.Equal(t, "origin strangler_shop at 0/5", r.got[len(r.got)-1])
+	err := NewPgoutputDecoder().Decode(context.Background(), newMsg('O').u64(5).str("x").b, r)
+	require.ErrorContains(t, err, "Origin outside a transaction")
+}
+
+// TestPgoutputDecoderIgnores: type and logical decoding messages decode
+// and call nothing.
 func TestPgoutputDecoderIgnores(t *testing.T) {
 	d := NewPgoutputDecoder()
 	r := &pgRecorder{}
 	for _, m := range [][]byte{
-		newMsg('O').u64(5).str("node_a").b,
 		newMsg('Y').u32(16500).str("public").str("mood").b,
 		newMsg('M').u8(0).u64(9).str("prefix").u32(3).u8(1).u8(2).u8(3).b,
 	} {

@@ -57,10 +57,16 @@ type Options struct {
 	// RetryMin and RetryMax bound the backoff between reconnection
 	// attempts when a database is unreachable. Zero: 2s and 30s.
 	RetryMin, RetryMax time.Duration
-	// AcceptDDL resumes a pipeline paused on DDL: the operator has applied
-	// the paused statement's equivalent to the target by hand, and streaming
-	// goes on after the statement.
+	// AcceptDDL resumes, at the start, a pipeline that an earlier run left
+	// paused on DDL: the operator has applied the paused statement's
+	// equivalent to the target by hand, and streaming goes on after the
+	// statement. A pause during this run waits for a resume request
+	// (RequestResume) instead.
 	AcceptDDL bool
+	// Record, when set, names the system of record of a both-ways
+	// pipeline at the moment ("legacy" or "new"): the side whose change
+	// wins a conflict. Nil, or another answer: the pipeline's record key.
+	Record func() string
 	// StatusInterval is how often the status row is written (new-to-legacy:
 	// also the slot's figures read, and the idle position moved). Zero: 1s.
 	StatusInterval time.Duration
@@ -87,8 +93,10 @@ type AppliedBatch struct {
 // PausedError stops a pipeline on a change it must not apply by itself: DDL
 // that does not map cleanly onto the target (see ClassifyDDL), or a value
 // the target cannot hold.
-// The pause is persisted; `strangler sync status` shows it, and `sync run`
-// refuses the pipeline until the operator resolves it.
+// The pause is persisted; `strangler sync status` shows it with what to do
+// (Todo), and the pipeline waits, in its process, until `strangler sync
+// resume NAME` (or, at a start, --accept-ddl) moves it on. Run does not
+// return it.
 type PausedError struct {
 	Pipeline  string
 	Statement string   // the DDL statement, when a DDL caused the pause
@@ -96,6 +104,7 @@ type PausedError struct {
 	Pos       Position // the last position applied: the stream stopped here, before the statement
 	Resume    Position // the end of the paused statement, where --accept-ddl goes on
 	LSN       string   // new-to-legacy: the last WAL position applied, where Pos is not used
+	Todo      string   // what to do before resuming: the statement to run on the target (see PauseTodo)
 }
 
 // Error names the pipeline, the position, the statement and the reason.
@@ -131,11 +140,23 @@ type Pipeline struct {
 	phase      string       // the one record of the phase: Status, the status row and the phase metric read it
 	reason     string       // why the pipeline is waiting or stopped; "" otherwise
 	pause      *PausedError // set with phase paused
+	resume     resumeState  // see resume.go
 	kept       []string     // quoted target columns whose source column was dropped: kept, nullable, not written
 	position   Position
 	snapTables map[string]*SnapshotProgress
 	rev        reverseState // new-to-legacy only
-	revFails   revFailures  // under mu
+
+	// Both ways: pair is set on the pipeline the caller holds, both (the
+	// whole config) on each of its halves.
+	pair         *pair
+	both         *config.Pipeline
+	label        string        // the pipeline label of the metrics: the name; NAME:new-to-legacy for that half of a both-ways pipeline
+	streamed     chan struct{} // forward half: closed when it first streams
+	streamedOnce gosync.Once
+	gate         <-chan struct{} // new-to-legacy half: wait for this before the first session
+	ownSkipped   atomic.Int64    // transactions skipped because strangler itself wrote them
+	conflicts    atomic.Int64    // conflicts resolved
+	revFails     revFailures     // under mu
 
 	// pieceRows bounds the row changes held in memory (see
 	// defaultPieceRows); txTimeout is the deadline of one target batch or
@@ -168,7 +189,7 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 	}
 	switch p.Direction {
 	case "", config.DirectionLegacyToNew:
-	case config.DirectionNewToLegacy:
+	case config.DirectionNewToLegacy, config.DirectionBoth:
 		// source and target still name the legacy and the new database:
 		// the changes flow from target to source.
 		if err := checkReverseName(p.Name); err != nil {
@@ -197,8 +218,13 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 	if p.ChunkSize <= 0 {
 		p.ChunkSize = 10000
 	}
-	pl := &Pipeline{cfg: p, srcDSN: src, dstDSN: dst, o: o, log: o.Logger.With("pipeline", p.Name), snapTables: map[string]*SnapshotProgress{}}
+	pl := &Pipeline{cfg: p, srcDSN: src, dstDSN: dst, o: o, log: o.Logger.With("pipeline", p.Name), snapTables: map[string]*SnapshotProgress{}, label: p.Name}
 	pl.pieceRows, pl.txTimeout = max(defaultPieceRows, p.BatchSize), targetTxTimeout
+	if p.Direction == config.DirectionBoth {
+		if err := newPair(pl, p, source, target, o); err != nil {
+			return nil, err
+		}
+	}
 	pl.setPhase(PhaseStarting, "")
 	return pl, nil
 }
@@ -207,7 +233,7 @@ func New(p config.Pipeline, source, target string, o Options) (*Pipeline, error)
 func (p *Pipeline) Name() string { return p.cfg.Name }
 
 // Start runs the pipeline in the background until Close or until it stops
-// on its own (paused, or a permanent error); Wait returns that error.
+// on its own (a permanent error); Wait returns that error.
 func (p *Pipeline) Start(ctx context.Context) error {
 	p.runMu.Lock()
 	defer p.runMu.Unlock()
@@ -255,10 +281,15 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	}
 }
 
-// Run syncs until ctx is done (then it returns nil), the pipeline pauses
-// (*PausedError) or a permanent error occurs. While a database is
-// unreachable it waits and retries with backoff, logging each attempt.
+// Run syncs until ctx is done (then it returns nil) or a permanent error
+// occurs. While a database is unreachable it waits and retries with
+// backoff, logging each attempt. A pause (see PausedError) does not end it:
+// the pipeline waits in phase paused for a resume request (RequestResume),
+// then goes on.
 func (p *Pipeline) Run(ctx context.Context) error {
+	if p.pair != nil {
+		return p.pair.run(ctx)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	runCtx, stopStatus := context.WithCancel(gctx)
 	g.Go(func() error { p.statusLoop(runCtx); return nil })
@@ -286,16 +317,20 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 		}
 		var pe *PausedError
 		var ve *ValueError
-		switch {
-		case errors.As(err, &pe):
-			p.setPaused(pe)
-			p.log.Error("sync paused: " + pe.Error())
-			return pe
-		case errors.As(err, &ve):
+		if !errors.As(err, &pe) && errors.As(err, &ve) {
 			pe = &PausedError{Pipeline: p.cfg.Name, Reason: ve.Error(), Pos: p.currentPosition()}
+		}
+		switch {
+		case pe != nil:
+			// The process stays: the pipeline waits in phase paused, its
+			// status fresh, for `strangler sync resume NAME`.
 			p.setPaused(pe)
-			p.log.Error("sync paused: " + pe.Error())
-			return pe
+			p.log.Error(fmt.Sprintf("sync paused: %v; to go on: %s, then: strangler sync resume %s", pe, pe.Todo, p.cfg.Name))
+			if p.waitResume(ctx, pe) != nil {
+				return nil // interrupted: the pause stays recorded
+			}
+			backoff = p.o.RetryMin
+			continue
 		case !retryable(err):
 			err = fmt.Errorf("pipeline %q: %w", p.cfg.Name, err)
 			p.setPhase(PhaseStopped, err.Error())
@@ -317,6 +352,13 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 }
 
 func (p *Pipeline) setPaused(pe *PausedError) {
+	if pe.Todo == "" {
+		if pe.Statement != "" {
+			pe.Todo = PauseTodo(pe.Statement, p.cfg)
+		} else {
+			pe.Todo = valueTodo(p.reverse())
+		}
+	}
 	p.mu.Lock()
 	p.pause = pe
 	p.mu.Unlock()
@@ -330,11 +372,14 @@ func (p *Pipeline) setPhase(phase, reason string) {
 	old := p.phase
 	p.phase, p.reason = phase, reason
 	p.mu.Unlock()
+	if phase == PhaseStreaming {
+		p.markStreamed()
+	}
 	if m := p.o.Metrics; m != nil && m.Phase != nil && old != phase {
 		if old != "" {
-			m.Phase.WithLabelValues(p.cfg.Name, old).Set(0)
+			m.Phase.WithLabelValues(p.label, old).Set(0)
 		}
-		m.Phase.WithLabelValues(p.cfg.Name, phase).Set(1)
+		m.Phase.WithLabelValues(p.label, phase).Set(1)
 	}
 }
 
@@ -408,6 +453,11 @@ func (p *Pipeline) session(ctx context.Context) error {
 	if err := EnsureCheckpointSchema(ctx, dst); err != nil {
 		return targetErr(err)
 	}
+	if p.both != nil {
+		if err := setupOrigin(ctx, dst, OriginName(p.cfg.Name)); err != nil {
+			return targetErr(err)
+		}
+	}
 	pos, err := loadPosition(ctx, dst, p.cfg.Name)
 	if err != nil {
 		return targetErr(err)
@@ -419,6 +469,9 @@ func (p *Pipeline) session(ctx context.Context) error {
 
 	tables, err := p.loadTables(ctx, src, dst, myCfg.DBName)
 	if err != nil {
+		return err
+	}
+	if err := p.setupIDs(ctx, src, dst, myCfg.DBName, tables); err != nil {
 		return err
 	}
 	snaps, err := loadSnapshots(ctx, dst, p.cfg.Name)
@@ -458,8 +511,10 @@ func (p *Pipeline) session(ctx context.Context) error {
 	return p.stream(ctx, src, dst, myCfg, tables, pos)
 }
 
-// checkPaused refuses a pipeline whose pause is persisted, unless
-// AcceptDDL: then the position moves past the paused statement.
+// checkPaused returns the persisted pause of a pipeline paused on DDL,
+// unless AcceptDDL or a resume request recorded while no process ran it
+// (`strangler sync resume NAME`): then the position moves past the paused
+// statement. A pause on a value is tried again.
 func (p *Pipeline) checkPaused(ctx context.Context, dst *pgx.Conn, pos *Position) error {
 	st, err := ReadStatus(ctx, dst, p.cfg.Name)
 	if err != nil {
@@ -470,23 +525,46 @@ func (p *Pipeline) checkPaused(ctx context.Context, dst *pgx.Conn, pos *Position
 	}
 	if st.Statement == "" {
 		// A pause on a value: the fix is in the project file (a type
-		// override, a policy) or in the source row; try again.
+		// override, a policy) or in the source row; try again (and take
+		// the request that asked for it, if any).
 		p.log.Warn("the last run paused: " + st.Reason + "; trying again")
+		if _, err := takeResume(ctx, dst, p.cfg.Name); err != nil {
+			return targetErr(err)
+		}
 		return nil
 	}
-	pe := &PausedError{Pipeline: p.cfg.Name, Statement: st.Statement, Reason: st.Reason, Pos: *pos, Resume: st.pausedAt}
-	if !p.o.AcceptDDL || st.pausedAt.IsZero() {
+	pe := &PausedError{Pipeline: p.cfg.Name, Statement: st.Statement, Reason: st.Reason, Pos: *pos, Resume: st.pausedAt, Todo: st.Todo}
+	if st.pausedAt.IsZero() {
+		return pe
+	}
+	tx, err := dst.Begin(ctx)
+	if err != nil {
+		return targetErr(fmt.Errorf("beginning a target transaction: %w", err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	requested, err := takeResume(ctx, tx, p.cfg.Name)
+	if err != nil {
+		return targetErr(err)
+	}
+	if !requested && !p.o.AcceptDDL {
 		return pe
 	}
 	*pos = Position{File: st.pausedAt.File, Pos: st.pausedAt.Pos}
-	if err := savePosition(ctx, dst, p.cfg.Name, *pos, time.Time{}); err != nil {
+	if err := savePosition(ctx, tx, p.cfg.Name, *pos, time.Time{}); err != nil {
 		return targetErr(err)
 	}
-	p.log.Warn(fmt.Sprintf("DDL %q accepted by the operator: streaming goes on after it, at %s", st.Statement, *pos))
-	st.Phase, st.Reason, st.Statement, st.pausedAt = PhaseStarting, "", "", Position{}
-	if err := saveStatus(ctx, dst, st); err != nil {
+	st.Phase, st.Reason, st.Statement, st.Todo, st.pausedAt = PhaseStarting, "", "", "", Position{}
+	if err := saveStatus(ctx, tx, st); err != nil {
 		return targetErr(err)
 	}
+	if err := tx.Commit(ctx); err != nil {
+		return targetErr(fmt.Errorf("committing the accepted DDL of pipeline %q: %w", p.cfg.Name, err))
+	}
+	how := "by the operator (--accept-ddl)"
+	if !p.o.AcceptDDL {
+		how = "by a resume request (strangler sync resume)"
+	}
+	p.log.Warn(fmt.Sprintf("DDL %q accepted %s: streaming goes on after it, at %s", pe.Statement, how, *pos))
 	return nil
 }
 
@@ -518,6 +596,7 @@ func (p *Pipeline) loadTable(ctx context.Context, src *sql.DB, dst querier, db s
 	if err != nil {
 		return nil, permanent(err)
 	}
+	t.wantBefore = p.both != nil
 	var exists bool
 	if err := dst.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.target).Scan(&exists); err != nil {
 		return nil, targetErr(fmt.Errorf("looking up the target table %s: %w", t.target, err))
@@ -544,6 +623,7 @@ func (p *Pipeline) loadTable(ctx context.Context, src *sql.DB, dst querier, db s
 			if t, err = newTable(nm); err != nil {
 				return nil, permanent(err)
 			}
+			t.wantBefore = p.both != nil
 		}
 	}
 	if err := t.loadOIDs(ctx, dst); err != nil {

@@ -183,27 +183,42 @@ func TestPipelineDDL(t *testing.T) {
 		assert.Contains(t, logs.String(), "DDL applied to the target")
 	})
 
+	closePipeline := func(t *testing.T, p *Pipeline) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, p.Close(ctx))
+	}
+
 	t.Run("narrowing pauses, naming the statement", func(t *testing.T) {
 		e.exec(`ALTER TABLE orders MODIFY total decimal(6,2) NOT NULL`, `INSERT INTO orders (id, total, status) VALUES (4, 40.00, 'new')`)
-		err := p.Wait()
-		var pe *PausedError
-		require.ErrorAs(t, err, &pe)
-		assert.Contains(t, pe.Statement, "MODIFY total decimal(6,2)")
-		assert.Contains(t, err.Error(), "MODIFY total decimal(6,2)")
-		st, err := ReadStatus(context.Background(), e.dst, "ddl")
-		require.NoError(t, err)
-		assert.Equal(t, PhasePaused, st.Phase)
+		waitPhase(t, p, PhasePaused, 30*time.Second)
+		assert.Contains(t, p.Status().Statement, "MODIFY total decimal(6,2)")
+		assert.Contains(t, logs.String(), "sync paused: ")
+		assert.Contains(t, logs.String(), `ALTER COLUMN \"total\" TYPE numeric(6,2), then: strangler sync resume ddl`)
+		var st Status
+		require.Eventually(t, func() bool {
+			var err error
+			st, err = ReadStatus(context.Background(), e.dst, "ddl")
+			return err == nil && st.Phase == PhasePaused && st.Todo != ""
+		}, 10*time.Second, 20*time.Millisecond)
 		assert.Contains(t, st.Statement, "MODIFY total decimal(6,2)")
+		assert.Equal(t, `ALTER TABLE "public"."orders" ALTER COLUMN "total" TYPE numeric(6,2)`, st.Todo)
 		var n int
 		require.NoError(t, e.dst.QueryRow(context.Background(), `SELECT count(*) FROM orders WHERE id = 4`).Scan(&n))
 		assert.Zero(t, n, "nothing after the paused statement is applied")
+		closePipeline(t, p)
+		assert.Equal(t, PhasePaused, p.Status().Phase, "an interrupt leaves it paused")
 	})
 
 	t.Run("a restart stays paused", func(t *testing.T) {
 		p2, _ := e.start(cfg, Options{})
-		var pe *PausedError
-		require.ErrorAs(t, p2.Wait(), &pe)
-		assert.Contains(t, pe.Statement, "MODIFY total decimal(6,2)")
+		waitPhase(t, p2, PhasePaused, 30*time.Second)
+		assert.Contains(t, p2.Status().Statement, "MODIFY total decimal(6,2)")
+		closePipeline(t, p2)
+		st, err := ReadStatus(context.Background(), e.dst, "ddl")
+		require.NoError(t, err)
+		assert.Equal(t, PhasePaused, st.Phase)
 	})
 
 	t.Run("accept-ddl goes on after the statement", func(t *testing.T) {
@@ -294,18 +309,24 @@ func TestPipelinePausesOnAValueItCannotStore(t *testing.T) {
 	p, _ := e.start(cfg, Options{})
 	waitPhase(t, p, PhaseStreaming, time.Minute)
 	e.exec(`INSERT INTO orders VALUES (1, '2024-01-01 00:00:00')`, "SET SESSION sql_mode = ''", `INSERT INTO orders VALUES (7, '0000-00-00 00:00:00')`)
-	err := p.Wait()
-	var pe *PausedError
-	require.ErrorAs(t, err, &pe)
-	assert.Contains(t, pe.Reason, "orders")
-	assert.Contains(t, pe.Reason, "shipped")
-	assert.Contains(t, pe.Reason, "key id=7")
-	st, err := ReadStatus(context.Background(), e.dst, "values")
-	require.NoError(t, err)
-	assert.Equal(t, PhasePaused, st.Phase)
+	waitPhase(t, p, PhasePaused, 30*time.Second)
+	live := p.Status()
+	assert.Contains(t, live.Reason, "orders")
+	assert.Contains(t, live.Reason, "shipped")
+	assert.Contains(t, live.Reason, "key id=7")
+	assert.Contains(t, live.Todo, "project file")
+	var st Status
+	require.Eventually(t, func() bool {
+		var err error
+		st, err = ReadStatus(context.Background(), e.dst, "values")
+		return err == nil && st.Phase == PhasePaused
+	}, 10*time.Second, 20*time.Millisecond)
 	assert.Contains(t, st.Reason, "shipped")
 	rows := targetRows(t, e.dst, "orders", "id")
 	assert.Len(t, rows, 1, "the transaction before the bad value is applied, the bad one is not")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, p.Close(ctx), "a paused pipeline ends on Close like a running one")
 
 	cfg.ZeroDates = "null"
 	p2, logs := e.start(cfg, Options{})

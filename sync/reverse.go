@@ -115,6 +115,9 @@ func legacySession(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 
 // reverseSession is one connected run of a new-to-legacy pipeline.
 func (p *Pipeline) reverseSession(ctx context.Context) error {
+	if err := p.waitGate(ctx); err != nil {
+		return err
+	}
 	p.setPhase(PhaseStarting, "")
 	my, myCfg, err := p.openLegacy(ctx)
 	if err != nil {
@@ -201,6 +204,13 @@ func (p *Pipeline) reverseSession(ctx context.Context) error {
 		return h.run(gctx, events)
 	})
 	a := &revApplier{pipeline: p.cfg.Name, slot: slot, conn: conn, maxStmt: min(max(packet/2, 64<<10), 4<<20)}
+	if p.both != nil {
+		var version string
+		if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+			return sourceErr(fmt.Errorf("reading the legacy server's version: %w", err))
+		}
+		a.both, a.mariadb = p, isMariaDB(version)
+	}
 	g.Go(func() error { return p.revApplyLoop(gctx, a, applyCh) })
 	return g.Wait()
 }
@@ -231,6 +241,9 @@ func (p *Pipeline) loadReverseTables(ctx context.Context, my *sql.DB, pg querier
 		if err != nil {
 			return nil, permanent(err)
 		}
+		if t.rule, err = p.conflictRule(m); err != nil {
+			return nil, permanent(err)
+		}
 		target := pgx.Identifier{m.TargetSchema, m.Target}.Sanitize()
 		var ident string
 		var identCols []string
@@ -243,6 +256,13 @@ func (p *Pipeline) loadReverseTables(ctx context.Context, my *sql.DB, pg querier
 		}
 		if err != nil {
 			return nil, targetErr(fmt.Errorf("reading the replica identity of %s: %w", target, err))
+		}
+		if p.both != nil && ident != "f" {
+			// Conflicts are found by the old row, whole.
+			if _, err := pg.Exec(ctx, "ALTER TABLE "+target+" REPLICA IDENTITY FULL"); err != nil {
+				return nil, targetErr(fmt.Errorf("table %s: setting REPLICA IDENTITY FULL on %s, which a both-ways pipeline needs to see the old rows it compares: %w", tc.Name, target, err))
+			}
+			ident = "f"
 		}
 		var keyTargets []string
 		for _, k := range m.Key {
@@ -324,6 +344,7 @@ type reverseHandler struct {
 	start   LSN // the stored position the session started at
 
 	skip       bool // the open transaction was applied before start
+	own        bool // the open transaction was written by strangler's forward applier: not sent back
 	txn        []revChange
 	commitTime time.Time
 	pieced     bool
@@ -394,8 +415,17 @@ func (h *reverseHandler) onWALEnd(walEnd LSN) {
 // OnBegin opens a transaction; one whose commit record starts before the
 // stored position was applied by an earlier session and is skipped.
 func (h *reverseHandler) OnBegin(_ context.Context, b LogicalBegin) error {
-	h.skip = b.FinalLSN < h.start
+	h.skip, h.own = b.FinalLSN < h.start, false
 	h.txn, h.commitTime = h.txn[:0], b.CommitTime
+	return nil
+}
+
+// OnOrigin skips a transaction strangler's forward applier wrote (see
+// both.go): sending it back would echo it.
+func (h *reverseHandler) OnOrigin(_ context.Context, o LogicalOrigin) error {
+	if isStranglerOrigin(o.Name) && !h.skip {
+		h.skip, h.own = true, true
+	}
 	return nil
 }
 
@@ -477,6 +507,13 @@ func (h *reverseHandler) mergeTxn(b *revBatch) {
 // when the applier is idle or the batch is full; the last piece of a
 // transaction applied in pieces goes at once.
 func (h *reverseHandler) OnCommit(ctx context.Context, c LogicalCommit) error {
+	if h.own {
+		// Nothing to apply; the position moves past it with the next batch
+		// or keepalive.
+		h.p.ownSkipped.Add(1)
+		h.skip, h.own = false, false
+		return nil
+	}
 	if h.skip {
 		h.skip = false
 		return nil
@@ -574,7 +611,7 @@ func (p *Pipeline) revApplied(b *revBatch, held revPieces) {
 		count := func(t *revTable, ops *[4]int64) {
 			for op := OpInsert; op <= OpDelete; op++ {
 				if n := ops[op]; n > 0 {
-					m.Changes.WithLabelValues(p.cfg.Name, t.m.Name, op.String()).Add(float64(n))
+					m.Changes.WithLabelValues(p.label, t.m.Name, op.String()).Add(float64(n))
 				}
 			}
 		}
@@ -584,7 +621,7 @@ func (p *Pipeline) revApplied(b *revBatch, held revPieces) {
 		for _, tb := range b.order {
 			count(tb.t, &tb.ops)
 		}
-		m.Lag.WithLabelValues(p.cfg.Name).Set(lag.Seconds())
+		m.Lag.WithLabelValues(p.label).Set(lag.Seconds())
 	}
 	if p.o.AfterApply != nil {
 		p.o.AfterApply(AppliedBatch{Changes: changes, Transactions: b.txns, LSN: b.lsn, EventTime: b.commitTime, Received: firstRecv, Committed: now})

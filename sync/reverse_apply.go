@@ -57,6 +57,10 @@ type revTable struct {
 	relID   uint32
 	relIdx  []int // for each copied column, its index in the relation; -1: PostgreSQL has no such column
 	relCols int   // the relation's number of columns
+
+	// rule (both ways): the table's conflict policy; the old rows are kept
+	// whole, which conflicts are found by (conflict_reverse.go).
+	rule *conflictRule
 }
 
 func newRevTable(m *TableMap, db string, otherUnique bool) (*revTable, error) {
@@ -153,6 +157,11 @@ func checkReplicaIdentity(table string, ident byte, identCols, keyCols []string)
 type revRow struct {
 	lits    [][]byte
 	lenient bool // an enum column holds '': written under lenientSQLMode
+	// json (both ways): the text PostgreSQL sent for each JSON column, by
+	// position in copied; nil for NULL. MariaDB cannot compare JSON by
+	// value (JSON_EQUALS keeps "\u00e9" apart from "é"), so conflicts
+	// compare these in Go.
+	json map[int][]byte
 }
 
 // revChange is a row change encoded for MySQL, not yet merged into a batch.
@@ -163,6 +172,7 @@ type revChange struct {
 	oldKey   string // key of the old image; "" for an insert
 	key      string // key of the new image; "" for a delete
 	row      *revRow
+	before   *revRow // the old image, whole (both ways only)
 }
 
 // encodeChange maps one decoded change onto the table.
@@ -182,6 +192,15 @@ func (t *revTable) encodeChange(c LogicalChange) (revChange, error) {
 		}
 	}
 	switch {
+	case c.Old != nil && t.rule != nil && c.OldKind == 'O':
+		before, err := t.encodeRow(c.Old, nil, false)
+		if err != nil {
+			return rc, err
+		}
+		rc.before = before
+		if rc.oldKey, err = t.keyOf(before.lits, "old row"); err != nil {
+			return rc, err
+		}
 	case c.Old != nil:
 		lits := make([][]byte, len(t.copied))
 		for _, j := range t.keyPos {
@@ -234,6 +253,12 @@ func (t *revTable) encodeRow(vals, old []TupleValue, oldFull bool) (*revRow, err
 			l, err = t.m.AppendMySQLLiteral(nil, ci, v.Data, false)
 			if err == nil && t.m.Columns[ci].kind == kindEnum && len(v.Data) == 0 {
 				row.lenient = true
+			}
+			if t.rule != nil && t.m.Columns[ci].kind == kindJSON {
+				if row.json == nil {
+					row.json = map[int][]byte{}
+				}
+				row.json[j] = v.Data
 			}
 		default:
 			err = fmt.Errorf("table %s column %s: a value in binary format, which strangler does not request", t.m.Name, t.m.Columns[ci].Name)
@@ -296,6 +321,11 @@ type revTableBatch struct {
 	ups      map[string]*revRow
 	dels     map[string]bool
 	ops      [4]int64
+	// exp (both ways): key -> the row PostgreSQL had before the batch
+	// changed it; nil for a key the batch inserted. noExp: a TRUNCATE in
+	// the batch, after which nothing is compared.
+	exp   map[string]*revRow
+	noExp bool
 }
 
 // revBatch is whole source transactions, applied to MySQL in one
@@ -336,10 +366,14 @@ func (b *revBatch) merge(c revChange) {
 		tb.truncate = true
 		clear(tb.ups)
 		clear(tb.dels)
+		tb.exp, tb.noExp = nil, true
 		return
 	}
 	tb.ops[c.op]++
 	b.changes++
+	if c.t.rule != nil && !tb.noExp {
+		tb.expect(c)
+	}
 	if c.row == nil {
 		delete(tb.ups, c.oldKey)
 		tb.dels[c.oldKey] = true
@@ -357,6 +391,12 @@ func (b *revBatch) merge(c revChange) {
 		for j, l := range c.row.lits {
 			if l == nil {
 				c.row.lits[j] = prev.lits[j]
+				if v, ok := prev.json[j]; ok {
+					if c.row.json == nil {
+						c.row.json = map[int][]byte{}
+					}
+					c.row.json[j] = v
+				}
 			}
 		}
 		c.row.lenient = c.row.lenient || prev.lenient
@@ -534,6 +574,11 @@ type revApplier struct {
 
 	open *sql.Tx   // the MySQL transaction holding the pieces of a source transaction so far
 	held revPieces // what those pieces changed
+
+	// both: the new-to-legacy half of a both-ways pipeline, which
+	// resolves conflicts; mariadb: the legacy server's flavour.
+	both    *Pipeline
+	mariadb bool
 }
 
 // revPieces sums the pieces applied in the open transaction.
@@ -621,6 +666,11 @@ func (a *revApplier) write(ctx context.Context, b *revBatch, starting bool) erro
 	}
 	if starting {
 		if err := checkpoint(!b.piece); err != nil {
+			return err
+		}
+	}
+	if a.both != nil {
+		if err := a.resolveConflicts(ctx, tx, b); err != nil {
 			return err
 		}
 	}

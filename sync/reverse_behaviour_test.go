@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -122,20 +121,42 @@ func TestReverseBehaviour(t *testing.T) {
 		assert.EqualValues(t, 4200, r.l.checkpoint("pieces").Changes)
 	})
 
-	t.Run("a value MySQL cannot hold pauses, naming table, key, column and value", func(t *testing.T) {
+	t.Run("a value MySQL cannot hold pauses, naming table, key, column and value; a resume retries it", func(t *testing.T) {
 		r := newReverseEnv(t, "value", simple)
-		p := r.start(Options{})
+		p, logs := startReverse(t, r.cfg, r.l, r.pg, Options{StatusInterval: 100 * time.Millisecond})
+		waitPhase(t, p, PhaseStreaming, time.Minute)
 		pgExec(t, r.dst, `INSERT INTO t VALUES (1, 'fits', 65535)`, `INSERT INTO t VALUES (2, 'does not', 70000)`)
-		err := waitStopped(t, p)
-		var pe *PausedError
-		require.True(t, errors.As(err, &pe), "a *PausedError: %v", err)
-		assert.Contains(t, err.Error(), `table t key id=2: column n: value "70000": out of range of MySQL smallint(5) unsigned`)
-		assert.Contains(t, err.Error(), "paused at LSN ")
+		waitPhase(t, p, PhasePaused, time.Minute)
+		assert.Contains(t, p.Status().Reason, `table t key id=2: column n: value "70000": out of range of MySQL smallint(5) unsigned`)
+		assert.Contains(t, logs.String(), "paused at LSN ")
 		assert.Equal(t, []string{"1 | fits | 65535"}, r.l.rows("SELECT * FROM t"), "the transactions before it are applied")
-		st, err := ReadReverseStatus(context.Background(), r.l.db, "value")
-		require.NoError(t, err)
-		assert.Equal(t, PhasePaused, st.Phase)
+		var st Status
+		require.Eventually(t, func() bool {
+			var err error
+			st, err = ReadReverseStatus(context.Background(), r.l.db, "value")
+			return err == nil && st.Phase == PhasePaused && st.Todo != ""
+		}, 10*time.Second, 20*time.Millisecond)
 		assert.Contains(t, st.Reason, "out of range")
+		assert.Contains(t, st.Todo, "legacy MySQL column")
+
+		// The fix, in the legacy column; the pipeline is still there.
+		r.l.exec(`ALTER TABLE t MODIFY n int unsigned NULL`)
+		pgExec(t, r.dst, `INSERT INTO t VALUES (3, 'after', 3)`)
+		req, err := RequestReverseResume(context.Background(), r.l.db, "value")
+		require.NoError(t, err)
+		assert.Less(t, req.StatusAge, 5*time.Second, "the paused pipeline keeps its status fresh")
+		require.Eventually(t, func() bool {
+			ok, err := ReverseResumeTaken(context.Background(), r.l.db, req)
+			return err == nil && ok
+		}, 10*time.Second, 20*time.Millisecond)
+		waitPhase(t, p, PhaseStreaming, time.Minute)
+		r.caughtUp()
+		assert.Equal(t, []string{"1 | fits | 65535", "2 | does not | 70000", "3 | after | 3"}, r.l.rows("SELECT * FROM t ORDER BY id"))
+		assert.Contains(t, logs.String(), "resumed by request")
+		_, err = RequestReverseResume(context.Background(), r.l.db, "value")
+		var np *NotPausedError
+		require.ErrorAs(t, err, &np)
+		assert.Equal(t, PhaseStreaming, np.Phase)
 	})
 
 	t.Run("a restart goes on from the stored position and applies nothing twice", func(t *testing.T) {

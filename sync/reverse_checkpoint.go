@@ -73,7 +73,12 @@ var reverseCheckpointDDL = []string{
 // digits in lower case (at most 36), "_" and 16 hex digits of a SHA-256 of
 // the whole name. A slot name may hold only [a-z0-9_] and 63 bytes; the
 // readable part is decoration, the hash makes the name unique.
-func SlotName(pipeline string) string {
+func SlotName(pipeline string) string { return replicationName("strangler/new-to-legacy/", pipeline) }
+
+// replicationName is a PostgreSQL name for a pipeline's replication object
+// (slot and publication, origin): readable part and hash as SlotName says,
+// the hash taken over domain and name.
+func replicationName(domain, pipeline string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(pipeline) {
 		if b.Len() >= 36 {
@@ -85,7 +90,7 @@ func SlotName(pipeline string) string {
 			b.WriteByte('_')
 		}
 	}
-	sum := sha256.Sum256([]byte("strangler/new-to-legacy/" + pipeline))
+	sum := sha256.Sum256([]byte(domain + pipeline))
 	return "strangler_" + b.String() + "_" + hex.EncodeToString(sum[:8])
 }
 
@@ -224,6 +229,11 @@ func ReadReverseStatus(ctx context.Context, db *sql.DB, pipeline string) (Status
 		// Written as UTC_TIMESTAMP(6).
 		if t, err := time.ParseInLocation("2006-01-02 15:04:05.000000", updated, time.UTC); err == nil {
 			s.UpdatedAt = t
+		}
+	}
+	if s.Phase == PhasePaused {
+		if s.Todo, err = readReversePauseTodo(ctx, db, pipeline); err != nil {
+			return s, err
 		}
 	}
 	ck, err := loadReverseCheckpoint(ctx, db, pipeline)

@@ -49,31 +49,36 @@ func (p *Pipeline) reverseStatusLoop(ctx context.Context) {
 				} else {
 					p.rev.slot.Store(&st)
 					if m := p.o.Metrics; m != nil && m.SlotLagBytes != nil && m.RetainedWALBytes != nil {
-						m.SlotLagBytes.WithLabelValues(p.cfg.Name).Set(float64(st.LagBytes))
-						m.RetainedWALBytes.WithLabelValues(p.cfg.Name).Set(float64(st.RetainedWALBytes))
+						m.SlotLagBytes.WithLabelValues(p.label).Set(float64(st.LagBytes))
+						m.RetainedWALBytes.WithLabelValues(p.label).Set(float64(st.RetainedWALBytes))
 					}
 				}
 			}
-			s := p.sampleStatus(now, rate)
-			if s.Phase == PhaseStarting {
-				continue
-			}
-			if my == nil {
-				db, _, err := p.openLegacy(ctx)
+			// Under statusMu, as in statusLoop.
+			p.resume.statusMu.Lock()
+			func() {
+				defer p.resume.statusMu.Unlock()
+				s := p.sampleStatus(now, rate)
+				if s.Phase == PhaseStarting {
+					return
+				}
+				if my == nil {
+					db, _, err := p.openLegacy(ctx)
+					if err != nil {
+						p.log.Debug("writing status", "error", err)
+						return
+					}
+					my = db
+				}
+				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				err := saveReverseStatus(wctx, my, s)
+				cancel()
 				if err != nil {
 					p.log.Debug("writing status", "error", err)
-					continue
+					my.Close()
+					my = nil
 				}
-				my = db
-			}
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := saveReverseStatus(wctx, my, s)
-			cancel()
-			if err != nil {
-				p.log.Debug("writing status", "error", err)
-				my.Close()
-				my = nil
-			}
+			}()
 		}
 	}
 }

@@ -111,6 +111,9 @@ func beginSnapshot(ctx context.Context, conn *sql.Conn) (Position, error) {
 	}
 	rows.Close()
 	if pos.File != "" && pos.Pos > 0 {
+		if pos.GTID, err = snapshotGTID(ctx, conn, pos, true); err != nil {
+			return Position{}, sourceErr(err)
+		}
 		return pos, nil
 	}
 	// MySQL: hold a global read lock while the snapshot starts, so that
@@ -127,6 +130,9 @@ func beginSnapshot(ctx context.Context, conn *sql.Conn) (Position, error) {
 	}
 	pos, err = masterPosition(ctx, conn)
 	if err != nil {
+		return Position{}, sourceErr(err)
+	}
+	if pos.GTID, err = snapshotGTID(ctx, conn, pos, false); err != nil {
 		return Position{}, sourceErr(err)
 	}
 	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
@@ -352,7 +358,7 @@ func (p *Pipeline) writeChunk(ctx context.Context, dst *pgx.Conn, t *table, st *
 	p.applied.Add(r.end.rows)
 	rate.add(r.end.rows)
 	if m := p.o.Metrics; m != nil {
-		m.Changes.WithLabelValues(p.cfg.Name, t.m.Name, "snapshot").Add(float64(r.end.rows))
+		m.Changes.WithLabelValues(p.label, t.m.Name, "snapshot").Add(float64(r.end.rows))
 	}
 	prog := SnapshotProgress{Pipeline: p.cfg.Name, Table: t.m.Name, Rows: st.Rows, Total: st.Total, Done: st.Done}
 	p.mu.Lock()

@@ -79,7 +79,7 @@ func (p *Pipeline) Status() Status {
 		s.Reason = KeptColumnsReason + strings.Join(p.kept, ", ")
 	}
 	if p.pause != nil {
-		s.Phase, s.Reason, s.Statement = PhasePaused, p.pause.Reason, p.pause.Statement
+		s.Phase, s.Reason, s.Statement, s.Todo = PhasePaused, p.pause.Reason, p.pause.Statement, p.pause.Todo
 		if s.Statement != "" {
 			s.pausedAt = p.pause.Resume
 		}
@@ -110,9 +110,9 @@ func (p *Pipeline) sampleStatus(now time.Time, rate *rateMeter) Status {
 		p.lagNanos.Store(0)
 	}
 	if m := p.o.Metrics; m != nil {
-		m.RowsPerSec.WithLabelValues(p.cfg.Name).Set(s.RowsPerSec)
-		m.Lag.WithLabelValues(p.cfg.Name).Set(s.LagSeconds)
-		m.LagEvents.WithLabelValues(p.cfg.Name).Set(float64(s.LagEvents))
+		m.RowsPerSec.WithLabelValues(p.label).Set(s.RowsPerSec)
+		m.Lag.WithLabelValues(p.label).Set(s.LagSeconds)
+		m.LagEvents.WithLabelValues(p.label).Set(float64(s.LagEvents))
 	}
 	return s
 }
@@ -139,26 +139,32 @@ func (p *Pipeline) statusLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			s := p.sampleStatus(now, rate)
-			if s.Phase == PhaseStarting {
-				continue // nothing to say yet; a paused state stays as stored
-			}
-			if conn == nil || conn.IsClosed() {
-				c, err := connectTarget(ctx, p.dstDSN)
+			// Sampled and written under statusMu: a paused status is never
+			// written after a resume moved on (see tryResume).
+			p.resume.statusMu.Lock()
+			func() {
+				defer p.resume.statusMu.Unlock()
+				s := p.sampleStatus(now, rate)
+				if s.Phase == PhaseStarting {
+					return // nothing to say yet; a paused state stays as stored
+				}
+				if conn == nil || conn.IsClosed() {
+					c, err := connectTarget(ctx, p.dstDSN)
+					if err != nil {
+						p.log.Debug("writing status", "error", err)
+						return
+					}
+					conn = c
+				}
+				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				err := saveStatus(wctx, conn, s)
+				cancel()
 				if err != nil {
 					p.log.Debug("writing status", "error", err)
-					continue
+					conn.Close(context.WithoutCancel(ctx))
+					conn = nil
 				}
-				conn = c
-			}
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := saveStatus(wctx, conn, s)
-			cancel()
-			if err != nil {
-				p.log.Debug("writing status", "error", err)
-				conn.Close(context.WithoutCancel(ctx))
-				conn = nil
-			}
+			}()
 		}
 	}
 }

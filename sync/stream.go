@@ -95,20 +95,66 @@ func (p *Pipeline) stream(ctx context.Context, src *sql.DB, dst *pgx.Conn, myCfg
 		Logger:          slog.New(&debugHandler{h: p.log.With("component", "go-mysql").Handler()}),
 	})
 	defer syncer.Close()
-	streamer, err := syncer.StartSync(gomysql.Position{Name: pos.File, Pos: pos.Pos})
+	hasGTIDs, err := sourceHasGTIDs(ctx, src, flavor == gomysql.MariaDBFlavor)
 	if err != nil {
-		return sourceErr(fmt.Errorf("starting the binlog stream at %s: %w", pos, err))
+		return sourceErr(err)
 	}
-	p.setPhase(PhaseStreaming, "")
-	p.log.Info("resumed at " + pos.String())
+	dec := NewDecoder(pos.File)
+	var streamer *replication.BinlogStreamer
+	if hasGTIDs && pos.GTID != "" {
+		// By GTID: the source may be another server than the one the
+		// position was saved on (a failover), with other file names and
+		// offsets; the decoder learns them from the stream.
+		set, err := parseGTIDSet(flavor, pos.GTID)
+		if err != nil {
+			return permanent(fmt.Errorf("the saved GTID set of pipeline %q: %w", p.cfg.Name, err))
+		}
+		gs, err := set.goMySQL()
+		if err != nil {
+			return permanent(fmt.Errorf("the saved GTID set of pipeline %q: %w", p.cfg.Name, err))
+		}
+		if streamer, err = syncer.StartSyncGTID(gs); err != nil {
+			return sourceErr(fmt.Errorf("starting the binlog stream at GTID %s (saved at %s): %w", set, pos, err))
+		}
+		if err := dec.TrackGTIDs(flavor, set.String()); err != nil {
+			return permanent(err)
+		}
+		dec.StartedByGTID()
+		p.setPhase(PhaseStreaming, "")
+		p.log.Info(fmt.Sprintf("resumed at GTID %s (saved at %s)", set, pos))
+	} else {
+		if hasGTIDs && flavor == gomysql.MariaDBFlavor {
+			// A position saved without a set (by an earlier build, or at
+			// the source's end): MariaDB tells the set at that position.
+			seed, err := mariadbGTIDAt(ctx, src, pos)
+			if err == nil {
+				err = dec.TrackGTIDs(flavor, seed)
+			}
+			if err != nil {
+				p.log.Warn(fmt.Sprintf("positions carry no GTID set (the pipeline resumes from file and offset): %v", err))
+			}
+		} else if hasGTIDs && pos.GTID == "" {
+			// MySQL: the set is known from the next binlog file on (its
+			// Previous_gtids event).
+			p.log.Info("the GTID set at " + pos.String() + " is not known: positions carry one from the next binlog file on")
+		}
+		if streamer, err = syncer.StartSync(gomysql.Position{Name: pos.File, Pos: pos.Pos}); err != nil {
+			return sourceErr(fmt.Errorf("starting the binlog stream at %s: %w", pos, err))
+		}
+		p.setPhase(PhaseStreaming, "")
+		p.log.Info("resumed at " + pos.String())
+	}
 
 	byName := map[string]*table{}
 	for _, t := range tables {
 		byName[t.m.Name] = t
 	}
 	db := myCfg.DBName
-	dec := NewDecoder(pos.File)
-	dec.Want = func(schema, name string) bool { return schema == db && byName[name] != nil }
+	// The reverse direction's checkpoint table comes through too: it marks
+	// the transactions strangler wrote, which are not sent back.
+	dec.Want = func(schema, name string) bool {
+		return schema == db && (byName[name] != nil || name == ReverseCheckpointTable)
+	}
 	if len(p.o.SkipServerIDs) > 0 {
 		dec.SkipServerIDs = map[uint32]bool{}
 		for _, s := range p.o.SkipServerIDs {
@@ -165,6 +211,11 @@ type streamHandler struct {
 	dec     *Decoder
 	txn     []RowChange // row changes of the open source transaction not yet encoded
 	pieced  bool        // pieces of the open source transaction went to the applier
+
+	// The open transaction's first row change was seen (rows); it was on
+	// the new-to-legacy checkpoint table (own: strangler wrote it, and it
+	// is not applied); it changed a synced table (ownData).
+	rows, own, ownData bool
 }
 
 var _ Handler = (*streamHandler)(nil)
@@ -209,6 +260,14 @@ func (h *streamHandler) send(ctx context.Context, it applyItem) error {
 // reach it, the batch (whole earlier transactions) is handed over, and the
 // transaction goes on to the applier in pieces of one target transaction.
 func (h *streamHandler) OnRow(ctx context.Context, c RowChange) error {
+	if !h.rows {
+		h.rows = true
+		h.own = c.Table == ReverseCheckpointTable
+	}
+	if h.own {
+		h.ownData = h.ownData || h.tables[c.Table] != nil
+		return nil
+	}
 	if h.tables[c.Table] == nil {
 		return nil
 	}
@@ -265,6 +324,19 @@ func (h *streamHandler) encode(ctx context.Context, b *batch, what string) error
 // piece of a transaction applied in pieces goes at once, with the commit's
 // position.
 func (h *streamHandler) OnCommit(ctx context.Context, c Commit) error {
+	if h.own {
+		// Written by strangler's new-to-legacy applier: not sent back. A
+		// checkpoint alone moves nothing (were it to move the position,
+		// the position's own write would come back as a checkpoint).
+		data := h.ownData
+		h.rows, h.own, h.ownData = false, false, false
+		if !data {
+			return nil
+		}
+		h.p.ownSkipped.Add(1)
+		return h.OnPosition(ctx, c.Pos)
+	}
+	h.rows = false
 	if h.pieced {
 		h.pieced = false
 		last := newBatch()

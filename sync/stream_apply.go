@@ -98,6 +98,9 @@ func (p *Pipeline) appliedOK() {
 // applyLoop applies what the decoder hands over, in order.
 func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan applyItem) error {
 	defer a.rollback(ctx)
+	if p.both != nil {
+		a.both = p
+	}
 	for it := range items {
 		if it.batch != nil {
 			if err := p.applyBatch(ctx, a, it.batch); err != nil {
@@ -162,6 +165,7 @@ func (p *Pipeline) applyLoop(ctx context.Context, a *applier, items <-chan apply
 			}
 			if d.table != nil {
 				reloaded.idx, reloaded.gen = d.table.idx, d.table.gen+1
+				reloaded.wantBefore = d.table.wantBefore
 			}
 			nt = reloaded
 		}
@@ -208,7 +212,7 @@ func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {
 		count := func(t *table, ops *[4]int64) {
 			for op := OpInsert; op <= OpDelete; op++ {
 				if n := ops[op]; n > 0 {
-					m.Changes.WithLabelValues(p.cfg.Name, t.m.Name, op.String()).Add(float64(n))
+					m.Changes.WithLabelValues(p.label, t.m.Name, op.String()).Add(float64(n))
 				}
 			}
 		}
@@ -218,7 +222,7 @@ func (p *Pipeline) applyBatch(ctx context.Context, a *applier, b *batch) error {
 		for _, tb := range b.order {
 			count(tb.t, &tb.ops)
 		}
-		m.Lag.WithLabelValues(p.cfg.Name).Set(lag.Seconds())
+		m.Lag.WithLabelValues(p.label).Set(lag.Seconds())
 	}
 	if p.o.AfterApply != nil {
 		p.o.AfterApply(AppliedBatch{Changes: changes, Transactions: b.txns, Position: b.pos, EventTime: b.eventTime, Received: firstRecv, Committed: now})

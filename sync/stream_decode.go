@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 )
 
@@ -94,7 +95,8 @@ var _ Handler = NopHandler{}
 
 // Decoder turns binlog events into Handler calls. It does no I/O: feed it
 // events in log order with Decode. It tracks the current binlog file (from
-// rotate events) and the open transaction's GTID.
+// rotate events) and, once TrackGTIDs is called, the GTID set of the
+// transactions that ended.
 type Decoder struct {
 	// Want reports whether changes to schema.table are of interest; nil
 	// means all. Rows of other tables are not passed on, but their
@@ -107,9 +109,16 @@ type Decoder struct {
 	SkipServerIDs map[uint32]bool
 
 	file  string
-	gtid  string
 	inTxn bool
 	skip  bool
+
+	// GTIDs (see gtid.go). gtids is nil while the set of applied
+	// transactions is not known (TrackGTIDs was not called, or a MySQL
+	// tagged GTID left it); positions then carry no GTID set.
+	gtids    *gtidSet
+	pending  func() // adds the open transaction's GTID to gtids
+	rotated  bool   // a real rotation: the next file is read from its start
+	awaitPos bool   // started by GTID: the offset is known at the first commit or heartbeat
 }
 
 // NewDecoder returns a decoder that starts in file (the binlog file the
@@ -118,6 +127,35 @@ func NewDecoder(file string) *Decoder { return &Decoder{file: file} }
 
 // File returns the binlog file the decoder is in.
 func (d *Decoder) File() string { return d.file }
+
+// TrackGTIDs makes the decoder keep the set of transactions it has seen
+// end, starting from set (the text of the source's flavor, gomysql.MySQLFlavor
+// or gomysql.MariaDBFlavor; "" for none yet), and report it in every
+// position. Call it before the first event.
+func (d *Decoder) TrackGTIDs(flavor, set string) error {
+	g, err := parseGTIDSet(flavor, set)
+	if err != nil {
+		return err
+	}
+	d.gtids = g
+	return nil
+}
+
+// StartedByGTID tells the decoder that the stream was started from its
+// GTID set, not from a file and offset: the offset the stream started at
+// is unknown until the first commit, or the first heartbeat, which then
+// reports it as a position (so that an idle pipeline's position is that
+// of its new source too).
+func (d *Decoder) StartedByGTID() { d.awaitPos = true }
+
+// GTIDSet returns the set of transactions seen to their end, "" when it is
+// not known.
+func (d *Decoder) GTIDSet() string {
+	if d.gtids == nil {
+		return ""
+	}
+	return d.gtids.String()
+}
 
 // InTransaction reports whether a transaction is open (begun, not yet
 // committed).
@@ -133,11 +171,16 @@ func (d *Decoder) Decode(ctx context.Context, ev *replication.BinlogEvent, h Han
 		if !d.inTxn && hdr.Timestamp != 0 {
 			// A real rotation at the end of a file (fake ones, sent at
 			// connect, carry no timestamp and no news).
-			return h.OnPosition(ctx, Position{File: d.file, Pos: uint32(e.Position)})
+			d.rotated, d.awaitPos = true, false
+			return h.OnPosition(ctx, Position{File: d.file, Pos: uint32(e.Position), GTID: d.GTIDSet()})
 		}
 		return nil
 	case *replication.MariadbGTIDEvent:
-		d.gtid = e.GTID.String()
+		d.rotated = false
+		if g := d.gtids; g != nil && g.mariadb {
+			id := e.GTID
+			d.pending = func() { g.addMariaDB(id) }
+		}
 		d.begin(hdr.ServerID)
 		if e.IsStandalone() {
 			// A DDL or non-transactional statement follows as a query
@@ -146,8 +189,37 @@ func (d *Decoder) Decode(ctx context.Context, ev *replication.BinlogEvent, h Han
 		}
 		return nil
 	case *replication.GTIDEvent:
-		if next, err := e.GTIDNext(); err == nil && next != nil {
-			d.gtid = next.String()
+		d.rotated = false
+		d.pending = nil
+		if g := d.gtids; g != nil && !g.mariadb && len(e.SID) == 16 && e.GNO > 0 {
+			// An anonymous transaction (gtid_mode OFF or OFF_PERMISSIVE)
+			// has a zero SID and GNO 0: no GTID.
+			sid := [16]byte(e.SID)
+			if sid != ([16]byte{}) {
+				gno := e.GNO
+				d.pending = func() { g.addMySQL(sid, gno) }
+			}
+		}
+		return nil
+	case *replication.GtidTaggedLogEvent:
+		// A tagged GTID (MySQL 8.4) is not a member of the sets go-mysql
+		// keeps: the set is no longer known, and positions carry none
+		// until the pipeline resumes from file and offset.
+		d.gtids, d.pending = nil, nil
+		return nil
+	case *replication.PreviousGTIDsEvent:
+		// MySQL writes, at the start of every binlog file, every GTID
+		// logged before the file. After a real rotation the decoder read
+		// the file from its start, so this is the whole set; otherwise it
+		// is part of what is known already.
+		return d.previousGTIDs(e)
+	case *replication.GenericEvent:
+		if hdr.EventType == replication.HEARTBEAT_EVENT && d.awaitPos && !d.inTxn && hdr.LogPos > 0 && string(e.Data) == d.file {
+			// The server sent everything up to here, or skipped it as
+			// already in the GTID set: the stream's position on this
+			// server.
+			d.awaitPos = false
+			return h.OnPosition(ctx, Position{File: d.file, Pos: hdr.LogPos, GTID: d.GTIDSet()})
 		}
 		return nil
 	case *replication.QueryEvent:
@@ -184,8 +256,40 @@ func (d *Decoder) begin(serverID uint32) {
 	d.skip = d.SkipServerIDs[serverID]
 }
 
+// pos ends an event group (a transaction, a DDL statement, a skipped
+// transaction): its GTID joins the set, and the position after it is
+// returned.
 func (d *Decoder) pos(hdr *replication.EventHeader) Position {
-	return Position{File: d.file, Pos: hdr.LogPos, GTID: d.gtid}
+	if d.pending != nil {
+		d.pending()
+		d.pending = nil
+	}
+	d.awaitPos = false
+	return Position{File: d.file, Pos: hdr.LogPos, GTID: d.GTIDSet()}
+}
+
+func (d *Decoder) previousGTIDs(e *replication.PreviousGTIDsEvent) error {
+	if d.gtids != nil && d.gtids.mariadb {
+		return nil
+	}
+	prev, err := gomysql.ParseMysqlGTIDSet(e.GTIDSets)
+	if err != nil {
+		return fmt.Errorf("decoding the previous GTIDs event of %s: %q: %w", d.file, e.GTIDSets, err)
+	}
+	switch {
+	case d.gtids != nil:
+		return d.gtids.union(prev.(*gomysql.MysqlGTIDSet))
+	case d.rotated:
+		g, err := parseGTIDSet(gomysql.MySQLFlavor, "")
+		if err != nil {
+			return err
+		}
+		if err := g.union(prev.(*gomysql.MysqlGTIDSet)); err != nil {
+			return err
+		}
+		d.gtids = g
+	}
+	return nil
 }
 
 func (d *Decoder) commit(ctx context.Context, h Handler, hdr *replication.EventHeader, when time.Time) error {

@@ -150,6 +150,7 @@ func TestDecoder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := NewDecoder("")
+			require.NoError(t, d.TrackGTIDs(gomysql.MariaDBFlavor, ""))
 			d.Want = func(schema, table string) bool { return schema == "shop" && table == "orders" }
 			if tt.skip != nil {
 				d.SkipServerIDs = map[uint32]bool{}

@@ -169,8 +169,8 @@ sync:
 `, routeOrdersWrite, m.orders, mode)
 	if m.reverse {
 		b.WriteString(`  # Turned round when the writes moved: the new service writes these
-  # tables, and their changes flow back to the monolith. (Both ways at once
-  # on the same tables, direction: both, is not in this build.)
+  # tables, and their changes flow back to the monolith. (A write canary,
+  # both sides writing at once, would use one direction: both pipeline.)
   - name: orders-back
     direction: new-to-legacy
     tables: [orders, order_items, stock]

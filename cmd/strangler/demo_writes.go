@@ -47,8 +47,8 @@ func (d *demoRun) stepWrites(ctx context.Context) error {
 	if !reverse {
 		d.notAvailable("new-to-legacy sync (" + why + "): the orders the new service takes stay in PostgreSQL; the monolith does not see them")
 	}
-	d.notAvailable("sync both ways at once on the same tables (direction: both): the pipeline of the orders tables is turned round\n" +
-		"  instead, which needs a short write freeze, and a write canary (both sides taking orders) is not possible")
+	d.say("The orders pipeline is turned round with a short write freeze; a write canary, both sides taking orders at once,\n" +
+		"would run one direction: both pipeline instead (docs/sync.md), which this demo does not show.")
 
 	if _, err := editRecipe(filepath.Join(d.dir, "recipes", "orders.yaml"), filepath.Join(d.dir, "recipes", "orders.yaml"),
 		"Written by strangler extract; reviewed and changed by strangler demo (service name, named query, order placements).",

@@ -44,19 +44,26 @@ the project file (or --legacy / --new) and checks each prerequisite of
 change-data capture: binlog on, ROW format, full row image and metadata, a
 server id, a binlog position, replication privileges; wal_level=logical, a
 free replication slot and WAL sender, the REPLICATION privilege, CREATE on the
-database and a working replication connection. Each failure prints the
-statement or config line that fixes it. Exit status 1 when any check fails.`,
+database and a working replication connection; and for each legacy-to-new
+pipeline of the project file, that the source keeps its binlogs long enough
+for the pipeline's lag and still has its saved position. Each failure prints
+the statement or config line that fixes it. Exit status 1 when any check
+fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			writesBack := false
+			var pipelines []config.Pipeline
 			if legacy == "" || newDB == "" {
 				cfg, err := a.config(true)
 				if err != nil {
 					return err
 				}
 				if cfg != nil {
+					pipelines = cfg.Sync
+				}
+				if cfg != nil {
 					for _, p := range cfg.Sync {
-						writesBack = writesBack || p.Direction == config.DirectionNewToLegacy
+						writesBack = writesBack || p.Direction == config.DirectionNewToLegacy || p.Direction == config.DirectionBoth
 					}
 					if legacy == "" {
 						legacy = cfg.Databases.Legacy
@@ -73,6 +80,8 @@ statement or config line that fixes it. Exit status 1 when any check fails.`,
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			// One report per forward pipeline (doctor_pipeline.go).
+			reports = append(reports, pipelineReports(cmd.Context(), pipelines, timeout)...)
 			if err := printDoctor(a.stdout, reports, output); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}

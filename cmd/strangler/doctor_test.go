@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	ssync "github.com/stranglerfig/strangler/sync"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -136,4 +139,72 @@ func TestDoctorChecksWritesBack(t *testing.T) {
 	code, out, stderr := runCLI(t, "doctor", "-c", file)
 	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
 	assert.Contains(t, out, "ok    write privileges")
+}
+
+func TestDoctorChecksPipelineRetention(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	file := filepath.Join(t.TempDir(), "strangler.yaml")
+	body := "databases:\n  legacy: \"" + my + "\"\n  new: \"" + pg + "\"\nsync:\n  - name: shop\n    tables: [orders]\n"
+	require.NoError(t, os.WriteFile(file, []byte(body), 0o600))
+	code, out, stderr := runCLI(t, "doctor", "-c", file)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	assert.Contains(t, out, "sync pipeline shop (")
+	assert.Contains(t, out, "ok    binlog retention             the pipeline never ran: no position to keep;")
+
+	// A position in a binlog file the server no longer has.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	require.NoError(t, ssync.EnsureCheckpointSchema(ctx, conn))
+	_, err = conn.Exec(ctx, `INSERT INTO strangler.sync_position (pipeline, file, pos) VALUES ('shop', 'binlog.999999', 4)`)
+	require.NoError(t, err)
+	code, out, _ = runCLI(t, "doctor", "-c", file, "-o", "json")
+	require.Equal(t, exitFailed, code, out)
+	var reports []doctorReport
+	require.NoError(t, json.Unmarshal([]byte(out), &reports))
+	require.Len(t, reports, 3)
+	r := reports[2]
+	assert.Equal(t, "sync pipeline shop", r.Role)
+	require.Len(t, r.Checks, 1)
+	assert.False(t, r.Checks[0].OK)
+	assert.Contains(t, r.Checks[0].Observed, "the pipeline's binlog file binlog.999999 is no longer on the server")
+	assert.Contains(t, r.Checks[0].Fix, "re-snapshot it")
+}
+
+// TestDoctorChecksBothWaysPipeline: for a direction: both pipeline,
+// doctor says whether keys generated on both sides could collide (here
+// they could: MySQL steps by 1, PostgreSQL has no generator) and whether
+// the forward writes can be marked with a replication origin.
+func TestDoctorChecksBothWaysPipeline(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	db, err := sql.Open("mysql", my)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec("CREATE TABLE orders (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, note text)")
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "strangler.yaml")
+	body := "databases:\n  legacy: \"" + my + "\"\n  new: \"" + pg + "\"\nsync:\n  - name: shop\n    direction: both\n    tables: [orders]\n"
+	require.NoError(t, os.WriteFile(file, []byte(body), 0o600))
+	code, out, _ := runCLI(t, "doctor", "-c", file, "-o", "json")
+	require.Equal(t, exitFailed, code, out)
+	var reports []doctorReport
+	require.NoError(t, json.Unmarshal([]byte(out), &reports))
+	var checks []ssync.Check
+	for _, r := range reports {
+		if r.Role == "sync pipeline shop" {
+			checks = r.Checks
+		}
+	}
+	byName := map[string]ssync.Check{}
+	for _, c := range checks {
+		byName[c.Name] = c
+	}
+	ids, ok := byName["ids of orders.id never collide"]
+	require.True(t, ok, "checks: %+v", checks)
+	assert.False(t, ids.OK)
+	assert.Contains(t, ids.Fix, "SET GLOBAL auto_increment_increment = 2")
+	origin := byName["replication origin for the legacy-to-new writes"]
+	assert.True(t, origin.OK, "%+v", origin)
+	assert.Contains(t, origin.Observed, ssync.OriginName("shop"))
 }

@@ -36,7 +36,7 @@ func (a *app) syncCommand() *cobra.Command {
 	status := &cobra.Command{Use: "status", Short: "Show each pipeline's phase, position and lag", Args: cobra.NoArgs,
 		RunE: a.syncStatus}
 	status.Flags().StringP("output", "o", "text", "output format: text or json")
-	c.AddCommand(a.syncRunCommand(), status, a.syncVerifyCommand())
+	c.AddCommand(a.syncRunCommand(), status, a.syncVerifyCommand(), a.syncResumeCommand())
 	return c
 }
 
@@ -64,11 +64,16 @@ position only after MySQL committed it. It takes no snapshot: it starts from
 its slot's creation, on tables that already hold the same rows.
 
 A database that goes away is waited for, with a log line per attempt. DDL
-other than ADD COLUMN and widening changes pauses its pipeline: the statement
-is logged and shown by "sync status"; apply its equivalent to the target by
-hand, then run again with --accept-ddl.
+that cannot be applied automatically (narrowing, type family changes, ...)
+pauses its pipeline, and so does a value the target cannot hold: the
+pipeline stays in this process, in phase paused, and the log and
+"sync status" name the statement and what to run on the target. Run that,
+then "strangler sync resume NAME": the pipeline moves past the statement
+and streams on, without a restart. --accept-ddl does the same at a start,
+for a pipeline paused by an earlier run.
 
-Exit status: 0 after an interrupt, 1 when a pipeline paused or failed.`,
+Exit status: 0 after an interrupt, 1 when every pipeline stopped on a
+permanent error (or one had, before the interrupt).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.config(false)
@@ -151,10 +156,14 @@ func (a *app) runSync(ctx context.Context, pipes []config.Pipeline, metricsAddr 
 	var mu gosync.Mutex
 	var failures []error
 	var wg gosync.WaitGroup
+	records, err := a.routeRecords(mctx, a.loadedConfig, pipes)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	for _, pc := range pipes {
 		p, err := ssync.New(pc, pc.Source, pc.Target, ssync.Options{
 			Logger: a.log, Metrics: metrics, Progress: prog.update, AcceptDDL: acceptDDL,
-			AfterApply: a.syncSpans(pc.Name),
+			AfterApply: a.syncSpans(pc.Name), Record: records[pc.Name],
 		})
 		if err != nil {
 			return &exitError{code: exitUsage, err: err}
@@ -288,11 +297,20 @@ func (a *app) syncStatus(cmd *cobra.Command, _ []string) error {
 	defer cancel()
 	var out []ssync.Status
 	for _, p := range cfg.Sync {
-		st, err := readPipelineStatus(ctx, p)
-		if err != nil {
-			return &exitError{code: exitUsage, err: err}
+		halves := []config.Pipeline{p}
+		if p.Direction == config.DirectionBoth {
+			fwd, rev := p, p
+			fwd.Direction, rev.Direction = config.DirectionLegacyToNew, config.DirectionNewToLegacy
+			halves = []config.Pipeline{fwd, rev}
 		}
-		out = append(out, st)
+		for _, h := range halves {
+			st, err := readPipelineStatus(ctx, h)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			st.Direction = h.Direction
+			out = append(out, st)
+		}
 	}
 	if output == "json" {
 		enc := json.NewEncoder(a.stdout)
@@ -332,7 +350,7 @@ func readPipelineStatus(ctx context.Context, p config.Pipeline) (ssync.Status, e
 // printStatus writes the text form of sync status.
 func printStatus(w io.Writer, sts []ssync.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PIPELINE\tTABLE\tPHASE\tPOSITION\tLAG\tLAG EVENTS\tROWS/S\tUPDATED")
+	fmt.Fprintln(tw, "PIPELINE\tDIRECTION\tTABLE\tPHASE\tPOSITION\tLAG\tLAG EVENTS\tROWS/S\tUPDATED")
 	for _, s := range sts {
 		updated := "-"
 		if !s.UpdatedAt.IsZero() {
@@ -342,13 +360,13 @@ func printStatus(w io.Writer, sts []ssync.Status) {
 		if s.Direction == config.DirectionNewToLegacy {
 			where = "LSN " + cmp.Or(s.LSN, "(none)")
 		}
-		fmt.Fprintf(tw, "%s\t\t%s\t%s\t%.1fs\t%d\t%.0f\t%s\n", s.Pipeline, s.Phase, where, s.LagSeconds, s.LagEvents, s.RowsPerSec, updated)
+		fmt.Fprintf(tw, "%s\t%s\t\t%s\t%s\t%.1fs\t%d\t%.0f\t%s\n", s.Pipeline, cmp.Or(s.Direction, config.DirectionLegacyToNew), s.Phase, where, s.LagSeconds, s.LagEvents, s.RowsPerSec, updated)
 		for _, t := range s.Tables {
 			phase := t.Phase
 			if t.Phase == ssync.PhaseSnapshot {
 				phase = fmt.Sprintf("snapshot %.1f%% (%d/%d rows)", t.Percent, t.Rows, t.Total)
 			}
-			fmt.Fprintf(tw, "\t%s\t%s\t\t\t\t\t\n", t.Table, phase)
+			fmt.Fprintf(tw, "\t\t%s\t%s\t\t\t\t\t\n", t.Table, phase)
 		}
 	}
 	tw.Flush()
@@ -374,10 +392,12 @@ func printStatus(w io.Writer, sts []ssync.Status) {
 			continue
 		}
 		if s.Statement != "" {
-			fmt.Fprintf(w, "\n%s is paused on DDL:\n  %s\n  %s\n  Apply its equivalent to the target, then: strangler sync run --accept-ddl\n",
-				s.Pipeline, s.Statement, strings.TrimSpace(s.Reason))
+			fmt.Fprintf(w, "\n%s is paused on DDL:\n  %s\n  %s\n", s.Pipeline, s.Statement, strings.TrimSpace(s.Reason))
 		} else {
 			fmt.Fprintf(w, "\n%s is paused: %s\n", s.Pipeline, s.Reason)
+		}
+		if s.Todo != "" {
+			fmt.Fprintf(w, "  To do first: %s\n  Then: strangler sync resume %s\n", s.Todo, s.Pipeline)
 		}
 	}
 }
@@ -402,7 +422,7 @@ func syncPreconditions(ctx context.Context, pipes []config.Pipeline) error {
 		if err != nil {
 			return fmt.Errorf("sync pipeline %q: target: %w", p.Name, err)
 		}
-		if p.Direction == config.DirectionNewToLegacy {
+		if p.Direction == config.DirectionNewToLegacy || p.Direction == config.DirectionBoth {
 			// PostgreSQL is this direction's source: logical replication,
 			// a slot, a publication; MySQL is written.
 			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -417,7 +437,9 @@ func syncPreconditions(ctx context.Context, pipes []config.Pipeline) error {
 				}
 			}
 			cancel()
-			continue
+			if p.Direction == config.DirectionNewToLegacy {
+				continue
+			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		srcChecks := checkMySQL(cctx, src)

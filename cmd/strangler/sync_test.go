@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,31 +93,149 @@ sync:
 	assert.NotContains(t, stderr.String(), "password")
 }
 
-func TestSyncStatusShowsPause(t *testing.T) {
+// TestSyncResumeInTheRunningProcess: a DDL pause keeps `sync run` up;
+// `sync status` names the statement and the one to run on the target;
+// after it, `sync resume` lets the running pipeline go on, and the rows
+// written after the statement arrive.
+func TestSyncResumeInTheRunningProcess(t *testing.T) {
 	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
 	db, err := sql.Open("mysql", my)
 	require.NoError(t, err)
 	defer db.Close()
 	_, err = db.Exec(`CREATE TABLE orders (id int PRIMARY KEY, note varchar(10))`)
 	require.NoError(t, err)
+	_, err = db.Exec(`INSERT INTO orders VALUES (1, 'a'), (2, 'b')`)
+	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), "strangler.yaml")
 	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, "databases:\n  legacy: %q\n  new: %q\nsync:\n  - name: shop\n    tables: [orders]\n", my, pg), 0o600))
 
-	_, done, stderr := startStreaming(t, file)
+	code, _, stderrOut := runCLI(t, "-c", file, "sync", "resume", "nosuch")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderrOut, `no sync pipeline named "nosuch" in `+file)
+
+	ctx, done, stderr := startStreaming(t, file)
+	require.Eventually(t, func() bool {
+		code, out, _ := runCLI(t, "-c", file, "sync", "status", "-o", "json")
+		var st []ssync.Status
+		return code == exitOK && json.Unmarshal([]byte(out), &st) == nil && len(st) == 1 && st[0].Phase == ssync.PhaseStreaming
+	}, 30*time.Second, 50*time.Millisecond, "the status row says streaming")
+	code, _, stderrOut = runCLI(t, "-c", file, "sync", "resume", "shop")
+	assert.Equal(t, exitFailed, code, "a streaming pipeline is not paused")
+	assert.Contains(t, stderrOut, `pipeline "shop" is not paused (phase streaming)`)
+
 	_, err = db.Exec(`ALTER TABLE orders MODIFY note varchar(5)`)
 	require.NoError(t, err)
-	select {
-	case code := <-done:
-		assert.Equal(t, exitFailed, code)
-	case <-time.After(30 * time.Second):
-		t.Fatal("sync run did not stop on the pause")
-	}
-	assert.Contains(t, stderr.String(), "ALTER TABLE orders MODIFY note varchar(5)")
-	code, out, _ := runCLI(t, "-c", file, "sync", "status")
-	require.Equal(t, exitOK, code)
+	_, err = db.Exec(`INSERT INTO orders VALUES (3, 'after')`)
+	require.NoError(t, err)
+	const todo = `ALTER TABLE "public"."orders" ALTER COLUMN "note" TYPE varchar(5)`
+	var out string
+	require.Eventually(t, func() bool {
+		code, out, _ = runCLI(t, "-c", file, "sync", "status")
+		return code == exitOK && strings.Contains(out, "To do first: ")
+	}, 30*time.Second, 50*time.Millisecond, "stderr:\n%s", stderr)
 	assert.Contains(t, out, "paused")
 	assert.Contains(t, out, "shop is paused on DDL:\n  ALTER TABLE orders MODIFY note varchar(5)")
-	assert.Contains(t, out, "--accept-ddl")
+	assert.Contains(t, out, "  To do first: "+todo+"\n  Then: strangler sync resume shop\n")
+	code, jsonOut, _ := runCLI(t, "-c", file, "sync", "status", "-o", "json")
+	require.Equal(t, exitOK, code)
+	var st []ssync.Status
+	require.NoError(t, json.Unmarshal([]byte(jsonOut), &st))
+	assert.Equal(t, ssync.PhasePaused, st[0].Phase)
+	assert.Equal(t, todo, st[0].Todo)
+	assert.Contains(t, jsonOut, `"todo": `)
+	assert.Contains(t, stderr.String(), "then: strangler sync resume shop")
+	select {
+	case code := <-done:
+		t.Fatalf("sync run ended on the pause (exit %d)", code)
+	default:
+	}
+
+	target, err := pgx.Connect(ctx, pg)
+	require.NoError(t, err)
+	defer target.Close(context.Background())
+	_, err = target.Exec(ctx, todo)
+	require.NoError(t, err)
+	code, out, stderrOut = runCLI(t, "-c", file, "sync", "resume", "shop")
+	require.Equal(t, exitOK, code, "stderr:\n%s", stderrOut)
+	assert.Contains(t, out, `shop resumed: the running pipeline moved past the statement "ALTER TABLE orders MODIFY note varchar(5)" and streams on`)
+	_, err = db.Exec(`INSERT INTO orders VALUES (4, 'later')`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var n int
+		return target.QueryRow(ctx, `SELECT count(*) FROM orders`).Scan(&n) == nil && n == 4
+	}, 30*time.Second, 50*time.Millisecond, "stderr:\n%s", stderr)
+	code, out, _ = runCLI(t, "-c", file, "sync", "status")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "streaming")
+	assert.NotContains(t, out, "paused")
+	code, out, stderrOut = runCLI(t, "-c", file, "sync", "verify")
+	assert.Equal(t, exitOK, code, "verify:\n%s\n%s", out, stderrOut)
+	select {
+	case code := <-done:
+		t.Fatalf("sync run ended (exit %d)", code)
+	default:
+	}
+}
+
+// TestSyncResumeWithoutAProcess: with no `sync run` up, the request is
+// stored, the command says so, and the next run goes on after the
+// statement.
+func TestSyncResumeWithoutAProcess(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	db, err := sql.Open("mysql", my)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec(`CREATE TABLE orders (id int PRIMARY KEY, qty int NOT NULL)`)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "strangler.yaml")
+	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, "databases:\n  legacy: %q\n  new: %q\nsync:\n  - name: shop\n    tables: [orders]\n", my, pg), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	stderr := &lockedBuffer{}
+	go func() { done <- run(ctx, []string{"-c", file, "sync", "run"}, io.Discard, stderr) }()
+	require.Eventually(t, func() bool {
+		code, out, _ := runCLI(t, "-c", file, "sync", "status")
+		return code == exitOK && strings.Contains(out, "streaming")
+	}, time.Minute, 50*time.Millisecond)
+	_, err = db.Exec(`ALTER TABLE orders MODIFY qty smallint NOT NULL`)
+	require.NoError(t, err)
+	_, err = db.Exec(`INSERT INTO orders VALUES (1, 7)`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		code, out, _ := runCLI(t, "-c", file, "sync", "status")
+		return code == exitOK && strings.Contains(out, "To do first: ")
+	}, 30*time.Second, 50*time.Millisecond, "stderr:\n%s", stderr)
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, exitOK, code, "an interrupt of a paused run exits 0; stderr:\n%s", stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("sync run did not stop after the interrupt")
+	}
+
+	target, err := pgx.Connect(context.Background(), pg)
+	require.NoError(t, err)
+	defer target.Close(context.Background())
+	_, err = target.Exec(context.Background(), `ALTER TABLE "public"."orders" ALTER COLUMN "qty" TYPE smallint`)
+	require.NoError(t, err)
+	code, out, stderrOut := runCLI(t, "-c", file, "sync", "resume", "shop", "--wait", "500ms")
+	require.Equal(t, exitOK, code, "stderr:\n%s", stderrOut)
+	assert.Contains(t, out, "shop: no running sync process took the request within 500ms")
+	assert.Contains(t, out, "the next `strangler sync run` goes on after the statement")
+
+	_, done2, stderr2 := startStreaming(t, file)
+	require.Eventually(t, func() bool {
+		var n int
+		return target.QueryRow(context.Background(), `SELECT count(*) FROM orders`).Scan(&n) == nil && n == 1
+	}, 30*time.Second, 50*time.Millisecond, "stderr:\n%s", stderr2)
+	assert.Contains(t, stderr2.String(), "accepted by a resume request")
+	select {
+	case code := <-done2:
+		t.Fatalf("sync run ended (exit %d)", code)
+	default:
+	}
 }
 
 // TestPrintStatusGivesTheReason: the text form says why a pipeline stopped

@@ -55,6 +55,16 @@ const (
 	DirectionBoth        = "both"
 )
 
+// The conflict winners and ID strategies of a both-ways pipeline.
+const (
+	RecordLegacy  = "legacy"
+	RecordNew     = "new"
+	WinsRecord    = "record"
+	WinsNewest    = "newest"
+	IDsInterleave = "interleave"
+	IDsNone       = "none"
+)
+
 // Directions lists every sync direction.
 var Directions = []string{DirectionLegacyToNew, DirectionNewToLegacy, DirectionBoth}
 
@@ -446,6 +456,31 @@ type Pipeline struct {
 	// ChunkSize is the number of rows read per snapshot chunk.
 	// Default 10000; zero means the default.
 	ChunkSize int `yaml:"chunk_size"`
+	// Record is the system of record of a both-ways pipeline: the side
+	// whose change wins a conflict, "legacy" or "new". Default legacy.
+	Record string `yaml:"record"`
+	// Route, in a both-ways pipeline, makes the system of record follow a
+	// route of the facade: legacy until the route's mode is new, then new.
+	// Empty: Record alone decides.
+	Route string `yaml:"route"`
+	// IDs is how a both-ways pipeline keeps keys generated on both sides
+	// apart: "interleave" (MySQL auto_increment_increment/offset and a
+	// PostgreSQL generator on the other residue, set up and checked by the
+	// pipeline) or "none" (no synced table's key is generated on both
+	// sides). Default interleave.
+	IDs string `yaml:"ids"`
+}
+
+// Conflict is a table's conflict policy in a both-ways pipeline: which
+// version wins when the same key changed on both sides before either
+// change arrived.
+type Conflict struct {
+	// Wins is "record" (the pipeline's system of record) or "newest" (the
+	// version with the later Column; a tie, or a deleted row, goes to the
+	// system of record). Default record.
+	Wins string `yaml:"wins"`
+	// Column is the timestamp column "newest" compares (the source name).
+	Column string `yaml:"column"`
 }
 
 // Table is one synced table; in the file either a name or an object.
@@ -463,6 +498,9 @@ type Table struct {
 	// Key names the columns of a unique not-null key to use when the table
 	// has no primary key. Empty: the primary key.
 	Key []string `yaml:"key"`
+	// Conflict is the table's conflict policy in a both-ways pipeline.
+	// Nil: the system of record wins.
+	Conflict *Conflict `yaml:"conflict"`
 }
 
 // Service is one recipe served by `strangler serve`.

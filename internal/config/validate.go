@@ -169,6 +169,15 @@ func (c *Config) setDefaults() {
 		for j := range p.Tables {
 			def(&p.Tables[j].Target, p.Tables[j].Name)
 		}
+		if p.Direction == DirectionBoth {
+			def(&p.Record, RecordLegacy)
+			def(&p.IDs, IDsInterleave)
+			for j := range p.Tables {
+				if c := p.Tables[j].Conflict; c != nil {
+					def(&c.Wins, WinsRecord)
+				}
+			}
+		}
 	}
 }
 
@@ -475,9 +484,7 @@ func (c *Config) validateSync(v *validator) {
 		}
 		names[p.Name] = true
 		v.oneOf(f+".direction", p.Direction, Directions)
-		if p.Direction == DirectionBoth {
-			v.fail(f+".direction", "%s is not available in this build: only legacy-to-new and new-to-legacy are built", p.Direction)
-		}
+		c.validateBothWays(v, f, p)
 		v.oneOf(f+".zero_dates", p.ZeroDates, []string{"null", "error"})
 		v.oneOf(f+".nul_bytes", p.NulBytes, []string{"strip", "error"})
 		if p.Source == "" {
@@ -531,6 +538,50 @@ func (c *Config) validateSync(v *validator) {
 					v.fail(tf+".rename."+col, "%q is %d bytes long; PostgreSQL cuts names at %d", to, len(to), MaxPostgresName)
 				}
 			}
+		}
+	}
+}
+
+// validateBothWays checks the keys of a both-ways pipeline, and refuses
+// them on a pipeline of one direction, where nothing would read them.
+func (c *Config) validateBothWays(v *validator, f string, p *Pipeline) {
+	if p.Direction != DirectionBoth {
+		for _, k := range []struct{ key, val string }{{"record", p.Record}, {"route", p.Route}, {"ids", p.IDs}} {
+			if k.val != "" {
+				v.fail(f+"."+k.key, "applies to direction both only; this pipeline is %s", p.Direction)
+			}
+		}
+		for j, t := range p.Tables {
+			if t.Conflict != nil {
+				v.fail(fmt.Sprintf("%s.tables[%d].conflict", f, j), "applies to direction both only; this pipeline is %s", p.Direction)
+			}
+		}
+		return
+	}
+	v.oneOf(f+".record", p.Record, []string{RecordLegacy, RecordNew})
+	v.oneOf(f+".ids", p.IDs, []string{IDsInterleave, IDsNone})
+	if p.Route != "" {
+		found := false
+		for _, r := range c.Routes {
+			found = found || r.Name == p.Route
+		}
+		if !found {
+			v.fail(f+".route", "%q names no route of this file", p.Route)
+		}
+	}
+	for j, t := range p.Tables {
+		if t.Conflict == nil {
+			continue
+		}
+		tf := fmt.Sprintf("%s.tables[%d].conflict", f, j)
+		v.oneOf(tf+".wins", t.Conflict.Wins, []string{WinsRecord, WinsNewest})
+		switch {
+		case t.Conflict.Wins == WinsNewest && t.Conflict.Column == "":
+			v.fail(tf+".column", "is required with wins: newest: name the timestamp column to compare")
+		case t.Conflict.Wins == WinsNewest && !sqlName.MatchString(t.Conflict.Column):
+			v.fail(tf+".column", "%q is not a column name", t.Conflict.Column)
+		case t.Conflict.Wins != WinsNewest && t.Conflict.Column != "":
+			v.fail(tf+".column", "applies to wins: newest only")
 		}
 	}
 }

@@ -16,6 +16,10 @@
 //	go run ./sync/bench -direction new-to-legacy    # PostgreSQL -> MySQL, with the forward streaming figures of the same run
 //	go run ./sync/bench -direction both             # everything
 //
+// The new-to-legacy figures end with the same backlog drained by the
+// new-to-legacy half of a direction: both pipeline (its rows compared with
+// MariaDB's for conflicts first), and the ratio of the two.
+//
 // Knobs (environment): STRANGLER_BENCH_ROWS (default 1000000),
 // STRANGLER_BENCH_RUNS (snapshot runs per tool, median reported, and verify
 // runs after streaming, at least 5; default 3),
@@ -23,7 +27,7 @@
 // STRANGLER_BENCH_RATE (changes/s of the lag run; default 2000),
 // STRANGLER_BENCH_SECONDS (length of the saturating and lag runs; default 10),
 // STRANGLER_BENCH_SKIP (comma-separated: pgloader, pipe, stream, lag, verify,
-// reverse),
+// reverse, both),
 // STRANGLER_BENCH_CPUPROFILE (a file for a CPU profile of the harness).
 package main
 

@@ -91,76 +91,10 @@ func (b *bench) reverse() error {
 	cfg := b.pipelineConfig("rev")
 	cfg.Direction = config.DirectionNewToLegacy
 	cfg.Tables = append(cfg.Tables, config.Table{Name: "lagprobe"})
-	tr := &applyTracker{}
-	start := func() (*ssync.Pipeline, error) {
-		p, err := ssync.New(cfg, b.my.URL("bench"), b.pg.URL(pgdb), ssync.Options{Logger: b.log, AfterApply: tr.hook})
-		if err != nil {
-			return nil, err
-		}
-		return p, p.Start(b.ctx)
-	}
-	stop := func(p *ssync.Pipeline) error {
-		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-		defer cancel()
-		return p.Close(ctx)
-	}
-	waitApplied := func(n int64, within time.Duration) (time.Time, error) {
-		deadline := time.Now().Add(within)
-		for time.Now().Before(deadline) {
-			if tr.changes.Load() >= n {
-				tr.mu.Lock()
-				at := tr.last
-				tr.mu.Unlock()
-				return at, nil
-			}
-			time.Sleep(5 * time.Millisecond) // polling a counter, with a deadline
-		}
-		return time.Time{}, fmt.Errorf("the new-to-legacy pipeline applied %d of %d changes within %s", tr.changes.Load(), n, within)
-	}
-
-	// The first run creates the slot; a backlog builds up while it is down.
-	p, err := start()
+	p, stop, err := b.reverseDrain(cfg, pg, pgdb, rows, "reverse_drain", "new-to-legacy backlog drain")
 	if err != nil {
 		return err
 	}
-	for deadline := time.Now().Add(time.Minute); p.Status().Phase != ssync.PhaseStreaming; {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the new-to-legacy pipeline did not start streaming: %s %s", p.Status().Phase, p.Status().Reason)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a phase, with a deadline
-	}
-	if _, err := pg.Exec(b.ctx, `INSERT INTO lagprobe VALUES (-1, 0)`); err != nil {
-		return err
-	}
-	if _, err := waitApplied(1, time.Minute); err != nil {
-		return err
-	}
-	if err := stop(p); err != nil {
-		return err
-	}
-	backlog := envInt("STRANGLER_BENCH_BACKLOG", 200_000)
-	t0 := time.Now()
-	for n := 0; n < backlog; n += 100 {
-		lo := 1 + (n % (rows - 100))
-		if _, err := pg.Exec(b.ctx, `UPDATE orders SET total = total + 1, note = 'backlog ' || id, paid = NOT paid,
-			status = (ARRAY['new','paid','shipped','cancelled'])[1 + (id + $1) % 4] WHERE id BETWEEN $2 AND $3`, n, lo, lo+99); err != nil {
-			return fmt.Errorf("writing the backlog: %w", err)
-		}
-	}
-	fmt.Printf("  backlog of %d changes written to PostgreSQL in %s\n", backlog, time.Since(t0).Round(time.Millisecond))
-	before := tr.changes.Load()
-	t0 = time.Now()
-	if p, err = start(); err != nil {
-		return err
-	}
-	end, err := waitApplied(before+int64(backlog), 10*time.Minute)
-	if err != nil {
-		return err
-	}
-	drain := float64(backlog) / end.Sub(t0).Seconds()
-	b.figure["reverse_drain"] = drain
-	b.report("new-to-legacy backlog drain %9.0f changes/s  (%d changes in %s, restart included; target >= 20000)", drain, backlog, end.Sub(t0).Round(time.Millisecond))
-
 	if !b.skipped("lag") {
 		secs := envInt("STRANGLER_BENCH_SECONDS", 10)
 		if err := b.reverseLag(pgdb, envInt("STRANGLER_BENCH_RATE", 2000), time.Duration(secs)*time.Second); err != nil {
@@ -169,6 +103,23 @@ func (b *bench) reverse() error {
 	}
 	if err := stop(p); err != nil {
 		return err
+	}
+	if !b.skipped("both") {
+		// The same drain through the new-to-legacy half of a both-ways
+		// pipeline: each batch's rows compared with MariaDB's first.
+		// Named as the pipeline that filled PostgreSQL: its forward half
+		// goes on from that one's position, with no second snapshot, as a
+		// project turns its forward pipeline into a both-ways one.
+		cfg := b.pipelineConfig("revfill")
+		cfg.Direction, cfg.IDs, cfg.Record = config.DirectionBoth, config.IDsNone, config.RecordLegacy
+		p, stop, err := b.reverseDrain(cfg, pg, pgdb, rows, "both_drain", "both ways: new-to-legacy backlog drain, conflicts checked")
+		if err != nil {
+			return err
+		}
+		if err := stop(p); err != nil {
+			return err
+		}
+		b.report("  both ways / new-to-legacy alone: %.2f", b.figure["both_drain"]/b.figure["reverse_drain"])
 	}
 	if !b.skipped("verify") {
 		pool, err := pgxpool.New(b.ctx, b.pg.URL(pgdb))
@@ -334,4 +285,92 @@ func (b *bench) reverseLag(pgdb string, rate int, d time.Duration) error {
 	b.report("new-to-legacy lag at %d changes/s (%d transactions of %d changes): p50 %.1f ms, p99 %.1f ms, max %.1f ms (target p99 < 250 ms)",
 		int(n)*perTxn/int(d.Seconds()), len(lags), perTxn, pct(0.5), pct(0.99), lags[len(lags)-1]/1000)
 	return nil
+}
+
+// reverseDrain starts cfg (new-to-legacy, or both ways), lets it create
+// its slot, stops it, writes a backlog of changes to PostgreSQL and times
+// their drain after a restart (restart included), reported as key. It
+// returns the running pipeline and how to stop it.
+func (b *bench) reverseDrain(cfg config.Pipeline, pg *pgx.Conn, pgdb string, rows int, key, label string) (*ssync.Pipeline, func(*ssync.Pipeline) error, error) {
+	tr := &applyTracker{}
+	start := func() (*ssync.Pipeline, error) {
+		p, err := ssync.New(cfg, b.my.URL("bench"), b.pg.URL(pgdb), ssync.Options{Logger: b.log, AfterApply: tr.hook})
+		if err != nil {
+			return nil, err
+		}
+		return p, p.Start(b.ctx)
+	}
+	stop := func(p *ssync.Pipeline) error {
+		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		defer cancel()
+		return p.Close(ctx)
+	}
+	waitApplied := func(n int64, within time.Duration) (time.Time, error) {
+		deadline := time.Now().Add(within)
+		for time.Now().Before(deadline) {
+			if tr.changes.Load() >= n {
+				tr.mu.Lock()
+				at := tr.last
+				tr.mu.Unlock()
+				return at, nil
+			}
+			time.Sleep(5 * time.Millisecond) // polling a counter, with a deadline
+		}
+		return time.Time{}, fmt.Errorf("pipeline %s applied %d of %d changes within %s", cfg.Name, tr.changes.Load(), n, within)
+	}
+	streaming := func(p *ssync.Pipeline) error {
+		for _, h := range []*ssync.Pipeline{p} {
+			if _, rev := p.Halves(); rev != nil {
+				h = rev
+			}
+			for deadline := time.Now().Add(10 * time.Minute); h.Status().Phase != ssync.PhaseStreaming; {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("pipeline %s did not start streaming: %s %s", cfg.Name, h.Status().Phase, h.Status().Reason)
+				}
+				time.Sleep(5 * time.Millisecond) // polling a phase, with a deadline
+			}
+		}
+		return nil
+	}
+
+	// The first run creates the slot; a backlog builds up while it is down.
+	p, err := start()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := streaming(p); err != nil {
+		return nil, nil, err
+	}
+	if _, err := pg.Exec(b.ctx, `UPDATE orders SET total = total + 1 WHERE id = 1`); err != nil {
+		return nil, nil, err
+	}
+	if _, err := waitApplied(1, time.Minute); err != nil {
+		return nil, nil, err
+	}
+	if err := stop(p); err != nil {
+		return nil, nil, err
+	}
+	backlog := envInt("STRANGLER_BENCH_BACKLOG", 200_000)
+	t0 := time.Now()
+	for n := 0; n < backlog; n += 100 {
+		lo := 1 + (n % (rows - 100))
+		if _, err := pg.Exec(b.ctx, `UPDATE orders SET total = total + 1, note = 'backlog ' || id, paid = NOT paid,
+			status = (ARRAY['new','paid','shipped','cancelled'])[1 + (id + $1) % 4] WHERE id BETWEEN $2 AND $3`, n, lo, lo+99); err != nil {
+			return nil, nil, fmt.Errorf("writing the backlog: %w", err)
+		}
+	}
+	fmt.Printf("  backlog of %d changes written to PostgreSQL in %s\n", backlog, time.Since(t0).Round(time.Millisecond))
+	before := tr.changes.Load()
+	t0 = time.Now()
+	if p, err = start(); err != nil {
+		return nil, nil, err
+	}
+	end, err := waitApplied(before+int64(backlog), 10*time.Minute)
+	if err != nil {
+		return nil, nil, err
+	}
+	drain := float64(backlog) / end.Sub(t0).Seconds()
+	b.figure[key] = drain
+	b.report("%s %9.0f changes/s  (%d changes in %s, restart included; target >= 20000)", label, drain, backlog, end.Sub(t0).Round(time.Millisecond))
+	return p, stop, nil
 }

@@ -1,0 +1,141 @@
+package sync
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/stranglerfig/strangler/internal/config"
+)
+
+// Conflicts in a both-ways pipeline (see both.go). Each direction keeps,
+// for every key a batch changes, the row its source had before the batch
+// (the before image of the key's first change; none for an insert). When
+// the row on the other side is neither that nor already the new version,
+// the other side changed it too before this change arrived: a conflict.
+// The table's policy names the winner:
+//
+//   - wins: record (the default): the system of record's change wins: the
+//     pipeline's record, legacy unless set to new (or its route is new).
+//   - wins: newest: the version whose timestamp column is later wins; a
+//     tie, or a side that deleted the row, goes to the system of record.
+//
+// The winning change is applied over the other side's; the losing change
+// is dropped where it arrived. Every conflict is counted
+// (strangler_sync_conflicts_total{pipeline,table,winner}) and logged with
+// both versions.
+
+// Sides of a both-ways pipeline, as conflicts name them.
+const (
+	sideLegacy = config.RecordLegacy
+	sideNew    = config.RecordNew
+)
+
+// conflictRule is a table's conflict policy, on the half of a both-ways
+// pipeline that applies changes from side `from`.
+type conflictRule struct {
+	table  string // the legacy table's name
+	from   string // the side whose changes this half applies
+	newest bool
+	column int // newest: the index in the map's columns of the timestamp column
+}
+
+// conflictRule returns the policy of table m for this half; nil outside a
+// both-ways pipeline.
+func (p *Pipeline) conflictRule(m *TableMap) (*conflictRule, error) {
+	if p.both == nil {
+		return nil, nil
+	}
+	r := &conflictRule{table: m.Name, from: sideLegacy}
+	if p.reverse() {
+		r.from = sideNew
+	}
+	for _, tc := range p.both.Tables {
+		if tc.Name != m.Name || tc.Conflict == nil || tc.Conflict.Wins != config.WinsNewest {
+			continue
+		}
+		r.newest, r.column = true, -1
+		for i, c := range m.Columns {
+			if strings.EqualFold(c.Name, tc.Conflict.Column) {
+				r.column = i
+			}
+		}
+		if r.column < 0 {
+			return nil, fmt.Errorf("table %s: conflict column %q is not a column of the table", m.Name, tc.Conflict.Column)
+		}
+		switch m.Columns[r.column].kind {
+		case kindDatetime, kindTimestamp, kindDate, kindInt, kindUint:
+		default:
+			return nil, fmt.Errorf("table %s: conflict column %q is a %s; wins: newest compares a date, datetime, timestamp or integer version column",
+				m.Name, tc.Conflict.Column, m.Columns[r.column].kind)
+		}
+	}
+	return r, nil
+}
+
+// record is the system of record now: Options.Record, else the file's.
+func (p *Pipeline) record() string {
+	if p.o.Record != nil {
+		if r := p.o.Record(); r == sideLegacy || r == sideNew {
+			return r
+		}
+	}
+	if p.both != nil && p.both.Record == sideNew {
+		return sideNew
+	}
+	return sideLegacy
+}
+
+// conflict is one conflict found while applying a batch.
+type conflict struct {
+	key      string // the key, as the batch holds it
+	incoming string // the arriving version (JSON), "" for a delete
+	current  string // the version on this side (JSON), "" when deleted here
+	// newer: whether the arriving version's timestamp is later (+1),
+	// earlier (-1) or neither/unknown (0).
+	newer int
+	// differs names the columns in which this side's row differs from the
+	// row the arriving change was made on; "" when unknown or deleted.
+	differs string
+}
+
+// maxLoggedVersion bounds each version a conflict's log line shows.
+const maxLoggedVersion = 2048
+
+// resolve decides a conflict, counts it and logs it with both versions:
+// true applies the arriving change, false drops it.
+func (p *Pipeline) resolve(r *conflictRule, c conflict) bool {
+	other := sideNew
+	if r.from == sideNew {
+		other = sideLegacy
+	}
+	winner := p.record()
+	how := "the system of record"
+	if r.newest && c.newer != 0 && c.incoming != "" && c.current != "" {
+		how = "the newer version"
+		winner = r.from
+		if c.newer < 0 {
+			winner = other
+		}
+	}
+	p.conflicts.Add(1)
+	if m := p.o.Metrics; m != nil && m.Conflicts != nil {
+		m.Conflicts.WithLabelValues(p.label, r.table, winner).Inc()
+	}
+	version := func(v string) string {
+		if v == "" {
+			return "deleted"
+		}
+		if len(v) > maxLoggedVersion {
+			return fmt.Sprintf("%s... (%d bytes more)", strings.ToValidUTF8(v[:maxLoggedVersion], ""), len(v)-maxLoggedVersion)
+		}
+		return v
+	}
+	differs := ""
+	if c.differs != "" {
+		differs = "; it differs in " + c.differs
+	}
+	p.log.Warn(fmt.Sprintf("conflict on %s key %s: both sides changed the row before either change arrived%s; %s wins (%s)",
+		r.table, c.key, differs, winner, how),
+		r.from, version(c.incoming), other, version(c.current))
+	return winner == r.from
+}
