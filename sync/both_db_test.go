@@ -224,7 +224,7 @@ func TestBothWaysConverge(t *testing.T) {
 	}
 	const filled = 1000
 	b := newBothEnv(t, filled)
-	p, logs := b.start(bothConfig("both"), Options{})
+	p, _ := b.start(bothConfig("both"), Options{})
 	fwd, rev := p.Halves()
 	require.NotNil(t, fwd)
 	waitPhase(t, fwd, PhaseStreaming, time.Minute)
@@ -258,7 +258,6 @@ func TestBothWaysConverge(t *testing.T) {
 	assert.Positive(t, rev.ownSkipped.Load(), "the pgoutput reader skipped no transaction of the legacy-to-new applier")
 	t.Logf("own transactions skipped: %d in the binlog, %d in pgoutput; conflicts: %d legacy-to-new, %d new-to-legacy",
 		fwd.ownSkipped.Load(), rev.ownSkipped.Load(), fwd.conflicts.Load(), rev.conflicts.Load())
-	_ = logs
 }
 
 // TestBothWaysConflicts changes the same rows on both sides while the
@@ -274,7 +273,7 @@ func TestBothWaysConflicts(t *testing.T) {
 	b.exec(strings.Replace(faultTable, "orders", "stock", 1), "INSERT INTO stock SELECT * FROM orders")
 	cfg := bothConfig("conflicts", config.Table{Name: "orders"},
 		config.Table{Name: "stock", Conflict: &config.Conflict{Wins: config.WinsNewest, Column: "updated"}})
-	p, logs := b.start(cfg, Options{})
+	p, _ := b.start(cfg, Options{})
 	fwd, rev := p.Halves()
 	waitPhase(t, fwd, PhaseStreaming, time.Minute)
 	waitPhase(t, rev, PhaseStreaming, time.Minute)
@@ -288,7 +287,7 @@ func TestBothWaysConflicts(t *testing.T) {
 		`UPDATE stock SET ver = 20, note = 'new, newer', updated = '2031-01-01' WHERE id = 1`,
 		`UPDATE stock SET ver = 20, note = 'new, older', updated = '2031-01-01' WHERE id = 3`)
 
-	p, logs = b.start(cfg, Options{})
+	p, logs := b.start(cfg, Options{})
 	fwd, rev = p.Halves()
 	want := []string{"1 | 10 | legacy", "3 | 10 | legacy", "5 | 1 | row 3"}
 	require.Eventually(t, func() bool {
