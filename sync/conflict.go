@@ -85,6 +85,30 @@ func (p *Pipeline) record() string {
 	return sideLegacy
 }
 
+// expectFirst records in exp, for each key of a change that the batch has
+// not changed before, the row its source had before the batch: the before
+// image for the old key of an update or a delete, none (the zero value) for
+// the key an insert or a key change makes.
+func expectFirst[R any](exp map[string]R, op Op, oldKey, key string, before R) {
+	var none R
+	note := func(k string, row R) {
+		if _, seen := exp[k]; !seen {
+			exp[k] = row
+		}
+	}
+	switch op {
+	case OpInsert:
+		note(key, none)
+	case OpUpdate:
+		note(oldKey, before)
+		if key != oldKey {
+			note(key, none)
+		}
+	case OpDelete:
+		note(oldKey, before)
+	}
+}
+
 // conflict is one conflict found while applying a batch.
 type conflict struct {
 	key      string // the key, as the batch holds it

@@ -18,22 +18,7 @@ func (tb *tableBatch) expect(ec encodedChange) {
 	if tb.exp == nil {
 		tb.exp = map[string][]byte{}
 	}
-	note := func(key string, row []byte) {
-		if _, seen := tb.exp[key]; !seen {
-			tb.exp[key] = row
-		}
-	}
-	switch ec.op {
-	case OpInsert:
-		note(ec.key, nil)
-	case OpUpdate:
-		note(ec.oldKey, ec.before)
-		if ec.key != ec.oldKey {
-			note(ec.key, nil)
-		}
-	case OpDelete:
-		note(ec.oldKey, ec.before)
-	}
+	expectFirst(tb.exp, ec.op, ec.oldKey, ec.key, ec.before)
 }
 
 // rule is the conflict policy of t, cached.

@@ -17,22 +17,7 @@ func (tb *revTableBatch) expect(c revChange) {
 	if tb.exp == nil {
 		tb.exp = map[string]*revRow{}
 	}
-	note := func(key string, row *revRow) {
-		if _, seen := tb.exp[key]; !seen {
-			tb.exp[key] = row
-		}
-	}
-	switch c.op {
-	case OpInsert:
-		note(c.key, nil)
-	case OpUpdate:
-		note(c.oldKey, c.before)
-		if c.key != c.oldKey {
-			note(c.key, nil)
-		}
-	case OpDelete:
-		note(c.oldKey, c.before)
-	}
+	expectFirst(tb.exp, c.op, c.oldKey, c.key, c.before)
 }
 
 // resolveConflicts finds the keys of b whose MySQL row is neither what

@@ -63,3 +63,16 @@ func TestResolve(t *testing.T) {
 	assert.Contains(t, line, "... (2952 bytes more)")
 	assert.Contains(t, line, "legacy=deleted")
 }
+
+// TestExpectFirst: a key keeps the row from before its first change in the
+// batch; an insert's key, and a key change's new key, expect no row.
+func TestExpectFirst(t *testing.T) {
+	exp := map[string]string{}
+	expectFirst(exp, OpUpdate, "1", "1", "v0")
+	expectFirst(exp, OpUpdate, "1", "1", "v1") // the second change of 1: still v0
+	expectFirst(exp, OpInsert, "", "2", "")
+	expectFirst(exp, OpDelete, "2", "", "v2") // inserted, then deleted: nothing before
+	expectFirst(exp, OpUpdate, "3", "4", "v3")
+	expectFirst(exp, OpDelete, "5", "", "v5")
+	assert.Equal(t, map[string]string{"1": "v0", "2": "", "3": "v3", "4": "", "5": "v5"}, exp)
+}
