@@ -22,9 +22,11 @@ func (tb *revTableBatch) expect(c revChange) {
 
 // resolveConflicts finds the keys of b whose MySQL row is neither what
 // PostgreSQL had before the batch nor already the batch's version, and
-// drops the changes that lose (conflict.go). The rows are locked first,
-// so that the legacy application cannot change them between the
-// comparison and the write.
+// drops the changes that lose (conflict.go). One statement per chunk of
+// keys reads the rows FOR UPDATE, so that the legacy application cannot
+// change them between the comparison and the write, and tells which equal
+// their key's before image; a row that does not (rare) is looked at again
+// alone, for the rest.
 func (a *revApplier) resolveConflicts(ctx context.Context, tx *sql.Tx, b *revBatch) error {
 	for _, tb := range b.order {
 		t := tb.t
@@ -42,40 +44,20 @@ func (a *revApplier) resolveConflicts(ctx context.Context, tx *sql.Tx, b *revBat
 			continue
 		}
 		slices.Sort(keys)
-		type state struct {
-			present, sameBefore, sameAfter bool
-			current, differs               string
-			newer                          int
-		}
-		found := make(map[int]state, len(keys))
+		present := make(map[int]bool, len(keys)) // the row is there
+		same := make(map[int]bool, len(keys))    // and equals the before image
+		jsonCols := t.goCompared(a.mariadb)
 		for start := 0; start < len(keys); {
-			var lock, cmp strings.Builder
-			lock.WriteString("SELECT COUNT(*) FROM " + t.legacy + " WHERE " + t.keyColumnList() + " IN (")
-			end := start
-			for ; end < len(keys) && (end == start || cmp.Len() < a.maxStmt/2); end++ {
-				if end > start {
-					lock.WriteString(", ")
-					cmp.WriteString(" UNION ALL ")
-				}
-				lock.WriteString(keys[end])
-				cmp.WriteString(t.compareSQL(end, keys[end], tb.exp[keys[end]], tb.ups[keys[end]], a.mariadb))
-			}
-			lock.WriteString(") FOR UPDATE")
-			var n int
-			if err := tx.QueryRowContext(ctx, lock.String()).Scan(&n); err != nil {
-				return fmt.Errorf("locking the rows of %s to compare them: %w", t.legacy, err)
-			}
-			rows, err := tx.QueryContext(ctx, cmp.String())
+			q, end := t.compareSQL(keys, start, a.maxStmt/2, tb.exp, a.mariadb)
+			rows, err := tx.QueryContext(ctx, q)
 			if err != nil {
 				return fmt.Errorf("looking for conflicts in %s: %w", t.legacy, err)
 			}
-			jsonCols := t.goCompared(a.mariadb)
 			for rows.Next() {
 				var i int
-				var st state
-				var cur, differs sql.NullString
+				var sb bool
 				raw := make([]sql.RawBytes, len(jsonCols))
-				dest := []any{&i, &cur, &st.sameBefore, &st.sameAfter, &st.newer, &differs}
+				dest := []any{&i, &sb}
 				for n := range raw {
 					dest = append(dest, &raw[n])
 				}
@@ -83,23 +65,15 @@ func (a *revApplier) resolveConflicts(ctx context.Context, tx *sql.Tx, b *revBat
 					rows.Close()
 					return fmt.Errorf("reading the conflicts in %s: %w", t.legacy, err)
 				}
-				st.present, st.current, st.differs = true, cur.String, differs.String
-				k := keys[i]
-				var names []string
+				if i < start || i >= end {
+					continue
+				}
 				for n, j := range jsonCols {
-					if before := tb.exp[k]; before != nil && !jsonColumnEqual(before, j, raw[n]) {
-						st.sameBefore = false
-						names = append(names, strings.Trim(t.colNames[j], "`"))
-					}
-					if after := tb.ups[k]; after != nil && !jsonColumnEqual(after, j, raw[n]) {
-						st.sameAfter = false
+					if before := tb.exp[keys[i]]; before != nil && !jsonColumnEqual(before, j, raw[n]) {
+						sb = false
 					}
 				}
-				if len(names) > 0 {
-					st.differs = strings.Join(append(strings.Split(st.differs, ", "), names...), ", ")
-					st.differs = strings.TrimPrefix(st.differs, ", ")
-				}
-				found[i] = st
+				present[i], same[i] = true, sb
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -109,12 +83,20 @@ func (a *revApplier) resolveConflicts(ctx context.Context, tx *sql.Tx, b *revBat
 		}
 		for i, k := range keys {
 			before, after := tb.exp[k], tb.ups[k]
-			st := found[i]
-			if before == nil && !st.present || before != nil && st.present && st.sameBefore ||
-				after == nil && !st.present || after != nil && st.present && st.sameAfter {
+			if before == nil && !present[i] || before != nil && present[i] && same[i] || after == nil && !present[i] {
 				continue
 			}
-			c := conflict{key: strings.Trim(k, "()"), current: st.current, newer: st.newer, differs: st.differs}
+			c := conflict{key: strings.Trim(k, "()")}
+			if present[i] {
+				var sameAfter bool
+				var err error
+				if c, sameAfter, err = a.lookAgain(ctx, tx, t, k, before, after); err != nil {
+					return err
+				}
+				if sameAfter {
+					continue // already the arriving version
+				}
+			}
 			if after != nil {
 				c.incoming = t.describe(after)
 			}
@@ -127,43 +109,54 @@ func (a *revApplier) resolveConflicts(ctx context.Context, tx *sql.Tx, b *revBat
 	return nil
 }
 
-// compareSQL selects, for key k (number n), the MySQL row as JSON and
-// whether it equals the before image and the after image (nil: none).
-func (t *revTable) compareSQL(n int, k string, before, after *revRow, mariadb bool) string {
-	inGo := map[int]bool{}
-	var raw []string
+// compareKeys bounds the keys of one comparison statement: MySQL looks a
+// row's key up in its CASE list one branch after the other.
+const compareKeys = 100
+
+// compareSQL is the statement that reads, FOR UPDATE, the MySQL rows of
+// keys[start:end] (end: as many as fit in maxBytes, at most compareKeys)
+// and gives for each its number and whether it equals its key's before
+// image (and, on MariaDB, its JSON columns, compared in Go).
+func (t *revTable) compareSQL(keys []string, start, maxBytes int, exp map[string]*revRow, mariadb bool) (string, int) {
+	kc := t.keyColumnList()
+	when := " WHEN " + kc + " = "
+	head := "CASE"
+	if len(t.keyPos) == 1 {
+		when, head = " WHEN ", "CASE "+kc
+	}
+	var num, sb, in strings.Builder
+	end := start
+	for ; end < len(keys) && end-start < compareKeys && (end == start || num.Len()+sb.Len() < maxBytes); end++ {
+		k := keys[end]
+		fmt.Fprintf(&num, "%s%s THEN %d", when, k, end)
+		sb.WriteString(when + k + " THEN " + t.sameSQL(exp[k], mariadb))
+		if end > start {
+			in.WriteString(", ")
+		}
+		in.WriteString(k)
+	}
+	var raw strings.Builder
 	for _, j := range t.goCompared(mariadb) {
-		inGo[j] = true
-		raw = append(raw, ", "+t.colNames[j])
+		raw.WriteString(", " + t.colNames[j])
 	}
-	equal := func(r *revRow) []string {
-		parts := make([]string, len(t.copied))
-		for j, ci := range t.copied {
-			if r.lits[j] != nil && !inGo[j] { // else not sent (MySQL keeps its value), or compared in Go
-				parts[j] = equalSQL(t.colNames[j], string(r.lits[j]), t.m.Columns[ci].kind, mariadb)
-			}
-		}
-		return parts
+	q := fmt.Sprintf("SELECT %s%s ELSE -1 END, %s%s ELSE FALSE END%s FROM %s WHERE %s IN (%s) FOR UPDATE",
+		head, num.String(), head, sb.String(), raw.String(), t.legacy, kc, in.String())
+	return q, end
+}
+
+// lookAgain reads the MySQL row of key k, which is not the before image:
+// the row as JSON, the columns in which it differs from before, whether
+// it is already the after image, and how the timestamps compare.
+func (a *revApplier) lookAgain(ctx context.Context, tx *sql.Tx, t *revTable, k string, before, after *revRow) (conflict, bool, error) {
+	c := conflict{key: strings.Trim(k, "()")}
+	var obj []string
+	for j := range t.copied {
+		obj = append(obj, mysqlString(strings.Trim(t.colNames[j], "`")), t.colNames[j])
 	}
-	same := func(r *revRow) string {
-		if r == nil {
-			return "FALSE"
-		}
-		var parts []string
-		for _, p := range equal(r) {
-			if p != "" {
-				parts = append(parts, p)
-			}
-		}
-		if len(parts) == 0 {
-			return "TRUE"
-		}
-		return "(" + strings.Join(parts, " AND ") + ")"
-	}
-	differs := "NULL"
+	differs := "''"
 	if before != nil {
 		var names []string
-		for j, p := range equal(before) {
+		for j, p := range t.equalParts(before, a.mariadb) {
 			if p != "" {
 				names = append(names, "IF("+p+", NULL, "+mysqlString(strings.Trim(t.colNames[j], "`"))+")")
 			}
@@ -172,21 +165,89 @@ func (t *revTable) compareSQL(n int, k string, before, after *revRow, mariadb bo
 			differs = "CONCAT_WS(', ', " + strings.Join(names, ", ") + ")"
 		}
 	}
-	var obj []string
-	for j := range t.copied {
-		obj = append(obj, mysqlString(strings.Trim(t.colNames[j], "`")), t.colNames[j])
+	jsonCols := t.goCompared(a.mariadb)
+	var raw strings.Builder
+	for _, j := range jsonCols {
+		raw.WriteString(", " + t.colNames[j])
 	}
-	newer := "0"
-	if r := t.rule; r.newest && after != nil {
-		for j, ci := range t.copied {
-			if ci == r.column && after.lits[j] != nil {
-				l, c := string(after.lits[j]), t.colNames[j]
-				newer = fmt.Sprintf("CASE WHEN %s > %s THEN 1 WHEN %s < %s THEN -1 ELSE 0 END", l, c, l, c)
-			}
+	q := fmt.Sprintf("SELECT JSON_OBJECT(%s), %s, %s, %s%s FROM %s WHERE %s = %s",
+		strings.Join(obj, ", "), differs, t.sameSQL(after, a.mariadb), t.newerSQL(after), raw.String(), t.legacy, t.keyColumnList(), k)
+	var cur sql.NullString
+	var sameAfter bool
+	vals := make([]sql.RawBytes, len(jsonCols))
+	dest := []any{&cur, &c.differs, &sameAfter, &c.newer}
+	for n := range vals {
+		dest = append(dest, &vals[n])
+	}
+	rows, err := tx.QueryContext(ctx, q)
+	if err != nil {
+		return c, false, fmt.Errorf("reading the row of %s key %s: %w", t.legacy, c.key, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return c, false, rows.Err()
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return c, false, fmt.Errorf("reading the row of %s key %s: %w", t.legacy, c.key, err)
+	}
+	c.current = cur.String
+	for n, j := range jsonCols {
+		if before != nil && !jsonColumnEqual(before, j, vals[n]) {
+			c.differs = strings.TrimPrefix(c.differs+", "+strings.Trim(t.colNames[j], "`"), ", ")
+		}
+		if after != nil && !jsonColumnEqual(after, j, vals[n]) {
+			sameAfter = false
 		}
 	}
-	return fmt.Sprintf("SELECT %d, JSON_OBJECT(%s), %s, %s, %s, %s%s FROM %s WHERE %s = %s",
-		n, strings.Join(obj, ", "), same(before), same(after), newer, differs, strings.Join(raw, ""), t.legacy, t.keyColumnList(), k)
+	return c, sameAfter, rows.Err()
+}
+
+// equalParts are the comparisons of each column of r with the MySQL row
+// ("" for a column r does not carry, or one compared in Go).
+func (t *revTable) equalParts(r *revRow, mariadb bool) []string {
+	inGo := map[int]bool{}
+	for _, j := range t.goCompared(mariadb) {
+		inGo[j] = true
+	}
+	parts := make([]string, len(t.copied))
+	for j, ci := range t.copied {
+		if r.lits[j] != nil && !inGo[j] { // else not sent (MySQL keeps its value), or compared in Go
+			parts[j] = equalSQL(t.colNames[j], string(r.lits[j]), t.m.Columns[ci].kind, mariadb)
+		}
+	}
+	return parts
+}
+
+// sameSQL is whether the MySQL row equals r (nil: no row: FALSE).
+func (t *revTable) sameSQL(r *revRow, mariadb bool) string {
+	if r == nil {
+		return "FALSE"
+	}
+	var parts []string
+	for _, p := range t.equalParts(r, mariadb) {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return "TRUE"
+	}
+	return "(" + strings.Join(parts, " AND ") + ")"
+}
+
+// newerSQL compares the timestamp column of after with the MySQL row's:
+// 1 later, -1 earlier, 0 neither.
+func (t *revTable) newerSQL(after *revRow) string {
+	if after == nil {
+		return "0"
+	}
+	for j, ci := range t.copied {
+		if ci == t.rule.column && after.lits[j] != nil {
+			l, c := string(after.lits[j]), t.colNames[j]
+			return fmt.Sprintf("(CASE WHEN %s > %s THEN 1 WHEN %s < %s THEN -1 ELSE 0 END)", l, c, l, c)
+		}
+	}
+	return "0"
 }
 
 // goCompared are the positions in copied of the columns a conflict check
@@ -245,9 +306,9 @@ func (t *revTable) describe(r *revRow) string {
 }
 
 // mysqlString is a MySQL string literal.
-func mysqlString(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
+func mysqlString(s string) string { return "'" + mysqlEscaper.Replace(s) + "'" }
+
+var mysqlEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // jsonEqual reports whether two JSON texts hold the same value: objects
 // by their members, arrays in order, numbers by value, strings after

@@ -319,18 +319,37 @@ func (b *bench) reverseDrain(cfg config.Pipeline, pg *pgx.Conn, pgdb string, row
 		return time.Time{}, fmt.Errorf("pipeline %s applied %d of %d changes within %s", cfg.Name, tr.changes.Load(), n, within)
 	}
 	streaming := func(p *ssync.Pipeline) error {
-		for _, h := range []*ssync.Pipeline{p} {
-			if _, rev := p.Halves(); rev != nil {
-				h = rev
-			}
-			for deadline := time.Now().Add(10 * time.Minute); h.Status().Phase != ssync.PhaseStreaming; {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("pipeline %s did not start streaming: %s %s", cfg.Name, h.Status().Phase, h.Status().Reason)
-				}
-				time.Sleep(5 * time.Millisecond) // polling a phase, with a deadline
-			}
+		h := p
+		fwd, rev := p.Halves()
+		if rev != nil {
+			h = rev
 		}
-		return nil
+		for deadline := time.Now().Add(10 * time.Minute); h.Status().Phase != ssync.PhaseStreaming; {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("pipeline %s did not start streaming: %s %s", cfg.Name, h.Status().Phase, h.Status().Reason)
+			}
+			time.Sleep(5 * time.Millisecond) // polling a phase, with a deadline
+		}
+		if fwd == nil {
+			return nil
+		}
+		// A both-ways pipeline's forward half first reads what the binlog
+		// holds since its position (here the new-to-legacy runs' writes,
+		// which it skips): let it get there before measuring.
+		end, err := b.masterPos()
+		if err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(10 * time.Minute); ; {
+			at := fwd.Status().Position
+			if at.File > end.File || at.File == end.File && at.Pos >= end.Pos {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the forward half of %s did not reach %s (at %s)", cfg.Name, end, at)
+			}
+			time.Sleep(5 * time.Millisecond) // polling a position, with a deadline
+		}
 	}
 
 	// The first run creates the slot; a backlog builds up while it is down.
