@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stranglerfig/strangler/internal/localdb/dbtest"
+	"github.com/stranglerfig/strangler/proxy"
+	"github.com/stranglerfig/strangler/proxy/control"
 	ssync "github.com/stranglerfig/strangler/sync"
 )
 
@@ -326,4 +328,112 @@ func startStreaming(t *testing.T, file string) (context.Context, <-chan int, *lo
 		return code == exitOK && bytes.Contains([]byte(out), []byte("streaming"))
 	}, time.Minute, 50*time.Millisecond)
 	return ctx, done, stderr
+}
+
+// TestSyncBothWaysFollowsTheRoute: a direction: both pipeline through the
+// CLI. `sync status` shows a line per direction; the pipeline follows its
+// route for the system of record: a row changed on both sides while the
+// route is legacy ends with legacy's version, and after the route moves to
+// new (in the route state store, while `sync run` runs) with new's.
+func TestSyncBothWaysFollowsTheRoute(t *testing.T) {
+	my, pg := dbtest.MySQL(t), dbtest.Postgres(t)
+	db, err := sql.Open("mysql", my)
+	require.NoError(t, err)
+	defer db.Close()
+	for _, s := range []string{
+		`CREATE TABLE orders (id int PRIMARY KEY, note varchar(20) NOT NULL)`,
+		`INSERT INTO orders VALUES (1, 'first'), (2, 'second')`,
+	} {
+		_, err := db.Exec(s)
+		require.NoError(t, err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "strangler.yaml")
+	state := filepath.Join(dir, "routes.state.json")
+	require.NoError(t, os.WriteFile(file, fmt.Appendf(nil, `legacy: http://127.0.0.1:9
+state: %s
+databases:
+  legacy: %q
+  new: %q
+routes:
+  - name: orders-write
+    match: {path: /orders}
+    target: http://127.0.0.1:9
+    mode: legacy
+sync:
+  - name: shop
+    direction: both
+    ids: none
+    route: orders-write
+    tables: [orders]
+`, state, my, pg), 0o600))
+	pgc, err := pgx.Connect(context.Background(), pg)
+	require.NoError(t, err)
+	defer pgc.Close(context.Background())
+
+	both := func() bool {
+		var st []ssync.Status
+		code, out, _ := runCLI(t, "-c", file, "sync", "status", "-o", "json")
+		if code != exitOK || json.Unmarshal([]byte(out), &st) != nil || len(st) != 2 {
+			return false
+		}
+		return st[0].Direction == "legacy-to-new" && st[0].Phase == ssync.PhaseStreaming &&
+			st[1].Direction == "new-to-legacy" && st[1].Phase == ssync.PhaseStreaming
+	}
+	// conflict changes row id on both sides while no sync runs, then
+	// runs sync until both sides hold want.
+	conflict := func(id int, want string) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		stderr := &lockedBuffer{}
+		go func() { done <- run(ctx, []string{"-c", file, "sync", "run"}, io.Discard, stderr) }()
+		require.Eventually(t, both, time.Minute, 50*time.Millisecond, "stderr:\n%s", stderr)
+		cancel()
+		require.Equal(t, exitOK, <-done, "stderr:\n%s", stderr)
+
+		_, err := db.Exec(`UPDATE orders SET note = 'legacy' WHERE id = ?`, id)
+		require.NoError(t, err)
+		_, err = pgc.Exec(context.Background(), `UPDATE orders SET note = 'new' WHERE id = $1`, id)
+		require.NoError(t, err)
+
+		ctx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		go func() { done <- run(ctx, []string{"-c", file, "sync", "run"}, io.Discard, stderr) }()
+		require.Eventually(t, func() bool {
+			var l, n string
+			return db.QueryRow(`SELECT note FROM orders WHERE id = ?`, id).Scan(&l) == nil && l == want &&
+				pgc.QueryRow(context.Background(), `SELECT note FROM orders WHERE id = $1`, id).Scan(&n) == nil && n == want
+		}, time.Minute, 50*time.Millisecond, "stderr:\n%s", stderr)
+		assert.Contains(t, stderr.String(), "conflict on orders key "+fmt.Sprint(id))
+		assert.Contains(t, stderr.String(), want+" wins (the system of record)")
+		// Both directions caught up before the next step (and the next
+		// change of the system of record: see docs/sync.md).
+		var wal string
+		require.NoError(t, pgc.QueryRow(context.Background(), `SELECT pg_current_wal_lsn()::text`).Scan(&wal))
+		require.Eventually(t, func() bool {
+			var lsn string
+			var behind bool
+			return db.QueryRow(`SELECT lsn_text FROM strangler_sync_checkpoint WHERE pipeline = 'shop'`).Scan(&lsn) == nil &&
+				pgc.QueryRow(context.Background(), `SELECT $1::pg_lsn < $2::pg_lsn`, lsn, wal).Scan(&behind) == nil && !behind
+		}, time.Minute, 20*time.Millisecond)
+		cancel()
+		require.Equal(t, exitOK, <-done, "stderr:\n%s", stderr)
+	}
+
+	conflict(1, "legacy")
+	code, out, _ := runCLI(t, "-c", file, "sync", "status")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "shop      legacy-to-new")
+	assert.Contains(t, out, "shop      new-to-legacy")
+
+	// The route moves to new.
+	store, err := control.NewFileStore(state)
+	require.NoError(t, err)
+	require.NoError(t, store.Apply(context.Background(), 0, proxy.State{Version: 1, Routes: map[string]proxy.RouteState{"orders-write": {Mode: "new"}}},
+		[]control.HistoryEntry{{At: time.Now(), Version: 1, Route: "orders-write", From: proxy.RouteState{Mode: "legacy"}, To: proxy.RouteState{Mode: "new"}}}))
+	conflict(2, "new")
+
+	code, out, _ = runCLI(t, "-c", file, "sync", "verify")
+	assert.Equal(t, exitOK, code, out)
 }
