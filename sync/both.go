@@ -35,8 +35,9 @@ import (
 //     both sides equal.
 //   - IDs. With ids: interleave, the forward half sets up the PostgreSQL
 //     key generators on the residue MySQL does not use (SetupIDs).
-//   - Order. The new-to-legacy half starts once the forward half has
-//     copied its snapshot and streams: its slot is created then.
+//   - Order. On the pipeline's first run the new-to-legacy half starts
+//     once the forward half has copied its snapshot and streams: its slot
+//     is created then. Later runs start both halves at once.
 
 // OriginName is the PostgreSQL replication origin the forward half of a
 // both-ways pipeline marks its writes with.

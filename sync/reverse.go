@@ -115,9 +115,6 @@ func legacySession(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 
 // reverseSession is one connected run of a new-to-legacy pipeline.
 func (p *Pipeline) reverseSession(ctx context.Context) error {
-	if err := p.waitGate(ctx); err != nil {
-		return err
-	}
 	p.setPhase(PhaseStarting, "")
 	my, myCfg, err := p.openLegacy(ctx)
 	if err != nil {
@@ -139,6 +136,13 @@ func (p *Pipeline) reverseSession(ctx context.Context) error {
 	ck, err := loadReverseCheckpoint(ctx, conn, p.cfg.Name)
 	if err != nil {
 		return sourceErr(err)
+	}
+	if !ck.Found {
+		// A both-ways pipeline's first run: the slot is created once the
+		// forward half has copied its snapshot.
+		if err := p.waitGate(ctx); err != nil {
+			return err
+		}
 	}
 	if ck.Found {
 		p.rev.confirmed.Store(uint64(ck.LSN))
