@@ -451,3 +451,52 @@ func TestBothWaysInterleavesIDs(t *testing.T) {
 	assert.Equal(t, []string{"210 | 100 | 100"}, rows, "every row kept, legacy ids odd, new ids even")
 	assert.Zero(t, fwd.conflicts.Load()+rev.conflicts.Load(), "no two rows met under one id")
 }
+
+// TestBothWaysLegacySchemaChanges: columns added, renamed and dropped in
+// the legacy table while a both-ways pipeline streams. The forward half
+// applies each to PostgreSQL; the new-to-legacy half reads the legacy
+// table again when PostgreSQL's relation changes (or MySQL refuses a
+// column it no longer has), so PostgreSQL's changes of the new or renamed
+// column reach MySQL, and nothing stops.
+func TestBothWaysLegacySchemaChanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	b := newBothEnv(t, 5)
+	p, _ := b.start(bothConfig("schema"), Options{})
+	fwd, rev := p.Halves()
+	waitPhase(t, fwd, PhaseStreaming, time.Minute)
+	waitPhase(t, rev, PhaseStreaming, time.Minute)
+	l := b.legacyOf()
+	pgHas := func(col string) func() bool {
+		return func() bool {
+			return len(pgRows(t, b.dst, "SELECT 1 FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = '"+col+"' AND NOT attisdropped")) == 1
+		}
+	}
+	wait := func(q string, want ...string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return fmt.Sprint(l.rows(q)) == fmt.Sprint(want) }, 30*time.Second, 20*time.Millisecond,
+			"%s: %v (new-to-legacy: %s %s)", q, l.rows(q), rev.Status().Phase, rev.Status().Reason)
+	}
+
+	b.exec("ALTER TABLE orders ADD COLUMN extra int NULL")
+	require.Eventually(t, pgHas("extra"), 30*time.Second, 20*time.Millisecond)
+	pgExec(t, b.dst, "UPDATE orders SET extra = 7 WHERE id = 1")
+	wait("SELECT id, extra FROM orders WHERE id = 1", "1 | 7")
+
+	b.exec("ALTER TABLE orders RENAME COLUMN note TO memo")
+	require.Eventually(t, pgHas("memo"), 30*time.Second, 20*time.Millisecond)
+	pgExec(t, b.dst, "UPDATE orders SET memo = 'renamed' WHERE id = 3")
+	wait("SELECT id, memo FROM orders WHERE id = 3", "3 | renamed")
+
+	b.exec("ALTER TABLE orders DROP COLUMN extra")
+	time.Sleep(200 * time.Millisecond) // the forward half keeps the column in PostgreSQL: nothing to wait for there
+	pgExec(t, b.dst, "UPDATE orders SET ver = 9, extra = 8 WHERE id = 5")
+	wait("SELECT id, ver FROM orders WHERE id = 5", "5 | 9")
+	assert.Equal(t, PhaseStreaming, rev.Status().Phase)
+	assert.Equal(t, PhaseStreaming, fwd.Status().Phase)
+	b.exec("UPDATE orders SET memo = 'from legacy' WHERE id = 7")
+	require.Eventually(t, func() bool {
+		return fmt.Sprint(pgRows(t, b.dst, "SELECT memo FROM orders WHERE id = 7")) == "[from legacy]"
+	}, 30*time.Second, 20*time.Millisecond)
+}

@@ -337,8 +337,14 @@ func (p *Pipeline) runSessions(ctx context.Context) error {
 			p.log.Error("sync stopped", "error", err)
 			return err
 		}
-		p.setPhase(PhaseWaiting, fmt.Sprintf("%s unreachable: %v", which(err), err))
-		p.log.Warn(fmt.Sprintf("%s unreachable, retrying in %s: %v", which(err), backoff, err))
+		var re *retryError
+		if errors.As(err, &re) {
+			p.setPhase(PhaseWaiting, fmt.Sprintf("starting over to read the tables again: %v", err))
+			p.log.Warn(fmt.Sprintf("starting over in %s to read the tables again: %v", backoff, err))
+		} else {
+			p.setPhase(PhaseWaiting, fmt.Sprintf("%s unreachable: %v", which(err), err))
+			p.log.Warn(fmt.Sprintf("%s unreachable, retrying in %s: %v", which(err), backoff, err))
+		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

@@ -25,6 +25,13 @@ func permanent(err error) error {
 	return &permanentError{err}
 }
 
+// retryError is an error a new session may get past (the session reads
+// the schema again), whatever its kind.
+type retryError struct{ err error }
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
 // sideError says which database an error came from, for the log line.
 type sideError struct {
 	side string
@@ -83,6 +90,10 @@ func retryable(err error) bool {
 	var nk *NoKeyError
 	if errors.As(err, &perm) || errors.As(err, &pause) || errors.As(err, &ve) || errors.As(err, &nk) {
 		return false
+	}
+	var re *retryError
+	if errors.As(err, &re) {
+		return true
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

@@ -203,6 +203,14 @@ func (p *Pipeline) reverseSession(ctx context.Context) error {
 	for _, t := range tables {
 		h.byName[t.pgName] = t
 	}
+	h.reload = func(ctx context.Context, old *revTable) (*revTable, error) {
+		for _, tc := range p.cfg.Tables {
+			if tc.Name == old.m.Name {
+				return p.loadReverseTable(ctx, my, pg, myCfg.DBName, tc)
+			}
+		}
+		return old, nil
+	}
 	g.Go(func() error {
 		defer close(applyCh)
 		return h.run(gctx, events)
@@ -223,61 +231,71 @@ func (p *Pipeline) reverseSession(ctx context.Context) error {
 // types to write) and checks its PostgreSQL table: there, and with a
 // replica identity that gives the key of deleted rows.
 func (p *Pipeline) loadReverseTables(ctx context.Context, my *sql.DB, pg querier, db string) ([]*revTable, error) {
-	pol := Policies{ZeroDates: p.cfg.ZeroDates, NulBytes: p.cfg.NulBytes}
 	var out []*revTable
 	for _, tc := range p.cfg.Tables {
-		m, err := LoadTableMap(ctx, my, db, tc, pol)
+		t, err := p.loadReverseTable(ctx, my, pg, db, tc)
 		if err != nil {
-			if retryable(err) {
-				return nil, sourceErr(err)
-			}
-			return nil, permanent(fmt.Errorf("reading the legacy table %s.%s: %w", db, tc.Name, err))
-		}
-		keys, err := readKeys(ctx, my, db, tc.Name)
-		if err != nil {
-			return nil, sourceErr(err)
-		}
-		keyCols := m.KeyColumns()
-		other := slices.ContainsFunc(keys, func(k indexInfo) bool {
-			return len(k.Columns) != len(keyCols) || !isUniqueKey(keyCols, []indexInfo{k})
-		})
-		t, err := newRevTable(m, db, other)
-		if err != nil {
-			return nil, permanent(err)
-		}
-		if t.rule, err = p.conflictRule(m); err != nil {
-			return nil, permanent(err)
-		}
-		target := pgx.Identifier{m.TargetSchema, m.Target}.Sanitize()
-		var ident string
-		var identCols []string
-		err = pg.QueryRow(ctx, `SELECT c.relreplident::text, coalesce(array(SELECT a.attname::text FROM pg_index i
-			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-			WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END), '{}')
-			FROM pg_class c WHERE c.oid = to_regclass($1)`, target).Scan(&ident, &identCols)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, permanent(fmt.Errorf("table %s: the PostgreSQL table %s does not exist; new-to-legacy streams its changes into %s.%s", tc.Name, target, db, tc.Name))
-		}
-		if err != nil {
-			return nil, targetErr(fmt.Errorf("reading the replica identity of %s: %w", target, err))
-		}
-		if p.both != nil && ident != "f" {
-			// Conflicts are found by the old row, whole.
-			if _, err := pg.Exec(ctx, "ALTER TABLE "+target+" REPLICA IDENTITY FULL"); err != nil {
-				return nil, targetErr(fmt.Errorf("table %s: setting REPLICA IDENTITY FULL on %s, which a both-ways pipeline needs to see the old rows it compares: %w", tc.Name, target, err))
-			}
-			ident = "f"
-		}
-		var keyTargets []string
-		for _, k := range m.Key {
-			keyTargets = append(keyTargets, m.Columns[k].Target)
-		}
-		if err := checkReplicaIdentity(t.pgName, ident[0], identCols, keyTargets); err != nil {
-			return nil, permanent(err)
+			return nil, err
 		}
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// loadReverseTable reads one table's MySQL definition and checks its
+// PostgreSQL table (see loadReverseTables).
+func (p *Pipeline) loadReverseTable(ctx context.Context, my *sql.DB, pg querier, db string, tc config.Table) (*revTable, error) {
+	pol := Policies{ZeroDates: p.cfg.ZeroDates, NulBytes: p.cfg.NulBytes}
+	m, err := LoadTableMap(ctx, my, db, tc, pol)
+	if err != nil {
+		if retryable(err) {
+			return nil, sourceErr(err)
+		}
+		return nil, permanent(fmt.Errorf("reading the legacy table %s.%s: %w", db, tc.Name, err))
+	}
+	keys, err := readKeys(ctx, my, db, tc.Name)
+	if err != nil {
+		return nil, sourceErr(err)
+	}
+	keyCols := m.KeyColumns()
+	other := slices.ContainsFunc(keys, func(k indexInfo) bool {
+		return len(k.Columns) != len(keyCols) || !isUniqueKey(keyCols, []indexInfo{k})
+	})
+	t, err := newRevTable(m, db, other)
+	if err != nil {
+		return nil, permanent(err)
+	}
+	if t.rule, err = p.conflictRule(m); err != nil {
+		return nil, permanent(err)
+	}
+	target := pgx.Identifier{m.TargetSchema, m.Target}.Sanitize()
+	var ident string
+	var identCols []string
+	err = pg.QueryRow(ctx, `SELECT c.relreplident::text, coalesce(array(SELECT a.attname::text FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END), '{}')
+		FROM pg_class c WHERE c.oid = to_regclass($1)`, target).Scan(&ident, &identCols)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, permanent(fmt.Errorf("table %s: the PostgreSQL table %s does not exist; new-to-legacy streams its changes into %s.%s", tc.Name, target, db, tc.Name))
+	}
+	if err != nil {
+		return nil, targetErr(fmt.Errorf("reading the replica identity of %s: %w", target, err))
+	}
+	if p.both != nil && ident != "f" {
+		// Conflicts are found by the old row, whole.
+		if _, err := pg.Exec(ctx, "ALTER TABLE "+target+" REPLICA IDENTITY FULL"); err != nil {
+			return nil, targetErr(fmt.Errorf("table %s: setting REPLICA IDENTITY FULL on %s, which a both-ways pipeline needs to see the old rows it compares: %w", tc.Name, target, err))
+		}
+		ident = "f"
+	}
+	var keyTargets []string
+	for _, k := range m.Key {
+		keyTargets = append(keyTargets, m.Columns[k].Target)
+	}
+	if err := checkReplicaIdentity(t.pgName, ident[0], identCols, keyTargets); err != nil {
+		return nil, permanent(err)
+	}
+	return t, nil
 }
 
 // prepareSlot finds or creates the pipeline's slot and returns where to
@@ -346,6 +364,10 @@ type reverseHandler struct {
 	cur     *revBatch
 	applyCh chan<- revItem
 	start   LSN // the stored position the session started at
+
+	// reload reads a table's legacy definition again (a Relation message
+	// that does not fit it).
+	reload func(ctx context.Context, old *revTable) (*revTable, error)
 
 	skip       bool // the open transaction was applied before start
 	own        bool // the open transaction was written by strangler's forward applier: not sent back
@@ -434,10 +456,19 @@ func (h *reverseHandler) OnOrigin(_ context.Context, o LogicalOrigin) error {
 }
 
 // OnRelation binds a relation to its synced table.
-func (h *reverseHandler) OnRelation(_ context.Context, r *Relation) error {
+func (h *reverseHandler) OnRelation(ctx context.Context, r *Relation) error {
 	t := h.byName[r.QualifiedName()]
 	if t == nil {
 		return nil
+	}
+	if h.reload != nil && !t.fits(r) {
+		// The table changed (a column the forward direction added or
+		// renamed): read the legacy table again, as it is now.
+		nt, err := h.reload(ctx, t)
+		if err != nil {
+			return err
+		}
+		h.byName[r.QualifiedName()], t = nt, nt
 	}
 	if err := t.bind(r); err != nil {
 		return permanent(err)
@@ -643,7 +674,13 @@ type revFailures struct {
 // starts the session over, until it is the MaxApplyAttempts-th failure in
 // a row after the same LSN and for the same cause.
 func (p *Pipeline) revApplyFailed(err error) error {
-	if !retryable(err) {
+	var me *mysql.MySQLError
+	switch {
+	case errors.As(err, &me) && me.Number == 1054:
+		// Unknown column: the legacy table changed under the pipeline (a
+		// column dropped or renamed there): the next session reads it
+		// again. Bounded like any other failure of the same batch.
+	case !retryable(err):
 		return permanent(err)
 	}
 	lsn, cause := LSN(p.rev.confirmed.Load()), legacyFailureCause(err)
@@ -659,7 +696,7 @@ func (p *Pipeline) revApplyFailed(err error) error {
 		return permanent(fmt.Errorf("applying the changes after LSN %s failed %d times in a row (%s); stopped instead of trying again: %w", lsn, n, cause, err))
 	}
 	p.log.Warn(fmt.Sprintf("applying the changes after LSN %s failed (attempt %d of %d, %s): %v", lsn, n, MaxApplyAttempts, cause, err))
-	return sourceErr(err)
+	return sourceErr(&retryError{err})
 }
 
 // legacyFailureCause classes a MySQL apply error for "failed the same way".

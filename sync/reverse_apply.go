@@ -125,6 +125,24 @@ func (t *revTable) bind(rel *Relation) error {
 	return nil
 }
 
+// fits reports whether a relation has exactly the table's copied columns,
+// by their PostgreSQL names.
+func (t *revTable) fits(rel *Relation) bool {
+	if len(rel.Columns) != len(t.copied) {
+		return false
+	}
+	have := make(map[string]bool, len(t.copied))
+	for _, ci := range t.copied {
+		have[t.m.Columns[ci].Target] = true
+	}
+	for _, c := range rel.Columns {
+		if !have[c.Name] {
+			return false
+		}
+	}
+	return true
+}
+
 // checkReplicaIdentity refuses a table whose deleted rows (and updates of
 // the key) would reach the stream without the key the legacy table is
 // keyed by. identCols are the columns of the replica identity.
