@@ -32,7 +32,7 @@ type syncWatch struct {
 
 	mu   sync.Mutex
 	at   time.Time
-	last map[string]statusOrErr
+	last map[string][]statusOrErr // by pipeline: one per direction
 }
 
 type statusOrErr struct {
@@ -48,24 +48,28 @@ func newSyncWatch(cfg *config.Config, pipelinesOf func(string) []string) *syncWa
 
 // statuses returns every pipeline's status, read at most once per
 // syncStatusTTL.
-func (s *syncWatch) statuses(ctx context.Context) map[string]statusOrErr {
+func (s *syncWatch) statuses(ctx context.Context) map[string][]statusOrErr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.last != nil && s.now().Sub(s.at) < syncStatusTTL {
 		return s.last
 	}
-	out := make(map[string]statusOrErr, len(s.pipes))
+	out := make(map[string][]statusOrErr, len(s.pipes))
 	for _, p := range s.pipes {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		st, err := s.read(rctx, p)
-		cancel()
-		out[p.Name] = statusOrErr{st, err}
+		for _, h := range pipelineHalves(p) {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			st, err := s.read(rctx, h)
+			cancel()
+			st.Direction = h.Direction
+			out[p.Name] = append(out[p.Name], statusOrErr{st, err})
+		}
 	}
 	s.last, s.at = out, s.now()
 	return out
 }
 
-// SyncLag is the largest lag of the pipelines carrying the route's tables.
+// SyncLag is the largest lag of the pipelines carrying the route's tables
+// (of both directions of a both-ways one).
 // A pipeline whose status has not been written for a while (its process is
 // gone) lags by the status's age; one that is not streaming yet, or is
 // paused, cannot be judged.
@@ -77,26 +81,37 @@ func (s *syncWatch) SyncLag(ctx context.Context, route string) (time.Duration, b
 	all := s.statuses(ctx)
 	var worst time.Duration
 	for _, n := range names {
-		se, ok := all[n]
-		switch {
-		case !ok:
-			continue
-		case se.err != nil:
-			return 0, false, fmt.Errorf("sync pipeline %s: %w", n, se.err)
-		case se.st.UpdatedAt.IsZero():
-			return 0, false, fmt.Errorf("sync pipeline %s has not reported a status yet", n)
-		case se.st.Phase == ssync.PhasePaused:
-			return 0, false, fmt.Errorf("sync pipeline %s is paused: %s", n, se.st.Reason)
-		case se.st.Phase == ssync.PhaseSnapshot:
-			return 0, false, fmt.Errorf("sync pipeline %s is still taking its snapshot", n)
+		for _, se := range all[n] {
+			lag, err := se.lag(n, s.now())
+			if err != nil {
+				return 0, false, err
+			}
+			worst = max(worst, lag)
 		}
-		lag := time.Duration(se.st.LagSeconds * float64(time.Second))
-		if age := s.now().Sub(se.st.UpdatedAt); age > syncStale {
-			lag += age
-		}
-		worst = max(worst, lag)
 	}
 	return worst, true, nil
+}
+
+// lag is one direction's lag, or why it cannot be judged.
+func (se statusOrErr) lag(n string, now time.Time) (time.Duration, error) {
+	if d := se.st.Direction; d != "" && d != config.DirectionLegacyToNew {
+		n += " (" + d + ")"
+	}
+	switch {
+	case se.err != nil:
+		return 0, fmt.Errorf("sync pipeline %s: %w", n, se.err)
+	case se.st.UpdatedAt.IsZero():
+		return 0, fmt.Errorf("sync pipeline %s has not reported a status yet", n)
+	case se.st.Phase == ssync.PhasePaused:
+		return 0, fmt.Errorf("sync pipeline %s is paused: %s", n, se.st.Reason)
+	case se.st.Phase == ssync.PhaseSnapshot:
+		return 0, fmt.Errorf("sync pipeline %s is still taking its snapshot", n)
+	}
+	lag := time.Duration(se.st.LagSeconds * float64(time.Second))
+	if age := now.Sub(se.st.UpdatedAt); age > syncStale {
+		lag += age
+	}
+	return lag, nil
 }
 
 // handler serves GET /sync/status: every pipeline's status, as `strangler
@@ -108,12 +123,13 @@ func (s *syncWatch) handler() http.Handler {
 		all := s.statuses(r.Context())
 		out := make([]ssync.Status, 0, len(s.pipes))
 		for _, p := range s.pipes {
-			se := all[p.Name]
-			st := se.st
-			if se.err != nil {
-				st = ssync.Status{Pipeline: p.Name, Phase: "unknown", Reason: se.err.Error(), Tables: []ssync.TableStatus{}}
+			for _, se := range all[p.Name] {
+				st := se.st
+				if se.err != nil {
+					st = ssync.Status{Pipeline: p.Name, Direction: se.st.Direction, Phase: "unknown", Reason: se.err.Error(), Tables: []ssync.TableStatus{}}
+				}
+				out = append(out, st)
 			}
-			out = append(out, st)
 		}
 		wire.WriteJSON(w, http.StatusOK, out)
 	})

@@ -79,3 +79,30 @@ func TestSyncWatchLag(t *testing.T) {
 	w.SyncLag(ctx, "orders")
 	assert.Equal(t, before, reads, "statuses are read at most once per syncStatusTTL")
 }
+
+// TestSyncWatchBothWays: a both-ways pipeline's gate is the larger lag of
+// its two directions, and a paused new-to-legacy half is named as such.
+func TestSyncWatchBothWays(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	statuses := map[string]ssync.Status{
+		config.DirectionLegacyToNew: {Pipeline: "orders", Phase: ssync.PhaseStreaming, LagSeconds: 0.5, UpdatedAt: now},
+		config.DirectionNewToLegacy: {Pipeline: "orders", Phase: ssync.PhaseStreaming, LagSeconds: 3, UpdatedAt: now},
+	}
+	w := &syncWatch{
+		pipes:       []config.Pipeline{{Name: "orders", Direction: config.DirectionBoth}},
+		pipelinesOf: func(string) []string { return []string{"orders"} },
+		read: func(_ context.Context, p config.Pipeline) (ssync.Status, error) {
+			return statuses[p.Direction], nil
+		},
+		now: func() time.Time { return now },
+	}
+	lag, known, err := w.SyncLag(context.Background(), "orders-write")
+	require.NoError(t, err)
+	assert.True(t, known)
+	assert.Equal(t, 3*time.Second, lag, "the new-to-legacy direction lags more")
+
+	statuses[config.DirectionNewToLegacy] = ssync.Status{Pipeline: "orders", Phase: ssync.PhasePaused, Reason: "a value", UpdatedAt: now}
+	w.last = nil
+	_, _, err = w.SyncLag(context.Background(), "orders-write")
+	assert.ErrorContains(t, err, "sync pipeline orders (new-to-legacy) is paused: a value")
+}

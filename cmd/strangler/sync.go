@@ -297,13 +297,7 @@ func (a *app) syncStatus(cmd *cobra.Command, _ []string) error {
 	defer cancel()
 	var out []ssync.Status
 	for _, p := range cfg.Sync {
-		halves := []config.Pipeline{p}
-		if p.Direction == config.DirectionBoth {
-			fwd, rev := p, p
-			fwd.Direction, rev.Direction = config.DirectionLegacyToNew, config.DirectionNewToLegacy
-			halves = []config.Pipeline{fwd, rev}
-		}
-		for _, h := range halves {
+		for _, h := range pipelineHalves(p) {
 			st, err := readPipelineStatus(ctx, h)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
@@ -319,6 +313,19 @@ func (a *app) syncStatus(cmd *cobra.Command, _ []string) error {
 	}
 	printStatus(a.stdout, out)
 	return nil
+}
+
+// pipelineHalves are the directions of a pipeline, each as a pipeline of
+// that direction: itself, or for direction both its legacy-to-new and its
+// new-to-legacy half (the same name: each keeps its state where it
+// applies).
+func pipelineHalves(p config.Pipeline) []config.Pipeline {
+	if p.Direction != config.DirectionBoth {
+		return []config.Pipeline{p}
+	}
+	fwd, rev := p, p
+	fwd.Direction, rev.Direction = config.DirectionLegacyToNew, config.DirectionNewToLegacy
+	return []config.Pipeline{fwd, rev}
 }
 
 func readPipelineStatus(ctx context.Context, p config.Pipeline) (ssync.Status, error) {

@@ -315,16 +315,18 @@ function syncPage() {
 
 function syncTable(list) {
   const phaseKind = (p) => p === 'streaming' ? 'ok' : p === 'paused' || p === 'waiting' ? 'warn' : p === 'stopped' ? 'bad' : 'idle';
-  const pos = (p) => !p || !p.file ? '(none)' : `${p.file}:${p.pos}${p.gtid ? ` (${p.gtid})` : ''}`;
+  const pos = (s) => s.direction === 'new-to-legacy' ? (s.lsn ? `LSN ${s.lsn}` : '(none)')
+    : !s.position || !s.position.file ? '(none)' : `${s.position.file}:${s.position.pos}${s.position.gtid ? ` (${s.position.gtid})` : ''}`;
   return h('table', { id: 'sync-table' },
     h('caption', {}, 'Change-data sync pipelines, updated every two seconds'),
     h('thead', {}, h('tr', {}, ['Pipeline', 'Phase', 'Position', 'Lag', 'Lag (events)', 'Rows/s', 'Changes', 'Updated', 'Tables']
       .map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, list.map((s) => h('tr', {},
-      h('th', { scope: 'row' }, s.pipeline),
+      h('th', { scope: 'row' }, s.pipeline, s.direction ? h('small', {}, s.direction) : null),
       h('td', {}, badge(phaseKind(s.phase), s.phase || 'unknown'), s.reason ? h('small', {}, s.reason) : null,
-        s.statement ? h('small', { class: 'mono' }, s.statement) : null),
-      h('td', { class: 'mono' }, pos(s.position)),
+        s.statement ? h('small', { class: 'mono' }, s.statement) : null,
+        s.todo ? h('small', {}, `To do first: ${s.todo}, then strangler sync resume ${s.pipeline}`) : null),
+      h('td', { class: 'mono' }, pos(s)),
       h('td', { class: 'num' }, typeof s.lag_seconds === 'number' ? `${s.lag_seconds.toFixed(2)} s` : '—'),
       h('td', { class: 'num' }, fmtNum(s.lag_events)),
       h('td', { class: 'num' }, typeof s.rows_per_sec === 'number' ? fmtRate(s.rows_per_sec) : '—'),
