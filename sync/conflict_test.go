@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/stranglerfig/strangler/internal/config"
 )
@@ -75,4 +76,61 @@ func TestExpectFirst(t *testing.T) {
 	expectFirst(exp, OpUpdate, "3", "4", "v3")
 	expectFirst(exp, OpDelete, "5", "", "v5")
 	assert.Equal(t, map[string]string{"1": "v0", "2": "", "3": "v3", "4": "", "5": "v5"}, exp)
+}
+
+// TestOwnTransactionEndsTheBatch: a transaction strangler's forward
+// applier wrote (its origin) ends the new-to-legacy batch before it, so a
+// change after it is compared with the row as the forward write left it,
+// not as it was before the batch: were they one batch, a later change made
+// on top of the winning version would look like a conflict and be lost.
+func TestOwnTransactionEndsTheBatch(t *testing.T) {
+	rt, rel := revTestTable(t, false)
+	rt.rule = &conflictRule{table: "t", from: sideNew}
+	items := make(chan revItem, 16)
+	p := &Pipeline{cfg: config.Pipeline{Name: "p", BatchSize: 1000}, pieceRows: 1000}
+	h := &reverseHandler{p: p, byRel: map[uint32]*revTable{rel.ID: rt}, cur: newRevBatch(), applyCh: items}
+	ctx := t.Context()
+	update := func(oldV, newV string) LogicalChange {
+		return LogicalChange{Relation: rel, Op: OpUpdate, OldKind: 'O', Old: tv("1", oldV, "\x00n"), New: tv("1", newV, "\x00n")}
+	}
+	txn := func(lsn LSN, origin string, c LogicalChange) {
+		assert.NoError(t, h.OnBegin(ctx, LogicalBegin{FinalLSN: lsn}))
+		if origin != "" {
+			assert.NoError(t, h.OnOrigin(ctx, LogicalOrigin{Name: origin}))
+		}
+		assert.NoError(t, h.OnChange(ctx, c))
+		assert.NoError(t, h.OnCommit(ctx, LogicalCommit{EndLSN: lsn + 1}))
+	}
+	// The applier is busy while the new side's first change arrives (no
+	// one reads the channel): it waits in the open batch.
+	ch := make(chan revItem)
+	h.applyCh = ch
+	txn(10, "", update("base", "n1")) // the new side's change, in conflict
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		for it := range ch {
+			items <- it
+		}
+	}()
+	txn(20, "strangler_p_0123", update("n1", "legacy")) // the forward write of the winning version
+	txn(30, "", update("legacy", "n2"))                // made on top of it
+	if !h.cur.empty() {
+		require.NoError(t, h.send(ctx, revItem{batch: h.cur}))
+	}
+	close(ch)
+	<-read
+	close(items)
+
+	var exps []string
+	for it := range items {
+		if it.batch == nil || it.batch.changes == 0 {
+			continue
+		}
+		for _, tb := range it.batch.order {
+			exps = append(exps, string(tb.exp["1"].lits[1]))
+		}
+	}
+	assert.Equal(t, []string{"'base'", "'legacy'"}, exps, "each batch expects the row before its own first change")
+	assert.EqualValues(t, 1, p.ownSkipped.Load())
 }

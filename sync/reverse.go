@@ -544,9 +544,18 @@ func (h *reverseHandler) mergeTxn(b *revBatch) {
 func (h *reverseHandler) OnCommit(ctx context.Context, c LogicalCommit) error {
 	if h.own {
 		// Nothing to apply; the position moves past it with the next batch
-		// or keepalive.
+		// or keepalive. What came before goes first, in a batch of its own:
+		// the rows a batch expects on the other side (its conflict check)
+		// are those before its first change, and the forward write may
+		// have changed them since.
 		h.p.ownSkipped.Add(1)
 		h.skip, h.own = false, false
+		if !h.cur.empty() {
+			if err := h.send(ctx, revItem{batch: h.cur}); err != nil {
+				return err
+			}
+			h.cur = newRevBatch()
+		}
 		return nil
 	}
 	if h.skip {

@@ -334,6 +334,15 @@ func (h *streamHandler) OnCommit(ctx context.Context, c Commit) error {
 			return nil
 		}
 		h.p.ownSkipped.Add(1)
+		// What came before goes first, in a batch of its own (see the
+		// new-to-legacy reader's OnCommit): a conflict check compares the
+		// target with the rows before a batch's first change.
+		if !h.cur.empty() {
+			if err := h.send(ctx, applyItem{batch: h.cur}); err != nil {
+				return err
+			}
+			h.cur = newBatch()
+		}
 		return h.OnPosition(ctx, c.Pos)
 	}
 	h.rows = false
