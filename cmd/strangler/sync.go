@@ -63,6 +63,13 @@ strangler_sync_checkpoint of the legacy database; PostgreSQL is told a
 position only after MySQL committed it. It takes no snapshot: it starts from
 its slot's creation, on tables that already hold the same rows.
 
+A both-ways pipeline runs the two at once on the same tables, without echo:
+the forward writes carry a replication origin the pgoutput reader skips, and
+the writes back start with the checkpoint row the binlog reader skips. A row
+changed on both sides before either change arrived is a conflict: the table's
+policy (the system of record, or the newer timestamp) picks the version both
+sides keep, and the conflict is counted and logged with both versions.
+
 A database that goes away is waited for, with a log line per attempt. DDL
 that cannot be applied automatically (narrowing, type family changes, ...)
 pauses its pipeline, and so does a value the target cannot hold: the
