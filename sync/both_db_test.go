@@ -500,3 +500,90 @@ func TestBothWaysLegacySchemaChanges(t *testing.T) {
 		return fmt.Sprint(pgRows(t, b.dst, "SELECT memo FROM orders WHERE id = 7")) == "[from legacy]"
 	}, 30*time.Second, 20*time.Millisecond)
 }
+
+// TestBothWaysAddsUp: a counter taken down on both sides at once. With
+// conflict: {add: [qty]} each side's change of qty is added to the
+// other's, so both sides end with the start minus every decrement; the
+// other columns follow the system of record.
+func TestBothWaysAddsUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	e := newEnv(t)
+	e.exec(`CREATE TABLE stock (id int PRIMARY KEY, qty int NOT NULL, note varchar(20) NOT NULL)`)
+	var vals []string
+	for i := 1; i <= 10; i++ {
+		vals = append(vals, fmt.Sprintf("(%d, 100000, 'start')", i))
+	}
+	e.exec("INSERT INTO stock VALUES " + strings.Join(vals, ", "))
+	cfg := bothConfig("adds", config.Table{Name: "stock", Conflict: &config.Conflict{Wins: config.WinsRecord, Add: []string{"qty"}}})
+	p, _ := e.start(cfg, Options{})
+	fwd, rev := p.Halves()
+	waitPhase(t, fwd, PhaseStreaming, time.Minute)
+	waitPhase(t, rev, PhaseStreaming, time.Minute)
+	require.NoError(t, p.Close(context.Background()))
+
+	// While stopped: row 1 taken down by 3 in MySQL and by 4 in PostgreSQL.
+	e.exec(`UPDATE stock SET qty = qty - 3, note = 'legacy' WHERE id = 1`)
+	pgExec(t, e.dst, `UPDATE stock SET qty = qty - 4, note = 'new' WHERE id = 1`)
+	p, logs := e.start(cfg, Options{})
+	fwd, rev = p.Halves()
+	l := e.legacyOf()
+	require.Eventually(t, func() bool {
+		return fmt.Sprint(l.rows("SELECT qty, note FROM stock WHERE id = 1")) == "[99993 | legacy]" &&
+			fmt.Sprint(pgRows(t, e.dst, "SELECT qty, note FROM stock WHERE id = 1")) == "[99993 | legacy]"
+	}, time.Minute, 20*time.Millisecond, "MySQL %v, PostgreSQL %v", l.rows("SELECT qty, note FROM stock WHERE id = 1"), pgRows(t, e.dst, "SELECT qty, note FROM stock WHERE id = 1"))
+	assert.Contains(t, logs.String(), "both changes of qty are added up")
+
+	// Both sides take stock down at once, on the same ten rows, for a while.
+	var taken [2]atomic.Int64
+	stop := make(chan struct{})
+	var wg gosync.WaitGroup
+	run := func(side int, exec func(id, n int) error) {
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(uint64(side), 9))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id, n := 1+rng.IntN(10), 1+rng.IntN(5)
+			if err := exec(id, n); err != nil {
+				t.Error(err)
+				return
+			}
+			taken[side].Add(int64(n))
+		}
+	}
+	c, err := pgx.Connect(context.Background(), e.pg)
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	wg.Add(2)
+	go run(0, func(id, n int) error {
+		_, err := e.src.Exec("UPDATE stock SET qty = qty - ? WHERE id = ?", n, id)
+		return err
+	})
+	go run(1, func(id, n int) error {
+		_, err := c.Exec(context.Background(), "UPDATE stock SET qty = qty - $1 WHERE id = $2", n, id)
+		return err
+	})
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	want := fmt.Sprint(10*100000 - 7 - taken[0].Load() - taken[1].Load())
+	t.Logf("taken: %d in MySQL, %d in PostgreSQL; conflicts: %d legacy-to-new, %d new-to-legacy",
+		taken[0].Load(), taken[1].Load(), fwd.conflicts.Load(), rev.conflicts.Load())
+	require.Eventually(t, func() bool {
+		return fmt.Sprint(l.rows("SELECT SUM(qty) FROM stock")) == "["+want+"]" &&
+			fmt.Sprint(pgRows(t, e.dst, "SELECT SUM(qty) FROM stock")) == "["+want+"]"
+	}, 2*time.Minute, 50*time.Millisecond, "MySQL %v, PostgreSQL %v, want %s", l.rows("SELECT SUM(qty) FROM stock"), pgRows(t, e.dst, "SELECT SUM(qty) FROM stock"), want)
+	m, err := LoadTableMap(context.Background(), e.src, e.dbName, config.Table{Name: "stock"}, Policies{})
+	require.NoError(t, err)
+	pool, err := pgxpool.New(context.Background(), e.pg)
+	require.NoError(t, err)
+	defer pool.Close()
+	res, err := Verify(context.Background(), e.src, pool, m, VerifyOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, res.Diffs, "verify")
+}

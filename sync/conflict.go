@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stranglerfig/strangler/internal/config"
@@ -36,8 +37,12 @@ type conflictRule struct {
 	table  string // the legacy table's name
 	from   string // the side whose changes this half applies
 	newest bool
-	column int // newest: the index in the map's columns of the timestamp column
+	column int   // newest: the index in the map's columns of the timestamp column
+	add    []int // the indexes in the map's columns of the columns whose changes add up
 }
+
+// adds reports whether column ci adds up.
+func (r *conflictRule) adds(ci int) bool { return slices.Contains(r.add, ci) }
 
 // conflictRule returns the policy of table m for this half; nil outside a
 // both-ways pipeline.
@@ -49,24 +54,47 @@ func (p *Pipeline) conflictRule(m *TableMap) (*conflictRule, error) {
 	if p.reverse() {
 		r.from = sideNew
 	}
-	for _, tc := range p.both.Tables {
-		if tc.Name != m.Name || tc.Conflict == nil || tc.Conflict.Wins != config.WinsNewest {
-			continue
-		}
-		r.newest, r.column = true, -1
+	column := func(name string) (int, error) {
 		for i, c := range m.Columns {
-			if strings.EqualFold(c.Name, tc.Conflict.Column) {
-				r.column = i
+			if strings.EqualFold(c.Name, name) && !c.Skip {
+				return i, nil
 			}
 		}
-		if r.column < 0 {
-			return nil, fmt.Errorf("table %s: conflict column %q is not a column of the table", m.Name, tc.Conflict.Column)
+		return -1, fmt.Errorf("table %s: conflict column %q is not a synced column of the table", m.Name, name)
+	}
+	for _, tc := range p.both.Tables {
+		if tc.Name != m.Name || tc.Conflict == nil {
+			continue
 		}
-		switch m.Columns[r.column].kind {
-		case kindDatetime, kindTimestamp, kindDate, kindInt, kindUint:
-		default:
-			return nil, fmt.Errorf("table %s: conflict column %q is a %s; wins: newest compares a date, datetime, timestamp or integer version column",
-				m.Name, tc.Conflict.Column, m.Columns[r.column].kind)
+		if tc.Conflict.Wins == config.WinsNewest {
+			ci, err := column(tc.Conflict.Column)
+			if err != nil {
+				return nil, err
+			}
+			switch m.Columns[ci].kind {
+			case kindDatetime, kindTimestamp, kindDate, kindInt, kindUint:
+			default:
+				return nil, fmt.Errorf("table %s: conflict column %q is a %s; wins: newest compares a date, datetime, timestamp or integer version column",
+					m.Name, tc.Conflict.Column, m.Columns[ci].kind)
+			}
+			r.newest, r.column = true, ci
+		}
+		for _, name := range tc.Conflict.Add {
+			ci, err := column(name)
+			if err != nil {
+				return nil, err
+			}
+			switch m.Columns[ci].kind {
+			case kindInt, kindUint, kindDecimal, kindFloat, kindDouble:
+			default:
+				return nil, fmt.Errorf("table %s: conflict add column %q is a %s; add takes integer, decimal or floating-point columns", m.Name, name, m.Columns[ci].kind)
+			}
+			for _, k := range m.Key {
+				if k == ci {
+					return nil, fmt.Errorf("table %s: conflict add column %q is part of the key", m.Name, name)
+				}
+			}
+			r.add = append(r.add, ci)
 		}
 	}
 	return r, nil
@@ -120,6 +148,17 @@ type conflict struct {
 	// differs names the columns in which this side's row differs from the
 	// row the arriving change was made on; "" when unknown or deleted.
 	differs string
+	// adds names the columns whose two changes are added up; "" for none.
+	adds string
+}
+
+// addNames names the columns that add up, for the log.
+func (r *conflictRule) addNames(m *TableMap) string {
+	names := make([]string, len(r.add))
+	for i, ci := range r.add {
+		names[i] = m.Columns[ci].Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // maxLoggedVersion bounds each version a conflict's log line shows.
@@ -154,12 +193,15 @@ func (p *Pipeline) resolve(r *conflictRule, c conflict) bool {
 		}
 		return v
 	}
-	differs := ""
+	differs, adds := "", ""
 	if c.differs != "" {
 		differs = "; it differs in " + c.differs
 	}
-	p.log.Warn(fmt.Sprintf("conflict on %s key %s: both sides changed the row before either change arrived%s; %s wins (%s)",
-		r.table, c.key, differs, winner, how),
+	if c.adds != "" {
+		adds = "; both changes of " + c.adds + " are added up"
+	}
+	p.log.Warn(fmt.Sprintf("conflict on %s key %s: both sides changed the row before either change arrived%s; %s wins (%s)%s",
+		r.table, c.key, differs, winner, how, adds),
 		r.from, version(c.incoming), other, version(c.current))
 	return winner == r.from
 }

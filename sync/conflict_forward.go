@@ -82,6 +82,11 @@ func (a *applier) resolveConflicts(ctx context.Context, tx pgx.Tx, b *batch) err
 		if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf), fmt.Sprintf("COPY %s (strangler_n, strangler_side, %s) FROM STDIN", cmpTmp, t.cols)); err != nil {
 			return fmt.Errorf("staging %d before images for %s: %w", len(keys), t.target, err)
 		}
+		// The target rows are locked first: a change the new service makes
+		// between the comparison and the write would be overwritten.
+		if _, err := tx.Exec(ctx, t.lockSQL(cmpTmp)); err != nil {
+			return fmt.Errorf("locking the rows of %s to compare them: %w", t.target, err)
+		}
 		rows, err := tx.Query(ctx, t.conflictSQL(cmpTmp, r))
 		if err != nil {
 			return fmt.Errorf("looking for conflicts in %s: %w", t.target, err)
@@ -104,9 +109,6 @@ func (a *applier) resolveConflicts(ctx context.Context, tx pgx.Tx, b *batch) err
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("looking for conflicts in %s: %w", t.target, err)
 		}
-		if _, err := tx.Exec(ctx, "TRUNCATE "+cmpTmp); err != nil {
-			return fmt.Errorf("emptying the conflict staging table for %s: %w", t.target, err)
-		}
 		for _, f := range conflicts {
 			if f.n < 0 || f.n >= len(keys) {
 				continue
@@ -122,13 +124,72 @@ func (a *applier) resolveConflicts(ctx context.Context, tx pgx.Tx, b *batch) err
 			if f.differs != nil {
 				c.differs = *f.differs
 			}
-			if !a.both.resolve(r, c) {
+			// Both sides updated the row (f.differs: it was there before
+			// and is there now): the columns that add up take both changes.
+			adds := len(r.add) > 0 && f.differs != nil && f.incoming != nil
+			if adds {
+				c.adds = r.addNames(t.m)
+			}
+			win := a.both.resolve(r, c)
+			if adds {
+				if _, err := tx.Exec(ctx, t.addSQL(cmpTmp, r, win), f.n); err != nil {
+					return fmt.Errorf("adding up the changes of %s key %s: %w", t.target, c.key, err)
+				}
+			}
+			if adds || !win {
 				delete(tb.ups, key)
 				delete(tb.dels, key)
 			}
 		}
+		if _, err := tx.Exec(ctx, "TRUNCATE "+cmpTmp); err != nil {
+			return fmt.Errorf("emptying the conflict staging table for %s: %w", t.target, err)
+		}
 	}
 	return nil
+}
+
+// addSQL updates the target row of staged key $1 with both changes of the
+// columns that add up (the current value plus the arriving change, after
+// minus before; where one of them is NULL, the winner's value) and, when
+// the arriving version wins, its other columns.
+func (t *table) addSQL(cmp string, r *conflictRule, win bool) string {
+	isKey := map[int]bool{}
+	var join []string
+	for _, j := range t.keyPos {
+		isKey[t.copied[j]] = true
+		c := pgIdent(t.m.Columns[t.copied[j]].Target)
+		join = append(join, "cur."+c+" = a."+c)
+	}
+	var set []string
+	for _, ci := range t.copied {
+		if isKey[ci] {
+			continue
+		}
+		c := pgIdent(t.m.Columns[ci].Target)
+		winner := "cur." + c
+		if win {
+			winner = "a." + c
+		}
+		switch {
+		case r.adds(ci):
+			set = append(set, fmt.Sprintf("%[1]s = CASE WHEN cur.%[1]s IS NULL OR a.%[1]s IS NULL OR b.%[1]s IS NULL THEN %[2]s ELSE cur.%[1]s + (a.%[1]s - b.%[1]s) END", c, winner))
+		case win:
+			set = append(set, c+" = a."+c)
+		}
+	}
+	return fmt.Sprintf("UPDATE %s AS cur SET %s FROM %s a, %s b WHERE a.strangler_n = $1 AND a.strangler_side = 'a' AND b.strangler_n = $1 AND b.strangler_side = 'b' AND %s",
+		t.target, strings.Join(set, ", "), cmp, cmp, strings.Join(join, " AND "))
+}
+
+// lockSQL locks the target rows of the keys staged in cmp.
+func (t *table) lockSQL(cmp string) string {
+	var join, order []string
+	for _, j := range t.keyPos {
+		c := pgIdent(t.m.Columns[t.copied[j]].Target)
+		join = append(join, "cur."+c+" = k."+c)
+		order = append(order, "cur."+c)
+	}
+	return fmt.Sprintf("SELECT 1 FROM %s cur JOIN %s k ON %s ORDER BY %s FOR UPDATE OF cur", t.target, cmp, strings.Join(join, " AND "), strings.Join(order, ", "))
 }
 
 // conflictSQL is the query that lists the conflicting keys staged in cmp:
@@ -154,6 +215,12 @@ func (t *table) conflictSQL(cmp string, r *conflictRule) string {
 		c := pgIdent(t.m.Columns[ci].Target)
 		differs = append(differs, fmt.Sprintf("CASE WHEN cur.%s::text IS DISTINCT FROM b.%s::text THEN %s END", c, c, pgString(t.m.Columns[ci].Target)))
 	}
+	// A row already equal to the arriving version has it, unless columns
+	// add up: two equal changes of a counter are two changes.
+	sameAfterOnly := ""
+	if len(r.add) > 0 {
+		sameAfterOnly = "AND b.strangler_n IS NULL "
+	}
 	k1 := keyCols[0]
 	newer := "0"
 	if r.newest {
@@ -173,7 +240,7 @@ WHERE NOT (
 	(b.strangler_n IS NULL AND cur.%[1]s IS NULL)
 	OR (b.strangler_n IS NOT NULL AND cur.%[1]s IS NOT NULL AND %[7]s IS NOT DISTINCT FROM %[8]s)
 	OR (a.strangler_n IS NULL AND cur.%[1]s IS NULL)
-	OR (a.strangler_n IS NOT NULL AND cur.%[1]s IS NOT NULL AND %[7]s IS NOT DISTINCT FROM %[9]s))`,
+	OR (a.strangler_n IS NOT NULL %[11]sAND cur.%[1]s IS NOT NULL AND %[7]s IS NOT DISTINCT FROM %[9]s))`,
 		k1, newer, strings.Join(keyJoinK, ", "), cmp, t.target, strings.Join(join, " AND "),
-		rowText("cur"), rowText("b"), rowText("a"), strings.Join(differs, ", "))
+		rowText("cur"), rowText("b"), rowText("a"), strings.Join(differs, ", "), sameAfterOnly)
 }

@@ -93,14 +93,26 @@ func (a *revApplier) resolveConflicts(ctx context.Context, tx *sql.Tx, b *revBat
 				if c, sameAfter, err = a.lookAgain(ctx, tx, t, k, before, after); err != nil {
 					return err
 				}
-				if sameAfter {
-					continue // already the arriving version
+				if sameAfter && (before == nil || len(t.rule.add) == 0) {
+					continue // already the arriving version (unless it adds up: two equal changes of a counter are two)
 				}
 			}
 			if after != nil {
 				c.incoming = t.describe(after)
 			}
-			if !a.both.resolve(t.rule, c) {
+			// Both sides updated the row: the columns that add up take both
+			// changes.
+			adds := len(t.rule.add) > 0 && before != nil && after != nil && present[i]
+			if adds {
+				c.adds = t.rule.addNames(t.m)
+			}
+			win := a.both.resolve(t.rule, c)
+			if adds {
+				if _, err := tx.ExecContext(ctx, t.addSQL(k, before, after, win)); err != nil {
+					return fmt.Errorf("adding up the changes of %s key %s: %w", t.legacy, c.key, err)
+				}
+			}
+			if adds || !win {
 				delete(tb.ups, k)
 				delete(tb.dels, k)
 			}
@@ -200,6 +212,39 @@ func (a *revApplier) lookAgain(ctx context.Context, tx *sql.Tx, t *revTable, k s
 		}
 	}
 	return c, sameAfter, rows.Err()
+}
+
+// addSQL updates the MySQL row of key k with both changes of the columns
+// that add up (its value plus the arriving change, after minus before;
+// where one of them is NULL, the winner's value) and, when the arriving
+// version wins, its other columns.
+func (t *revTable) addSQL(k string, before, after *revRow, win bool) string {
+	isKey := map[int]bool{}
+	for _, j := range t.keyPos {
+		isKey[j] = true
+	}
+	var set []string
+	for j, ci := range t.copied {
+		a, b := after.lits[j], before.lits[j]
+		if isKey[j] || a == nil {
+			continue
+		}
+		c := t.colNames[j]
+		winner := c
+		if win {
+			winner = string(a)
+		}
+		switch {
+		case t.rule.adds(ci) && b != nil:
+			set = append(set, fmt.Sprintf("%[1]s = IF(%[1]s IS NULL OR %[2]s IS NULL OR %[3]s IS NULL, %[4]s, %[1]s + (%[2]s - %[3]s))", c, a, b, winner))
+		case win:
+			set = append(set, c+" = "+string(a))
+		}
+	}
+	if len(set) == 0 {
+		set = append(set, t.colNames[t.keyPos[0]]+" = "+t.colNames[t.keyPos[0]])
+	}
+	return "UPDATE " + t.legacy + " SET " + strings.Join(set, ", ") + " WHERE " + t.keyColumnList() + " = " + k
 }
 
 // equalParts are the comparisons of each column of r with the MySQL row

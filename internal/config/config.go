@@ -481,6 +481,11 @@ type Conflict struct {
 	Wins string `yaml:"wins"`
 	// Column is the timestamp column "newest" compares (the source name).
 	Column string `yaml:"column"`
+	// Add names numeric columns whose changes add up: when both sides
+	// updated the row, each side's change of them (after minus before) is
+	// added to the other's, whichever side Wins; the other columns follow
+	// Wins. For counters such as a stock quantity. Empty: none.
+	Add []string `yaml:"add"`
 }
 
 // Table is one synced table; in the file either a name or an object.

@@ -186,6 +186,8 @@ func TestBadFiles(t *testing.T) {
 			`strangler.yaml:20: sync[0].route: "basket" names no route of this file`},
 		{"newest without column", "    tables: [orders, customers]", "    direction: both\n    tables: [{name: orders, conflict: {wins: newest}}]",
 			`strangler.yaml:20: sync[0].tables[0].conflict.column: is required with wins: newest: name the timestamp column to compare`},
+		{"add not a column", "    tables: [orders, customers]", "    direction: both\n    tables: [{name: orders, conflict: {add: [\"stock level\"]}}]",
+			`strangler.yaml:20: sync[0].tables[0].conflict.add[0]: "stock level" is not a column name`},
 		{"conflict on one direction", "    tables: [orders, customers]", "    tables: [{name: orders, conflict: {wins: record}}]",
 			`strangler.yaml:19: sync[0].tables[0].conflict: applies to direction both only; this pipeline is legacy-to-new`},
 		{"bad trusted proxy", "legacy: http://127.0.0.1:9000", "legacy: http://127.0.0.1:9000\nproxy:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.0/40]",

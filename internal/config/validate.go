@@ -583,6 +583,11 @@ func (c *Config) validateBothWays(v *validator, f string, p *Pipeline) {
 		case t.Conflict.Wins != WinsNewest && t.Conflict.Column != "":
 			v.fail(tf+".column", "applies to wins: newest only")
 		}
+		for k, c := range t.Conflict.Add {
+			if !sqlName.MatchString(c) {
+				v.fail(fmt.Sprintf("%s.add[%d]", tf, k), "%q is not a column name", c)
+			}
+		}
 	}
 }
 
