@@ -114,7 +114,7 @@ func TestOwnTransactionEndsTheBatch(t *testing.T) {
 		}
 	}()
 	txn(20, "strangler_p_0123", update("n1", "legacy")) // the forward write of the winning version
-	txn(30, "", update("legacy", "n2"))                // made on top of it
+	txn(30, "", update("legacy", "n2"))                 // made on top of it
 	if !h.cur.empty() {
 		require.NoError(t, h.send(ctx, revItem{batch: h.cur}))
 	}
