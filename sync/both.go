@@ -119,16 +119,6 @@ func (p *Pipeline) Halves() (legacyToNew, newToLegacy *Pipeline) {
 	return p.pair.fwd, p.pair.rev
 }
 
-// Statuses returns the live status of each direction: one for a one-way
-// pipeline, the forward half's then the new-to-legacy half's for a
-// both-ways one.
-func (p *Pipeline) Statuses() []Status {
-	if p.pair == nil {
-		return []Status{p.Status()}
-	}
-	return []Status{p.pair.fwd.Status(), p.pair.rev.Status()}
-}
-
 // markStreamed opens the gate of the new-to-legacy half, once.
 func (p *Pipeline) markStreamed() {
 	if p.streamed != nil {

@@ -62,8 +62,12 @@ func (r *rateMeter) sample(now time.Time, total int64) float64 {
 // keeps columns the source dropped (DROP COLUMN), followed by their names.
 const KeptColumnsReason = "the target keeps columns the source dropped (nullable, no longer written): "
 
-// Status returns the pipeline's live status, as this process sees it.
+// Status returns the pipeline's live status, as this process sees it;
+// for a both-ways pipeline its forward half's (see Halves for the other).
 func (p *Pipeline) Status() Status {
+	if p.pair != nil {
+		return p.pair.fwd.Status()
+	}
 	s := Status{
 		Pipeline:   p.cfg.Name,
 		LagSeconds: float64(p.lagNanos.Load()) / 1e9,
