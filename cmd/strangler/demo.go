@@ -52,8 +52,9 @@ rollout controller move the read routes through shadow (where real
 differences are found and fixed) and canary to new, injects a fault (the
 orders service stops) to show the automatic rollback, rolls back by hand,
 moves the order placements to the new service with their events (outbox,
-NATS, an inventory service's subscription) and sync back to the monolith,
-and verifies both databases. Each step runs the real subcommand; their logs
+NATS, an inventory service's subscription) through a write canary, both
+sides taking orders at once on a both-ways sync pipeline, and verifies both
+databases. Each step runs the real subcommand; their logs
 go to the demo directory.
 
 It then prints the dashboard and admin URLs, the token and commands to try,
@@ -108,10 +109,14 @@ type demoResult struct {
 	Events         eventFigures
 	Verify         []verifyFigures
 	VerifyClean    bool
-	ReverseSync    bool     // the new-to-legacy pipeline ran
-	MaxLag         float64  // the largest sync lag seen, seconds
-	NotAvailable   []string // what the demo said this build does not have
-	Took           time.Duration
+	ReverseSync    bool // the new-to-legacy pipeline ran
+	// WriteCanary: the orders each side took while orders-write was in
+	// canary, on a both-ways pipeline (zero when the demo turned the
+	// pipeline round instead).
+	WriteCanary  struct{ Legacy, New int64 }
+	MaxLag       float64  // the largest sync lag seen, seconds
+	NotAvailable []string // what the demo said this build does not have
+	Took         time.Duration
 }
 
 // matchFigures are shadow comparisons of one route.
@@ -182,7 +187,8 @@ type demoRun struct {
 	stageSince     map[string]uint64 // per read route, the state version it was last handed back at
 	rolloutVersion uint64            // the route state version the rollout step starts from
 	stockBase      map[int]int64
-	lagMu          sync.Mutex // guards res.MaxLag
+	legacyQtyMark  map[int]int64 // write canary: the quantities the monolith took before the stock was read
+	lagMu          sync.Mutex    // guards res.MaxLag
 
 	capture, facade, serveOrders, serveCatalog, serveInventory, syncShop, syncOrders *demoProc
 }

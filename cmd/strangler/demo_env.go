@@ -73,7 +73,12 @@ func (d *demoRun) servers(ctx context.Context, o *demoOptions) error {
 	}
 	if d.legacyDSN == "" {
 		g.Go(func() error {
-			my, err := localdb.StartMySQL(gctx, localdb.DefaultMySQLOptions())
+			// Interleaved ids from the start: the legacy database hands out
+			// odd ones, so that both sides can take orders at once later
+			// (sync's ids: interleave gives PostgreSQL the even ones).
+			mo := localdb.DefaultMySQLOptions()
+			mo.ExtraArgs = append(mo.ExtraArgs, "--auto-increment-increment=2", "--auto-increment-offset=1")
+			my, err := localdb.StartMySQL(gctx, mo)
 			if err != nil {
 				return fmt.Errorf("%w\n(the demo starts MariaDB from the installed server package, apt-get install mariadb-server, unless --legacy names a database)", err)
 			}

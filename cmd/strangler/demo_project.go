@@ -87,6 +87,7 @@ type migration struct {
 	window                   string
 	minOrders, minProducts   int
 	writesMoved, reverse     bool // the orders tables' pipeline runs new-to-legacy
+	both                     bool // the orders tables' pipeline runs both ways
 }
 
 // flow writes a list of strings as a YAML flow sequence.
@@ -161,13 +162,27 @@ routes:
     target: http://%s
     mode: %s
     service: orders
-    # No fallback: while sync runs one way at a time, an order legacy took
-    # after the writes moved would not reach PostgreSQL.
+    # No fallback: an order placement is not repeated on legacy.
 sync:
   - name: shop
     tables: [customers, products]
 `, routeOrdersWrite, m.orders, mode)
-	if m.reverse {
+	if m.both {
+		b.WriteString(`  # Both ways from the write canary on: both sides take orders. Keys are
+  # interleaved (MariaDB hands out odd ids, PostgreSQL even ones); the
+  # system of record is legacy until orders-write is new; the stock taken
+  # on both sides adds up.
+  - name: orders
+    direction: both
+    ids: interleave
+    route: ` + routeOrdersWrite + `
+    tables:
+      - orders
+      - order_items
+      - name: stock
+        conflict: {add: [quantity]}
+`)
+	} else if m.reverse {
 		b.WriteString(`  # Turned round when the writes moved: the new service writes these
   # tables, and their changes flow back to the monolith. (A write canary,
   # both sides writing at once, would use one direction: both pipeline.)

@@ -301,18 +301,25 @@ func (d *demoRun) waitStreaming(ctx context.Context, pipeline string) error {
 		if err != nil {
 			return false, nil // its status rows may not be there yet
 		}
+		// Every direction of it (two for a both-ways pipeline).
+		seen, streaming := 0, 0
 		for _, s := range st {
 			if s.Pipeline != pipeline {
 				continue
 			}
+			seen++
 			switch s.Phase {
 			case ssync.PhaseStreaming:
-				return true, nil
-			case ssync.PhasePaused, ssync.PhaseStopped:
+				streaming++
+			case ssync.PhasePaused:
 				return false, fmt.Errorf("the sync pipeline %s is %s: %s", pipeline, s.Phase, s.Reason)
+			case ssync.PhaseStopped:
+				if s.Reason != "" { // else the clean stop of a run before this one
+					return false, fmt.Errorf("the sync pipeline %s is %s: %s", pipeline, s.Phase, s.Reason)
+				}
 			}
 		}
-		return false, nil
+		return seen > 0 && streaming == seen, nil
 	})
 }
 

@@ -60,12 +60,14 @@ type trafficCounts struct {
 	Routes                        map[string]routeCounts
 	Placed, PlacedNew, SoldOut    int64
 	QtyNew                        map[int]int64 // product -> quantity ordered through the new service
+	QtyLegacy                     map[int]int64 // product -> quantity ordered through the monolith
 	Failures                      []string      // the first ones, for the report
 }
 
 func (c trafficCounts) clone() trafficCounts {
 	c.Routes = maps.Clone(c.Routes)
 	c.QtyNew = maps.Clone(c.QtyNew)
+	c.QtyLegacy = maps.Clone(c.QtyLegacy)
 	c.Failures = append([]string(nil), c.Failures...)
 	return c
 }
@@ -109,7 +111,7 @@ type placedOrder struct {
 func newTraffic(base string, perSecond float64, sz demoSizes, forSale []trafficProduct) *traffic {
 	t := &traffic{lim: rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/20))), workers: 24,
 		orders: sz.orders, customers: sz.customers, products: sz.products, forSale: forSale,
-		n: trafficCounts{Routes: map[string]routeCounts{}, QtyNew: map[int]int64{}}}
+		n: trafficCounts{Routes: map[string]routeCounts{}, QtyNew: map[int]int64{}, QtyLegacy: map[int]int64{}}}
 	t.target.Store(newTrafficTarget(base, t.workers))
 	return t
 }
@@ -249,6 +251,11 @@ func (t *traffic) place(ctx context.Context, rng *rand.Rand, user int) {
 		return
 	}
 	t.n.Placed++
+	if fromLegacy {
+		for p, q := range lines {
+			t.n.QtyLegacy[p] += q
+		}
+	}
 	if !fromLegacy {
 		t.n.PlacedNew++
 		for p, q := range lines {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -47,8 +48,14 @@ func (d *demoRun) stepWrites(ctx context.Context) error {
 	if !reverse {
 		d.notAvailable("new-to-legacy sync (" + why + "): the orders the new service takes stay in PostgreSQL; the monolith does not see them")
 	}
-	d.say("The orders pipeline is turned round with a short write freeze; a write canary, both sides taking orders at once,\n" +
-		"would run one direction: both pipeline instead (docs/sync.md), which this demo does not show.")
+	interleaved, whyNot := d.legacyInterleaved(ctx)
+	if reverse && interleaved {
+		return d.stepWritesBoth(ctx)
+	}
+	if reverse {
+		d.say("The legacy database hands out every id (%s): both sides cannot create orders at once without a collision,\n"+
+			"so instead of a write canary on a direction: both pipeline the orders pipeline is turned round with a short write freeze.", whyNot)
+	}
 
 	if _, err := editRecipe(filepath.Join(d.dir, "recipes", "orders.yaml"), filepath.Join(d.dir, "recipes", "orders.yaml"),
 		"Written by strangler extract; reviewed and changed by strangler demo (service name, named query, order placements).",
@@ -161,6 +168,124 @@ func (d *demoRun) stepWrites(ctx context.Context) error {
 		d.say("(the facade read strangler.yaml when it started: its catalog still names the pipeline orders for these tables)")
 	}
 	return nil
+}
+
+// legacyInterleaved reports whether the legacy database hands out
+// AUTO_INCREMENT ids on one residue only (auto_increment_increment 2 or
+// more, for new sessions), which a both-ways pipeline with ids: interleave
+// needs; else why not.
+func (d *demoRun) legacyInterleaved(ctx context.Context) (bool, string) {
+	var inc, off int64
+	if err := d.legacyDB.QueryRowContext(ctx, "SELECT @@GLOBAL.auto_increment_increment, @@GLOBAL.auto_increment_offset").Scan(&inc, &off); err != nil {
+		return false, err.Error()
+	}
+	if inc < 2 || off < 1 || off > inc {
+		return false, fmt.Sprintf("auto_increment_increment=%d, auto_increment_offset=%d", inc, off)
+	}
+	return true, ""
+}
+
+// stepWritesBoth moves the order placements with a write canary: the
+// orders pipeline runs both ways, half of the placements go to the new
+// service, then all of them.
+func (d *demoRun) stepWritesBoth(ctx context.Context) error {
+	if _, err := editRecipe(filepath.Join(d.dir, "recipes", "orders.yaml"), filepath.Join(d.dir, "recipes", "orders.yaml"),
+		"Written by strangler extract; reviewed and changed by strangler demo (service name, named query, order placements).",
+		placeOrdersInNewService(d.events)); err != nil {
+		return err
+	}
+	d.say("recipe change: recipes/orders.yaml takes POST /api/orders (the order with its items, a json column only PostgreSQL has),\n"+
+		"  writes an OrderPlaced event in the same transaction (outbox), delivered to NATS (%s), and subscribes to that event\n"+
+		"  to write the order's lines (recordLines). recipes/inventory.yaml subscribes to it too and takes the quantities off\n"+
+		"  the stock (decrementStock), once per event id. Unlike legacy, the new service does not refuse an order for lack of\n"+
+		"  stock: a recipe's create checks the row's own rules (the shop has plenty of stock).", d.events.placed())
+
+	// The same pipeline, both ways: its forward half goes on from its
+	// position, the new-to-legacy half starts once it streams.
+	d.syncOrders.stop()
+	d.mig.both = true
+	if err := d.writeMigration(d.mig); err != nil {
+		return err
+	}
+	d.say("strangler.yaml: the pipeline orders runs direction: both from now on, ids: interleave (MariaDB hands out odd ids,\n" +
+		"  the pipeline gives PostgreSQL's the even ones), the system of record following orders-write, and the stock taken\n" +
+		"  on both sides adding up (conflict: {add: [quantity]}); no write freeze")
+	d.syncOrders = d.start("sync-orders", "sync", "run", "--pipeline", "orders")
+	if err := d.waitStreaming(ctx, "orders"); err != nil {
+		return err
+	}
+	d.serveOrders.stop()
+	d.serveOrders = d.start("serve-orders", "serve", "--migrate", filepath.Join(d.dir, "recipes", "orders.yaml")+"="+d.ports.orders)
+	if err := d.waitHTTP(ctx, "the orders service", "http://"+d.ports.orders+"/healthz"); err != nil {
+		return err
+	}
+	d.serveInventory = d.start("serve-inventory", "serve", "--migrate", filepath.Join(d.dir, "recipes", "inventory.yaml")+"="+d.ports.inventory)
+	if err := d.waitHTTP(ctx, "the inventory service", "http://"+d.ports.inventory+"/healthz"); err != nil {
+		return err
+	}
+	d.say("(the orders service restarted: a recipe's events are read at start; --migrate added the column items)")
+
+	// The stock the check at the end starts from: taken with placements
+	// held for a moment, so that it matches the orders counted after it.
+	d.traffic.holdWrites()
+	hold := time.Now()
+	err := d.drainForward(ctx)
+	var base map[int]int64
+	if err == nil {
+		base, err = d.pgStock(ctx)
+	}
+	mark := d.traffic.counts()
+	d.traffic.releaseWrites()
+	if err != nil {
+		return err
+	}
+	d.stockBase, d.legacyQtyMark = base, mark.QtyLegacy
+	d.say("(placements held %s to read the stock the check at the end starts from; the migration needs no freeze)", time.Since(hold).Round(time.Millisecond))
+
+	if err := d.mustCLIRoute(ctx, routeOrdersWrite, "routes", "set", routeOrdersWrite, "--mode", "canary", "--percent", "50",
+		"--reason", "write canary: both sides take orders"); err != nil {
+		return err
+	}
+	err = d.wait(ctx, time.Minute, "orders placed by both sides during the write canary", func() (bool, error) {
+		c := d.traffic.counts().since(mark)
+		return c.PlacedNew >= 10 && c.Placed-c.PlacedNew >= 10, nil
+	})
+	if err != nil {
+		return err
+	}
+	c := d.traffic.counts().since(mark)
+	d.res.WriteCanary.Legacy, d.res.WriteCanary.New = c.Placed-c.PlacedNew, c.PlacedNew
+	d.say("write canary: %d orders placed, %d by the monolith and %d by the new service, at once; the pipeline orders\n"+
+		"  carries each side's to the other", c.Placed, c.Placed-c.PlacedNew, c.PlacedNew)
+	if err := d.mustCLIRoute(ctx, routeOrdersWrite, "routes", "set", routeOrdersWrite, "--mode", "new", "--reason", "order placements move to the orders service"); err != nil {
+		return err
+	}
+	d.mig.writesMoved = true
+	if err := d.writeMigration(d.mig); err != nil {
+		return err
+	}
+	mark2 := d.traffic.counts()
+	err = d.wait(ctx, time.Minute, "orders placed through the new service", func() (bool, error) {
+		return d.traffic.counts().since(mark2).PlacedNew >= 20, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := d.waitEvents(ctx); err != nil {
+		return err
+	}
+	d.routeLine(routeOrdersWrite, mark)
+	e := d.res.Events
+	d.say("events: %d OrderPlaced written to the outbox and published to NATS; the inventory service applied %d, the orders\n"+
+		"  service wrote the lines of %d", e.Published, e.Applied, e.Lines)
+	if err := d.monolithSees(ctx); err != nil {
+		return err
+	}
+	if err := d.duplicateEvent(ctx); err != nil {
+		return err
+	}
+	_, err = d.mustCLI(ctx, "catalog")
+	return err
 }
 
 // settleEvents waits, briefly, until every event written is delivered and
@@ -382,7 +507,14 @@ func (d *demoRun) stepVerify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	qty := d.traffic.counts().QtyNew
+	counts := d.traffic.counts()
+	qty := maps.Clone(counts.QtyNew)
+	if d.legacyQtyMark != nil {
+		// A write canary: the monolith took orders after the stock was read too.
+		for p, q := range counts.QtyLegacy {
+			qty[p] += q - d.legacyQtyMark[p]
+		}
+	}
 	e := &d.res.Events
 	e.StockChecked, e.StockMismatches = len(d.stockBase), nil
 	var units int64
@@ -401,8 +533,13 @@ func (d *demoRun) stepVerify(ctx context.Context) error {
 	if len(e.StockMismatches) > 0 {
 		return fmt.Errorf("the stock in PostgreSQL is not the initial stock minus the ordered quantities:\n  %s", strings.Join(e.StockMismatches, "\n  "))
 	}
-	d.say("stock in PostgreSQL = the stock when the writes moved - the quantities ordered through the new service, for each of\n"+
-		"  the %d products (%d units in %d orders): each OrderPlaced was applied exactly once", len(d.stockBase), units, e.PlacedNew)
+	if d.legacyQtyMark != nil {
+		d.say("stock in PostgreSQL = the stock when the write canary began - the quantities ordered since, on either side, for each\n"+
+			"  of the %d products (%d units): each OrderPlaced was applied exactly once, and the stock both sides took at once added up", len(d.stockBase), units)
+	} else {
+		d.say("stock in PostgreSQL = the stock when the writes moved - the quantities ordered through the new service, for each of\n"+
+			"  the %d products (%d units in %d orders): each OrderPlaced was applied exactly once", len(d.stockBase), units, e.PlacedNew)
+	}
 	if d.res.ReverseSync {
 		if err := d.waitBack(ctx); err != nil {
 			return err
@@ -420,6 +557,9 @@ func (d *demoRun) stepVerify(ctx context.Context) error {
 	code, out := d.cli(ctx, args...)
 	d.indent(out)
 	pipes := map[string]string{"shop": config.DirectionLegacyToNew, "orders": config.DirectionLegacyToNew, "orders-back": config.DirectionNewToLegacy}
+	if d.mig.both {
+		pipes["orders"] = config.DirectionBoth
+	}
 	for _, name := range []string{"shop", "orders", "orders-back"} {
 		var lines []string
 		for _, l := range strings.Split(out, "\n") {
