@@ -170,11 +170,7 @@ func (p *Pipeline) setupIDs(ctx context.Context, src *sql.DB, dst *pgx.Conn, db 
 	}
 	setups, err := SetupIDs(ctx, src, dst, db, maps)
 	if err != nil {
-		var ie *IDError
-		if errors.As(err, &ie) {
-			return permanent(err)
-		}
-		if retryable(err) {
+		if retryable(err) { // an *IDError is not: the operator has to act
 			return targetErr(err)
 		}
 		return permanent(err)

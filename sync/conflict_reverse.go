@@ -250,13 +250,9 @@ func (t *revTable) addSQL(k string, before, after *revRow, win bool) string {
 // equalParts are the comparisons of each column of r with the MySQL row
 // ("" for a column r does not carry, or one compared in Go).
 func (t *revTable) equalParts(r *revRow, mariadb bool) []string {
-	inGo := map[int]bool{}
-	for _, j := range t.goCompared(mariadb) {
-		inGo[j] = true
-	}
 	parts := make([]string, len(t.copied))
 	for j, ci := range t.copied {
-		if r.lits[j] != nil && !inGo[j] { // else not sent (MySQL keeps its value), or compared in Go
+		if r.lits[j] != nil && !t.comparedInGo(ci, mariadb) { // else not sent (MySQL keeps its value), or compared in Go
 			parts[j] = equalSQL(t.colNames[j], string(r.lits[j]), t.m.Columns[ci].kind, mariadb)
 		}
 	}
@@ -295,15 +291,17 @@ func (t *revTable) newerSQL(after *revRow) string {
 	return "0"
 }
 
-// goCompared are the positions in copied of the columns a conflict check
-// compares in Go rather than in SQL: JSON on MariaDB.
+// comparedInGo reports a column a conflict check compares in Go rather
+// than in SQL: JSON on MariaDB (see jsonColumnEqual).
+func (t *revTable) comparedInGo(ci int, mariadb bool) bool {
+	return mariadb && t.m.Columns[ci].kind == kindJSON
+}
+
+// goCompared are the positions in copied of the columns compared in Go.
 func (t *revTable) goCompared(mariadb bool) []int {
-	if !mariadb {
-		return nil
-	}
 	var out []int
 	for j, ci := range t.copied {
-		if t.m.Columns[ci].kind == kindJSON {
+		if t.comparedInGo(ci, mariadb) {
 			out = append(out, j)
 		}
 	}
